@@ -1,0 +1,178 @@
+"""Pushing a segment onto a discount rule: once, or kept in sync after every published recalculation.
+
+A push reads one published membership version (in one statement), gives the rule to its members through
+`rule_customers_give` (idempotent), and with "remove departed" takes it back from customers this segment gave it to
+who are no longer members. Re-running a push adds nothing twice, so Celery retries are safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from discounts.models import DiscountRule, PushLink, PushRun
+from discounts.services import rule_customers_give, rule_customers_take_departed
+from loyalty.accounts.models import Account
+from segments import selectors as segments
+from segments.models import Segment
+
+logger = logging.getLogger(__name__)
+
+STUCK_AFTER = timedelta(minutes=10)
+RESEND_AFTER = timedelta(minutes=2)
+
+
+class PushError(Exception):
+    """A push that cannot start; the message says why (shown to the user)."""
+
+
+def given_by(segment: Segment) -> str:
+    """How refs given by this segment's pushes are recognised later (their created_by)."""
+    return f"segment:{segment.uuid}"
+
+
+def _send(push_id: uuid.UUID) -> None:
+    from discounts.tasks import push
+
+    try:
+        push.delay(str(push_id))
+    except Exception:
+        logger.warning("could not enqueue push %s; the sweeper will retry", push_id, exc_info=True)
+
+
+def segment_push_start(
+    *, account: Account, segment: Segment, rule: DiscountRule, mode: str, remove_departed: bool, actor: str
+) -> PushRun:
+    """Queue a push (and, for `sync`, link the rule to the segment). The work happens in Celery after commit."""
+    if mode not in PushRun.Mode.values:
+        raise PushError("mode must be once or sync")
+    if rule.account_id != account.pk or segment.account_id != account.pk or rule.deleted_at is not None:
+        raise PushError("The rule and the segment must belong to this account.")
+    if mode == PushRun.Mode.ONCE and segment.current_version is None:
+        raise PushError(f"Segment {segment.name} has not been calculated yet; push once it has, or keep it in sync.")
+    with transaction.atomic():
+        if mode == PushRun.Mode.SYNC:
+            PushLink.objects.update_or_create(
+                segment=segment,
+                rule=rule,
+                defaults={"account": account, "remove_departed": remove_departed},
+                create_defaults={"account": account, "remove_departed": remove_departed, "created_by": actor},
+            )
+        run = PushRun.objects.create(
+            account=account, segment=segment, rule=rule, mode=mode, remove_departed=remove_departed, created_by=actor
+        )
+        transaction.on_commit(lambda: _send(run.id))
+    return run
+
+
+def push_link_remove(*, account: Account, segment: Segment, rule: DiscountRule, actor: str) -> bool:
+    """Stop keeping the rule in sync; customers keep what they were given."""
+    deleted, _ = PushLink.objects.filter(account=account, segment=segment, rule=rule).delete()
+    if deleted:
+        logger.info("%s unlinked rule %s from segment %s", actor, rule.pk, segment.pk)
+    return bool(deleted)
+
+
+def push_execute(*, push_id: str | uuid.UUID) -> PushRun | None:
+    run = PushRun.objects.select_related("segment", "rule", "account").filter(pk=push_id).first()
+    if run is None or run.status not in (PushRun.Status.QUEUED, PushRun.Status.RUNNING):
+        return run
+    started = time.monotonic()
+    PushRun.objects.filter(pk=run.pk).update(status=PushRun.Status.RUNNING, started_at=timezone.now())
+    try:
+        if run.rule.deleted_at is not None:
+            raise PushError("The discount rule has been deleted.")
+        version, members = segments.segment_member_ids(segment=run.segment)
+        if version is None:
+            raise PushError("The segment has not been calculated yet.")
+        source = given_by(run.segment)
+        added = rule_customers_give(
+            account=run.account, rule=run.rule, customer_ids=members, offering_constraint_id=None, actor=source
+        )
+        removed = 0
+        if run.remove_departed:
+            removed = rule_customers_take_departed(
+                account=run.account, rule=run.rule, given_by=source, keep=members, actor=source
+            )
+    except PushError as exc:
+        return _finish(run, started, status=PushRun.Status.FAILED, error_code="push_failed", error_message=str(exc))
+    except Exception as exc:
+        _finish(
+            run, started, status=PushRun.Status.FAILED, error_code=type(exc).__name__, error_message=str(exc)[:2000]
+        )
+        raise
+    if run.mode == PushRun.Mode.SYNC:
+        PushLink.objects.filter(segment=run.segment, rule=run.rule).update(last_version=version)
+    return _finish(
+        run,
+        started,
+        status=PushRun.Status.SUCCEEDED,
+        version=version,
+        added=added,
+        removed=removed,
+        skipped=len(members) - added,
+    )
+
+
+def _finish(run: PushRun, started: float, **fields) -> PushRun:
+    fields.update(finished_at=timezone.now(), duration_ms=int((time.monotonic() - started) * 1000))
+    PushRun.objects.filter(pk=run.pk).update(**fields)
+    run.refresh_from_db()
+    return run
+
+
+def segment_published(*, segment_id: int) -> list[PushRun]:
+    """After a recalculation: every rule linked to the segment receives the new membership."""
+    runs = []
+    for link in PushLink.objects.filter(segment_id=segment_id).select_related("segment", "rule", "account"):
+        if link.rule.deleted_at is not None:
+            continue
+        runs.append(
+            segment_push_start(
+                account=link.account,
+                segment=link.segment,
+                rule=link.rule,
+                mode=PushRun.Mode.SYNC,
+                remove_departed=link.remove_departed,
+                actor="sync",
+            )
+        )
+    return runs
+
+
+def pushes_sweep(*, now=None) -> dict[str, int]:
+    """Catch up what a lost message or worker missed: links behind their segment's version, stuck and unsent runs."""
+    now = now or timezone.now()
+    stuck = PushRun.objects.filter(status=PushRun.Status.RUNNING, started_at__lt=now - STUCK_AFTER).update(
+        status=PushRun.Status.FAILED, finished_at=now, error_code="stuck", error_message="The worker was lost."
+    )
+    resent = 0
+    for run_id in PushRun.objects.filter(status=PushRun.Status.QUEUED, created_at__lt=now - RESEND_AFTER).values_list(
+        "pk", flat=True
+    )[:500]:
+        _send(run_id)
+        resent += 1
+    behind = 0
+    open_runs = PushRun.objects.filter(status__in=[PushRun.Status.QUEUED, PushRun.Status.RUNNING])
+    for link in PushLink.objects.select_related("segment", "rule", "account").filter(
+        segment__current_version__isnull=False
+    ):
+        if link.last_version == link.segment.current_version or link.rule.deleted_at is not None:
+            continue
+        if open_runs.filter(segment=link.segment, rule=link.rule).exists():
+            continue
+        segment_push_start(
+            account=link.account,
+            segment=link.segment,
+            rule=link.rule,
+            mode=PushRun.Mode.SYNC,
+            remove_departed=link.remove_departed,
+            actor="sync",
+        )
+        behind += 1
+    return {"stuck": stuck, "resent": resent, "behind": behind}

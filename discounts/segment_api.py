@@ -1,0 +1,178 @@
+"""Pushing segments onto discount rules: our extension of the Open Loyalty segment API, and the segment's
+`association/discount_rule`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from discounts import selectors
+from discounts.models import PushRun
+from discounts.pushes import PushError, push_link_remove, segment_push_start
+from loyalty.api.errors import OpenLoyaltyError, ol_field_error
+from loyalty.api.openloyalty import paging
+from loyalty.api.views import OpenLoyaltyAPIView
+from segments.selectors import segment_get
+
+WRITE = ("admin:segments", "write:segments")
+READ = ("admin:segments", "read:segments")
+TAGS = ["Segment"]
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def push_to_api(run: PushRun) -> dict[str, Any]:
+    return {
+        "pushId": str(run.id),
+        "discountId": str(run.rule_id),
+        "mode": run.mode,
+        "removeDeparted": run.remove_departed,
+        "status": run.status,
+        "version": run.version,
+        "added": run.added,
+        "removed": run.removed,
+        "skipped": run.skipped,
+        "errorCode": run.error_code or None,
+        "errorMessage": run.error_message or None,
+        "createdAt": _iso(run.created_at),
+        "startedAt": _iso(run.started_at),
+        "finishedAt": _iso(run.finished_at),
+        "durationMs": run.duration_ms,
+    }
+
+
+class SegmentPushView(OpenLoyaltyAPIView):
+    # a segment change that hands out discounts: one scope of each kind
+    required_scopes = {"POST": [WRITE, ("admin:discounts", "write:discounts")]}
+
+    @extend_schema(
+        operation_id="segmentPostPush",
+        summary="Give a discount rule to the segment's customers (extension)",
+        description=(
+            'Body `{"discountId", "mode": "once"|"sync", "removeDeparted": false}`. `once` gives the rule to the '
+            "current members; `sync` also links rule and segment, so after every recalculation the rule follows "
+            "the membership (with `removeDeparted`, customers who left lose it). Needs a discounts write scope too. "
+            "Answers 202 with the push id at once."
+        ),
+        request=OpenApiTypes.OBJECT,
+        responses={202: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+    def post(self, request, storeCode, segment):
+        found = segment_get(account=self.account, segment_id=segment)
+        body = request.data if isinstance(request.data, dict) else {}
+        errors = []
+        rule = None
+        discount_id = body.get("discountId")
+        if not isinstance(discount_id, str) or not discount_id:
+            errors.append(ol_field_error("discountId", "This value should not be blank.", "required"))
+        else:
+            try:
+                rule = selectors.rule_get(account=self.account, rule_id=discount_id)
+            except selectors.RuleNotFound:
+                rule = None
+            if rule is None:
+                errors.append(ol_field_error("discountId", "No such discount rule in this account.", "not_found"))
+        mode = body.get("mode")
+        if mode not in ("once", "sync"):
+            errors.append(
+                ol_field_error("mode", "The value you selected is not a valid choice (once, sync).", "invalid_choice")
+            )
+        remove_departed = body.get("removeDeparted", False)
+        if not isinstance(remove_departed, bool):
+            errors.append(ol_field_error("removeDeparted", "This value should be true or false.", "invalid"))
+        if errors:
+            raise OpenLoyaltyError(400, "Validation failed.", errors)
+        try:
+            run = segment_push_start(
+                account=self.account,
+                segment=found,
+                rule=rule,
+                mode=mode,
+                remove_departed=remove_departed,
+                actor=self.principal.actor,
+            )
+        except PushError as exc:
+            raise OpenLoyaltyError(400, str(exc), [ol_field_error("mode", str(exc), "not_calculated")]) from exc
+        return Response({"pushId": str(run.id)}, status=status.HTTP_202_ACCEPTED)
+
+
+class SegmentPushRunView(OpenLoyaltyAPIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="segmentGetPush", summary="One push (extension)", responses={200: OpenApiTypes.OBJECT}, tags=TAGS
+    )
+    def get(self, request, storeCode, segment, push):
+        found = segment_get(account=self.account, segment_id=segment)
+        return Response(push_to_api(selectors.push_run_get(segment=found, push_id=push)))
+
+
+class SegmentPushesView(OpenLoyaltyAPIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="segmentGetPushes",
+        summary="Push history (extension)",
+        responses={200: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+    def get(self, request, storeCode, segment):
+        found = segment_get(account=self.account, segment_id=segment)
+        page = paging(request.query_params, order_fields={"createdAt": "created_at"}, default_order=["-created_at"])
+        runs = selectors.push_runs_for_segment(segment=found).order_by(*page.ordering)
+        start = (page.page - 1) * page.per_page
+        total = runs.count()
+        return Response(
+            {
+                "items": [push_to_api(r) for r in runs[start : start + page.per_page]],
+                "total": {"all": total, "filtered": total, "estimated": False},
+            }
+        )
+
+
+class SegmentPushLinkView(OpenLoyaltyAPIView):
+    required_scopes = {"DELETE": WRITE}
+
+    @extend_schema(
+        operation_id="segmentDeletePushLink",
+        summary="Stop keeping a rule in sync (extension)",
+        responses={204: None},
+        tags=TAGS,
+    )
+    def delete(self, request, storeCode, segment, discount):
+        found = segment_get(account=self.account, segment_id=segment)
+        rule = selectors.rule_get(account=self.account, rule_id=discount)
+        if not push_link_remove(account=self.account, segment=found, rule=rule, actor=self.principal.actor):
+            raise OpenLoyaltyError(404, "This rule is not kept in sync with this segment.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SegmentDiscountRulesView(OpenLoyaltyAPIView):
+    """`association/discount_rule`: the rules this segment feeds (kept in sync, or pushed once)."""
+
+    required_scopes = {"GET": READ}
+
+    @extend_schema(operation_id="_getSegmentAssociationDiscountRule", responses={200: OpenApiTypes.OBJECT}, tags=TAGS)
+    def get(self, request, storeCode, segment):
+        found = segment_get(account=self.account, segment_id=segment)
+        page = paging(request.query_params, order_fields={}, default_order=[])
+        rules = selectors.pushed_rules_for_segment(segment=found)
+        total = rules.count()
+        start = (page.page - 1) * page.per_page
+        items = [
+            {
+                "id": str(rule.id),
+                "name": rule.name,
+                "active": rule.active,
+                "additionalData": {"mode": "sync" if rule.synced else "once", "type": rule.type},
+            }
+            for rule in rules[start : start + page.per_page]
+        ]
+        return Response({"items": items, "total": {"all": total, "estimated": False}})

@@ -1,0 +1,40 @@
+"""The catalogue of API scopes. Dintero operations accept the scopes listed in their spec's `x-scopes`."""
+
+from django.db import models
+
+SCOPES: dict[str, str] = {
+    "admin:receipts": "Every receipts operation, including customer_segment and change_customer_id.",
+    "read:receipts": "Read receipts and run customer_segment.",
+    "write:receipts": "Post receipts and claim receipts by token.",
+    "user:receipts": "End-customer access to their own receipts (customer receipts operations).",
+    "public:receipts": "Claim a receipt with its token.",
+    "admin:discounts": "Every discounts operation.",
+    "read:discounts": "Read discount rules, their customers and a customer's rules.",
+    "write:discounts": "Create, change and delete discount rules and give or take them from customers.",
+    "user:discounts": "End-customer access to the rules given to them.",
+    "public:discounts": "Read public discount rules.",
+    "admin:segments": "Every segment operation (Open Loyalty segment API and our extensions).",
+    "read:segments": "Read segments, members, runs and pushes; preview definitions.",
+    "write:segments": "Create, change, delete, activate, refresh and push segments.",
+}
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    EDITOR = "editor", "Editor"
+    VIEWER = "viewer", "Viewer"
+
+
+ADMIN_SCOPES = frozenset({"admin:receipts", "admin:discounts", "admin:segments"})
+READ_SCOPES = frozenset({"read:receipts", "read:discounts", "read:segments"})
+
+# A staff user's token acts with the role they hold in the account it is used on.
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    Role.OWNER: ADMIN_SCOPES,
+    Role.EDITOR: ADMIN_SCOPES,
+    Role.VIEWER: READ_SCOPES,
+}
+
+
+def unknown_scopes(scopes: list[str]) -> list[str]:
+    return [scope for scope in scopes if scope not in SCOPES]

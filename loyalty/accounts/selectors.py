@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from loyalty.accounts.models import Account, ApiClient, Membership
+
+
+def account_get(*, aid: str) -> Account:
+    account = Account.objects.filter(aid=aid).first()
+    if account is None:
+        raise Http404(f"Account {aid} does not exist.")
+    return account
+
+
+def api_client_active(*, client_id: str, aid: str) -> bool:
+    return ApiClient.objects.filter(client_id=client_id, account__aid=aid, active=True).exists()
+
+
+def staff_roles(*, user) -> dict[str, str]:
+    return dict(Membership.objects.filter(user=user).values_list("account__aid", "role"))
+
+
+def staff_accounts(*, user) -> QuerySet[Account]:
+    if user.is_superuser:
+        return Account.objects.all()
+    return Account.objects.filter(memberships__user=user)

@@ -1,0 +1,167 @@
+"""Writes for accounts, API clients, staff users and their tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.accounts import tokens
+from loyalty.accounts.models import Account, ApiClient, Membership, RefreshToken
+from loyalty.accounts.scopes import Role, unknown_scopes
+
+# Used only to keep the time of a failed lookup equal to a real password check.
+_DUMMY_HASH = make_password("never-a-real-secret")
+_last_touch: dict[str, float] = {}
+TOUCH_INTERVAL_SECONDS = 60
+
+
+def account_upsert(*, aid: str, name: str, currency: str | None = None, timezone_name: str | None = None) -> Account:
+    """Create the account or update the given fields; idempotent."""
+    account = Account.objects.filter(aid=aid).first() or Account(aid=aid)
+    account.name = name
+    if currency:
+        account.currency = currency.upper()
+    if timezone_name:
+        account.timezone = timezone_name
+    account.full_clean(validate_unique=False)
+    account.save()
+    return account
+
+
+def api_client_create(*, account: Account, name: str, scopes: list[str], created_by: str = "") -> tuple[ApiClient, str]:
+    """Returns the client and its secret; only the secret's hash is stored, so this is the one chance to see it."""
+    unknown = unknown_scopes(scopes)
+    if unknown:
+        raise ValidationError(f"Unknown scopes: {', '.join(unknown)}")
+    if not scopes:
+        raise ValidationError("An API client needs at least one scope.")
+    secret = secrets.token_urlsafe(32)
+    client = ApiClient.objects.create(
+        account=account,
+        name=name,
+        client_id=str(uuid.uuid4()),
+        secret_hash=make_password(secret),
+        scopes=sorted(set(scopes)),
+        created_by=created_by,
+    )
+    return client, secret
+
+
+def api_client_revoke(*, client: ApiClient) -> None:
+    ApiClient.objects.filter(pk=client.pk).update(active=False, revoked_at=timezone.now())
+
+
+def api_client_authenticate(*, aid: str, client_id: str, secret: str) -> ApiClient | None:
+    client = ApiClient.objects.filter(client_id=client_id, account__aid=aid).select_related("account").first()
+    if client is None:
+        check_password(secret, _DUMMY_HASH)
+        return None
+    if not check_password(secret, client.secret_hash) or not client.active:
+        return None
+    return client
+
+
+def api_client_touch(*, client_id: str, now: float) -> None:
+    """Record `last_used_at` at most once a minute per process: no write on every request."""
+    if now - _last_touch.get(client_id, 0) < TOUCH_INTERVAL_SECONDS:
+        return
+    _last_touch[client_id] = now
+    ApiClient.objects.filter(client_id=client_id).update(last_used_at=timezone.now())
+
+
+def client_token_issue(*, client: ApiClient, base_url: str) -> tuple[str, int]:
+    token, ttl = tokens.client_access_token(
+        base_url=base_url, aid=client.account.aid, client_id=client.client_id, scopes=client.scopes
+    )
+    api_client_touch(client_id=client.client_id, now=float("inf"))
+    return token, ttl
+
+
+def staff_user_upsert(*, account: Account, username: str, role: str, password: str | None = None):
+    """Create (or update the role of) a staff user in an account. Returns (user, generated password or None)."""
+    if role not in Role.values:
+        raise ValidationError(f"role must be one of {', '.join(Role.values)}")
+    User = get_user_model()
+    generated = None
+    with transaction.atomic():
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            generated = password or secrets.token_urlsafe(12)
+            user = User(username=username, is_staff=True)
+            user.set_password(generated)
+            user.save()
+            if password:
+                generated = None
+        elif password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        Membership.objects.update_or_create(user=user, account=account, defaults={"role": role})
+    return user, generated
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    token: str
+    refresh_token: str
+    expires_in: int
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _pair(user, base_url: str, family: uuid.UUID) -> TokenPair:
+    raw = secrets.token_urlsafe(48)
+    RefreshToken.objects.create(
+        user=user,
+        token_hash=_hash(raw),
+        family=family,
+        expires_at=timezone.now() + timedelta(seconds=settings.REFRESH_TOKEN_TTL_SECONDS),
+    )
+    token, ttl = tokens.staff_access_token(base_url=base_url, user_id=user.pk, username=user.get_username())
+    return TokenPair(token=token, refresh_token=raw, expires_in=ttl)
+
+
+def staff_login(*, username: str, password: str, base_url: str) -> TokenPair | None:
+    user = authenticate(username=username, password=password)
+    if user is None or not user.is_active:
+        return None
+    if not user.is_superuser and not Membership.objects.filter(user=user).exists():
+        return None
+    return _pair(user, base_url, uuid.uuid4())
+
+
+def staff_token_refresh(*, refresh_token: str, base_url: str) -> TokenPair | None:
+    """Single use: the presented token is spent; presenting a spent token revokes its whole family."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            RefreshToken.objects.select_for_update()
+            .select_related("user")
+            .filter(token_hash=_hash(refresh_token))
+            .first()
+        )
+        if row is None:
+            return None
+        if row.used_at or row.revoked_at:
+            RefreshToken.objects.filter(family=row.family, revoked_at__isnull=True).update(revoked_at=now)
+            return None
+        if row.expires_at <= now or not row.user.is_active:
+            return None
+        row.used_at = now
+        row.save(update_fields=["used_at"])
+        return _pair(row.user, base_url, row.family)
+
+
+def staff_refresh_tokens_revoke(*, user) -> int:
+    return RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,0 +1,68 @@
+"""Bearer JWT authentication for every `/v1/...` and `/api/...` endpoint."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.auth import get_user_model
+from rest_framework import authentication, exceptions
+
+from loyalty.accounts import tokens
+from loyalty.accounts.selectors import api_client_active, staff_roles
+from loyalty.accounts.services import api_client_touch
+from loyalty.api.principal import Principal
+
+
+def base_url(request) -> str:
+    from django.conf import settings
+
+    return settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
+
+
+class JWTAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != self.keyword.lower() or not token.strip():
+            raise exceptions.AuthenticationFailed("Authorization must be `Bearer <access token>`.")
+        try:
+            claims = tokens.verify_access_token(token.strip(), base_url=base_url(request))
+        except tokens.TokenError as exc:
+            raise exceptions.AuthenticationFailed(f"Invalid access token: {exc}.") from exc
+        principal = self._principal(claims)
+        return principal, claims
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+    @staticmethod
+    def _principal(claims) -> Principal:
+        if claims["typ"] == tokens.CLIENT_TOKEN:
+            client_id = claims["sub"]
+            # Revoking a client takes effect at once, not when its tokens expire.
+            if not api_client_active(client_id=client_id, aid=claims["account"]):
+                raise exceptions.AuthenticationFailed("Invalid access token: the client is revoked.")
+            api_client_touch(client_id=client_id, now=time.time())
+            return Principal(
+                kind="client",
+                subject=client_id,
+                claims=claims,
+                client_account=claims["account"],
+                client_scopes=frozenset(claims["scopes"]),
+            )
+        user_id = claims["sub"].removeprefix("user:")
+        user = get_user_model().objects.filter(pk=user_id if user_id.isdigit() else -1, is_active=True).first()
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid access token: the user is inactive.")
+        return Principal(
+            kind="staff",
+            subject=user.get_username(),
+            claims=claims,
+            roles=staff_roles(user=user),
+            is_superuser=user.is_superuser,
+            user=user,
+        )

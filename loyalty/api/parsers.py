@@ -1,0 +1,79 @@
+"""Request parsing for both API families: bounded, strict, and never a 500 on bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+MAX_DEPTH = 64
+# escapes that can smuggle what PostgreSQL cannot store: NUL, and UTF-16 surrogates (which may be lone)
+SUSPICIOUS = re.compile(rb"\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+class RequestTooLarge(ParseError):
+    status_code = 413
+    default_detail = "The body is too large."
+    default_code = "payload_too_large"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _problem(value: Any, depth: int = 0) -> str | None:
+    """The first thing PostgreSQL or our renderers cannot take: too deep, NUL, or a lone surrogate."""
+    if depth > MAX_DEPTH:
+        return f"JSON nested deeper than {MAX_DEPTH} levels"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "text must not contain NUL (\\u0000) characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text must be valid Unicode (a lone surrogate escape was found)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _problem(key, depth + 1) or _problem(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = _problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def _max_depth_possible(raw: bytes) -> int:
+    """An upper bound of the nesting: the count of opening brackets (exact enough to skip the walk for most bodies)."""
+    return raw.count(b"[") + raw.count(b"{")
+
+
+class JSONParser(parsers.JSONParser):
+    """The standard library's parser (it keeps big integers exact: documents are stored losslessly) with a size
+    limit, strict numbers (no NaN/Infinity), and a check for what PostgreSQL cannot store."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise RequestTooLarge(f"The body is larger than {limit:,} bytes.")
+        if not raw.strip():
+            raise ParseError("The body is empty; send a JSON document.")
+        try:
+            data = json.loads(raw, parse_constant=_reject_constant)
+        except RecursionError as exc:
+            raise ParseError("The body is not acceptable: JSON nested too deeply.") from exc
+        except ValueError as exc:  # includes bad UTF-8
+            raise ParseError(f"The body is not valid JSON (UTF-8): {exc}") from exc
+        if _max_depth_possible(raw) > MAX_DEPTH or SUSPICIOUS.search(raw):
+            problem = _problem(data)
+            if problem:
+                raise ParseError(f"The body is not acceptable: {problem}.")
+        return data

@@ -1,0 +1,248 @@
+"""Receipt documents: validation against the Dintero spec and extraction of the columns and codes we index.
+
+Pure functions over dicts; no database access here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from loyalty.api.swagger import Errors, compile_schema, parse_datetime
+from receipts.models import NON_PURCHASE_STATUSES
+
+SPEC_PATH = Path(__file__).resolve().parent / "spec" / "dintero-receipts.yaml"
+INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_ID_LENGTH = 255
+ENTITY_FIELDS = ("id", "created_at", "created_by", "updated_at", "deleted_by", "deleted_at")
+
+
+@cache
+def spec() -> dict[str, Any]:
+    loaded = yaml.safe_load(SPEC_PATH.read_text())
+    definitions = loaded["definitions"]
+    # Erratum: Dintero's own example receipt sends store MCCs as numbers where the schema says string.
+    store = definitions["StoreRequirement"]["properties"]
+    store["mcc"]["items"]["type"] = ["string", "integer"]
+    for bound in ("start", "end"):
+        schema = store["mcc_ranges"]["items"]["properties"][bound]
+        schema["type"] = ["string", "integer"]
+        # minimum/maximum 4 there mean "four digits", which the pattern already says
+        schema.pop("minimum", None)
+        schema.pop("maximum", None)
+    return loaded
+
+
+@cache
+def _receipt_validator():
+    definitions = spec()["definitions"]
+    return compile_schema({"$ref": "#/definitions/Receipt"}, definitions)
+
+
+@cache
+def definition_validator(name: str):
+    return compile_schema({"$ref": f"#/definitions/{name}"}, spec()["definitions"])
+
+
+def validate_receipt(document: Any) -> Errors:
+    """Every problem with one posted receipt, as (path, message)."""
+    errors: Errors = []
+    if not isinstance(document, dict):
+        return [("", "must be a receipt object")]
+    _receipt_validator()(document, errors)
+    receipt_id = document.get("receipt_id")
+    if isinstance(receipt_id, str):
+        if not receipt_id.strip():
+            errors.append(("receipt_id", "must not be empty"))
+        elif len(receipt_id) > MAX_ID_LENGTH:
+            errors.append(("receipt_id", f"must be at most {MAX_ID_LENGTH} characters"))
+    store = document.get("store")
+    if isinstance(store, dict) and isinstance(store.get("id"), str):
+        if not store["id"].strip():
+            errors.append(("store.id", "must not be empty"))
+        elif len(store["id"]) > MAX_ID_LENGTH:
+            errors.append(("store.id", f"must be at most {MAX_ID_LENGTH} characters"))
+    errors.extend(customer_id_problems(document.get("customer_id"), "customer_id"))
+    currency = document.get("currency")
+    if isinstance(currency, str) and not CURRENCY_RE.match(currency):
+        errors.append(("currency", "must be a three-letter ISO 4217 code in capitals, e.g. NOK"))
+    for amount in ("gross_amount", "net_amount"):
+        value = document.get(amount)
+        if isinstance(value, int) and not isinstance(value, bool) and not INT8_MIN <= value <= INT8_MAX:
+            errors.append((amount, "is out of range"))
+    return errors
+
+
+def customer_id_problems(value: Any, path: str) -> Errors:
+    if not isinstance(value, str):
+        return []
+    if value != value.strip():
+        return [(path, "must not have leading or trailing spaces")]
+    if not value:
+        return [(path, "must not be empty")]
+    return []
+
+
+def contains_nul(value: Any) -> bool:
+    """PostgreSQL cannot store U+0000 in text or JSONB."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+@dataclass
+class Profile:
+    document: dict[str, Any]
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    gender: str = ""
+    date_of_birth: date | None = None
+    status: str = ""
+    countries: list[str] = field(default_factory=list)
+    cities: list[str] = field(default_factory=list)
+    postal_codes: list[str] = field(default_factory=list)
+    token_values: list[str] = field(default_factory=list)
+    email_consent: bool | None = None
+    sms_consent: bool | None = None
+
+
+@dataclass
+class ParsedReceipt:
+    index: int
+    document: dict[str, Any]
+    receipt_id: str
+    store_id: str
+    customer_id: str | None
+    purchase_at: datetime
+    currency: str
+    gross_amount: int | None
+    net_amount: int | None
+    entry_status: str
+    is_purchase: bool
+    item_count: int
+    codes: list[tuple[str, str, str]]  # (kind, value, display name), distinct
+    profile: Profile | None
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _consent(customer: dict[str, Any], channel: str) -> bool | None:
+    entry = (customer.get("marketing_consent") or {}).get(channel)
+    if isinstance(entry, dict) and isinstance(entry.get("consent"), bool):
+        return entry["consent"]
+    return None
+
+
+def parse_profile(customer: Any) -> Profile | None:
+    if not isinstance(customer, dict) or not customer:
+        return None
+    addresses = [a for a in customer.get("addresses") or [] if isinstance(a, dict)]
+    birth = customer.get("date_of_birth")
+    try:
+        date_of_birth = date.fromisoformat(birth) if isinstance(birth, str) else None
+    except ValueError:
+        date_of_birth = None
+    token = customer.get("token") if isinstance(customer.get("token"), dict) else {}
+
+    def distinct_lower(key: str) -> list[str]:
+        return sorted({_text(a.get(key)).lower() for a in addresses if _text(a.get(key))})
+
+    return Profile(
+        document=customer,
+        first_name=_text(customer.get("first_name")),
+        last_name=_text(customer.get("last_name")),
+        email=_text(customer.get("email")).lower(),
+        phone=_text(customer.get("phone_number")),
+        gender=_text(customer.get("gender")).lower(),
+        date_of_birth=date_of_birth,
+        status=_text(customer.get("status")),
+        countries=distinct_lower("country"),
+        cities=distinct_lower("postal_place"),
+        postal_codes=distinct_lower("postal_code"),
+        token_values=[token["value"]] if isinstance(token.get("value"), str) and token["value"] else [],
+        email_consent=_consent(customer, "email"),
+        sms_consent=_consent(customer, "sms"),
+    )
+
+
+MAKER_KEYS = {"maker", "brand"}
+
+
+def line_codes(items: Any) -> list[tuple[str, str, str]]:
+    """The codes a receipt's lines contribute: items, groups, dimension labels and makers of lines bought.
+
+    Voided lines and returned items are not purchases of that item, so they contribute nothing.
+    """
+    codes: dict[tuple[str, str], str] = {}
+    for line in items if isinstance(items, list) else ():
+        if not isinstance(line, dict) or line.get("voided") is True or line.get("is_return_item") is True:
+            continue
+        item_id = line.get("id")
+        if isinstance(item_id, str) and item_id:
+            codes.setdefault(("item", item_id), _text(line.get("description")))
+        for group in line.get("groups") or ():
+            if isinstance(group, dict) and isinstance(group.get("id"), str) and group["id"]:
+                codes.setdefault(("group", group["id"]), _text(group.get("name")))
+        dimension = line.get("dimension")
+        if isinstance(dimension, dict):
+            for key, value in dimension.items():
+                if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
+                    label = f"{str(key).strip().lower()}={str(value).strip().lower()}"
+                    codes.setdefault(("label", label), "")
+        for info in line.get("extra_info") or ():
+            if (
+                isinstance(info, dict)
+                and str(info.get("key", "")).strip().lower() in MAKER_KEYS
+                and _text(info.get("value"))
+            ):
+                codes.setdefault(("maker", _text(info["value"]).lower()), _text(info["value"]))
+    return [(kind, value, name) for (kind, value), name in codes.items()]
+
+
+def parse_receipt(index: int, document: dict[str, Any]) -> ParsedReceipt:
+    """Extract what we index from a receipt that passed validate_receipt."""
+    store = document["store"]
+    status = document.get("entry_status") or ""
+    items = document.get("items")
+    codes = line_codes(items)
+    codes.append(("store", store["id"], _text(store.get("name"))))
+    purchase_at = parse_datetime(document["purchase_at"])
+    assert purchase_at is not None  # validated
+    return ParsedReceipt(
+        index=index,
+        document=document,
+        receipt_id=document["receipt_id"],
+        store_id=store["id"],
+        customer_id=document.get("customer_id") or None,
+        purchase_at=purchase_at,
+        currency=document.get("currency") or "",
+        gross_amount=document.get("gross_amount"),
+        net_amount=document.get("net_amount"),
+        entry_status=status,
+        is_purchase=status not in NON_PURCHASE_STATUSES,
+        item_count=len(items) if isinstance(items, list) else 0,
+        codes=codes,
+        profile=parse_profile(document.get("customer")),
+    )
+
+
+def strip_entity_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """Entity fields are the server's: whatever a client sends in them is replaced on output."""
+    if any(name in document for name in ENTITY_FIELDS):
+        return {k: v for k, v in document.items() if k not in ENTITY_FIELDS}
+    return document

@@ -1,0 +1,336 @@
+"""Reads of receipts and customers, and the read-model querysets other apps (segments) may use."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from loyalty.accounts.models import Account
+from receipts.models import Customer, IngestBatch, ItemCode, ItemFact, PurchaseWindow, Receipt, WindowStat
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def receipt_to_api(receipt: Receipt) -> dict[str, Any]:
+    """The stored document as posted, with the server's Entity fields."""
+    return {
+        **receipt.document,
+        "id": str(receipt.uuid),
+        "created_at": _iso(receipt.created_at),
+        "created_by": receipt.created_by,
+        "updated_at": _iso(receipt.updated_at),
+    }
+
+
+MINIMAL_FIELDS = ("store", "items", "gross_amount", "net_amount", "currency", "purchase_at")
+
+
+def receipt_to_minimal(receipt: Receipt) -> dict[str, Any]:
+    document = receipt.document
+    return {
+        "id": str(receipt.uuid),
+        "created_at": _iso(receipt.created_at),
+        "created_by": receipt.created_by,
+        "updated_at": _iso(receipt.updated_at),
+        **{name: document[name] for name in MINIMAL_FIELDS if name in document},
+    }
+
+
+def receipts_for_account(*, account: Account) -> QuerySet[Receipt]:
+    return Receipt.objects.filter(account=account)
+
+
+def customer_find(*, account: Account, customer_id: str) -> Customer | None:
+    return Customer.objects.filter(account=account, customer_id=customer_id).first()
+
+
+@dataclass(frozen=True)
+class ReceiptPage:
+    receipts: list[Receipt]
+    starting_after: str | None
+
+
+class InvalidCursor(Exception):
+    pass
+
+
+def customer_receipts_page(
+    *, account: Account, customer_id: str, limit: int, starting_after: str | None
+) -> ReceiptPage:
+    """Newest first. The cursor is the last receipt's id; keyset on (purchase_at, id) so new arrivals never shift
+    a page that is being walked."""
+    customer = customer_find(account=account, customer_id=customer_id)
+    if customer is None:
+        return ReceiptPage([], None)
+    queryset = Receipt.objects.filter(account=account, customer_pk=customer).order_by("-purchase_at", "-id")
+    if starting_after:
+        try:
+            cursor_uuid = uuid.UUID(starting_after)
+        except ValueError as exc:
+            raise InvalidCursor("starting_after must be a receipt id from a previous page") from exc
+        anchor = (
+            Receipt.objects.filter(account=account, customer_pk=customer, uuid=cursor_uuid)
+            .values_list("purchase_at", "id")
+            .first()
+        )
+        if anchor is None:
+            raise InvalidCursor("starting_after is not a receipt of this customer")
+        purchase_at, pk = anchor
+        queryset = queryset.filter(purchase_at__lte=purchase_at).exclude(purchase_at=purchase_at, id__gte=pk)
+    rows = list(queryset[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return ReceiptPage(rows, str(rows[-1].uuid) if has_more and rows else None)
+
+
+def _match_receipt_id(queryset: QuerySet[Receipt], receipt_id: str, *, allow_entity_id: bool) -> QuerySet[Receipt]:
+    """A path's receipt_id is the POS id; within one customer's receipts our Entity id (uuid) is accepted too
+    (that set is small, and the uuid has no index of its own)."""
+    if allow_entity_id:
+        try:
+            entity_id = uuid.UUID(receipt_id)
+        except ValueError:
+            pass
+        else:
+            by_uuid = queryset.filter(uuid=entity_id)
+            if by_uuid.exists():
+                return by_uuid
+    return queryset.filter(receipt_id=receipt_id)
+
+
+def receipt_by_token_claims(*, account: Account, claims: dict[str, Any]) -> Receipt | None:
+    return Receipt.objects.filter(
+        account=account, receipt_id=claims["receipt_id"], store_id=claims["store_id"], uuid=claims["sub"]
+    ).first()
+
+
+class AmbiguousReceipt(Exception):
+    def __init__(self, receipt_id: str, store_ids: list[str]):
+        super().__init__(
+            f"Receipt {receipt_id} exists in several stores ({', '.join(store_ids)}); "
+            "pick one with the store_id query parameter."
+        )
+
+
+def receipt_get_by_pos_id(
+    *, account: Account, receipt_id: str, store_id: str | None = None, customer_id: str | None = None
+) -> Receipt:
+    queryset = Receipt.objects.filter(account=account)
+    if customer_id is not None:
+        customer = customer_find(account=account, customer_id=customer_id)
+        if customer is None:
+            raise Http404(f"Customer {customer_id} has no receipts.")
+        queryset = queryset.filter(customer_pk=customer)
+    queryset = _match_receipt_id(queryset, receipt_id, allow_entity_id=customer_id is not None)
+    if store_id is not None:
+        queryset = queryset.filter(store_id=store_id)
+    matches = list(queryset[:10])
+    if not matches:
+        raise Http404(f"Receipt {receipt_id} was not found.")
+    if len(matches) > 1:
+        raise AmbiguousReceipt(receipt_id, sorted(m.store_id for m in matches))
+    return matches[0]
+
+
+def receipts_search(*, account: Account, receipt_id: str) -> list[Receipt]:
+    return list(Receipt.objects.filter(account=account, receipt_id=receipt_id).order_by("store_id")[:100])
+
+
+# --- read models for segmentation --------------------------------------------------------------------------------
+
+
+def customers_for_account(*, account: Account) -> QuerySet[Customer]:
+    return Customer.objects.filter(account=account)
+
+
+def item_facts_for_account(*, account: Account) -> QuerySet[ItemFact]:
+    return ItemFact.objects.filter(account=account)
+
+
+def item_codes_for_account(*, account: Account) -> QuerySet[ItemCode]:
+    return ItemCode.objects.filter(account=account)
+
+
+def window_stats(*, window: PurchaseWindow) -> QuerySet[WindowStat]:
+    return WindowStat.objects.filter(window=window)
+
+
+def ingest_batches_after(*, account: Account, after_id: int) -> QuerySet[IngestBatch]:
+    return IngestBatch.objects.filter(account=account, id__gt=after_id).order_by("id")
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """One `items` entry of a receipt filter: a line matches when every given field matches."""
+
+    id: str | None = None
+    group: str | None = None
+
+
+def codes_lookup(*, account: Account, kind: str, values: list[str], case_insensitive: bool = False) -> list[int]:
+    queryset = ItemCode.objects.filter(account=account, kind=kind)
+    if case_insensitive:
+        from django.db.models.functions import Lower
+
+        lowered = sorted({v.lower() for v in values})
+        queryset = queryset.annotate(lowered=Lower("value")).filter(lowered__in=lowered)
+    else:
+        queryset = queryset.filter(value__in=values)
+    return list(queryset.values_list("id", flat=True))
+
+
+def codes_resolve_existing(*, account: Account, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(kind, value) → code id for the pairs that exist, in one query."""
+    from django.db import connection
+
+    if not pairs:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.id, c.kind, c.value
+            FROM unnest(%s::text[], %s::text[]) AS t(k, v)
+            JOIN receipts_itemcode c ON c.account_id = %s AND c.kind = t.k AND c.value = t.v
+            """,
+            [[k for k, _ in pairs], [v for _, v in pairs], account.pk],
+        )
+        return {(kind, value): code for code, kind, value in cursor.fetchall()}
+
+
+def matching_receipts_per_customer(
+    *,
+    account: Account,
+    purchase_from: datetime | None = None,
+    purchase_to: datetime | None = None,
+    store_ids: list[str] | None = None,
+    items: list[ItemFilter] | None = None,
+) -> QuerySet:
+    """Per customer, how many purchase receipts match Dintero's receipt filter: every given filter narrows the
+    receipts; an items entry matches a line when each field it gives matches (id = the item id, group = one of the
+    line's group ids); a receipt matches when any entry matches any of its lines.
+
+    → a queryset of {"customer": pk, "purchases": n}, read from the item facts index only (plus the receipt
+    document for entries that give both id and group, which must match on the same line).
+    """
+    from django.db.models import Count, Exists, OuterRef, Q
+
+    # every code the filter names, in one query
+    wanted = [("store", store_id) for store_id in store_ids or []]
+    for entry in items or []:
+        wanted.append(("item", entry.id) if entry.id is not None else ("group", entry.group))
+    codes = codes_resolve_existing(account=account, pairs=wanted)
+
+    facts = ItemFact.objects.filter(account=account)
+    if purchase_from is not None:
+        facts = facts.filter(purchase_at__gte=purchase_from)
+    if purchase_to is not None:
+        facts = facts.filter(purchase_at__lte=purchase_to)
+    store_codes = [codes[("store", s)] for s in store_ids or [] if ("store", s) in codes]
+    if store_ids is not None:
+        facts = facts.filter(store_code__in=store_codes)
+
+    code_count = 0
+    if items:
+        simple_codes: set[int] = set()
+        combined = Q(code__in=[])
+        for entry in items:
+            key = ("item", entry.id) if entry.id is not None else ("group", entry.group)
+            if key not in codes:
+                continue
+            if entry.id is not None and entry.group is not None:
+                on_same_line = Receipt.objects.filter(
+                    pk=OuterRef("receipt"),
+                    document__items__contains=[{"id": entry.id, "groups": [{"id": entry.group}]}],
+                )
+                combined |= Q(code=codes[key]) & Q(Exists(on_same_line))
+                code_count += 1
+            else:
+                simple_codes.add(codes[key])
+        code_count += len(simple_codes)
+        facts = facts.filter(Q(code__in=sorted(simple_codes)) | combined)
+    else:
+        # every purchase receipt of a customer has exactly one store fact
+        if store_ids is None:
+            store_codes = list(ItemCode.objects.filter(account=account, kind="store").values_list("id", flat=True))
+        facts = facts.filter(code__in=store_codes)
+        code_count = 1
+    # one matching code per receipt at most: count rows; several: count distinct receipts
+    purchases = Count("receipt") if code_count <= 1 else Count("receipt", distinct=True)
+    return facts.values("customer").annotate(purchases=purchases).order_by()
+
+
+def window_stats_by_id(*, window_id: int) -> QuerySet[WindowStat]:
+    return WindowStat.objects.filter(window_id=window_id)
+
+
+def purchases_of_account(*, account: Account) -> QuerySet[Receipt]:
+    """Receipts that count as purchases, of known customers."""
+    return Receipt.objects.filter(account=account, is_purchase=True, customer_pk__isnull=False)
+
+
+def ingest_watermark(*, account: Account, up_to: int | None = None) -> tuple[int, datetime] | None:
+    """(id, stored at) of the newest receipt batch of this account (up to a batch id): what a segment version
+    computed now (or from batches up to that one) includes."""
+    batches = IngestBatch.objects.filter(account=account)
+    if up_to is not None:
+        batches = batches.filter(id__lte=up_to)
+    return batches.order_by("-id").values_list("id", "created_at").first()
+
+
+def ingest_batch_customers(*, account: Account, batch_from: int, batch_to: int) -> list[int]:
+    """Every customer touched by the receipt batches in [batch_from, batch_to]."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT unnest(customer_pks) FROM receipts_ingestbatch
+            WHERE account_id = %s AND id BETWEEN %s AND %s
+            """,
+            [account.pk, batch_from, batch_to],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def customer_segment_rows(
+    *,
+    account: Account,
+    purchase_from: datetime | None,
+    purchase_to: datetime | None,
+    store_ids: list[str] | None,
+    items: list[ItemFilter] | None,
+) -> list[tuple[str, int]]:
+    """Dintero's customer_segment: (customer_id, matching purchases), most purchases first."""
+    from django.core.exceptions import EmptyResultSet
+    from django.db import connection
+
+    per_customer = matching_receipts_per_customer(
+        account=account, purchase_from=purchase_from, purchase_to=purchase_to, store_ids=store_ids, items=items
+    )
+    try:
+        sql, params = per_customer.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT c.customer_id, m.purchases
+            FROM ({sql}) m JOIN receipts_customer c ON c.id = m.customer
+            ORDER BY m.purchases DESC, c.customer_id
+            """,
+            params,
+        )
+        return cursor.fetchall()
+
+
+def newest_batch_per_account() -> dict[int, int]:
+    from django.db.models import Max
+
+    return dict(IngestBatch.objects.values("account").annotate(newest=Max("id")).values_list("account", "newest"))

@@ -1,0 +1,159 @@
+"""Changes to stored receipts: give an anonymous receipt a customer (PUT or token claim), move a receipt to
+another customer. Each keeps the customer counters, item facts and purchase windows exact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.accounts.models import Account
+from receipts.documents import customer_id_problems, definition_validator, parse_receipt
+from receipts.models import IngestBatch, Receipt
+from receipts.services import read_models as rm
+
+
+class ReceiptRuleError(Exception):
+    """A change the API's rules forbid; the message names the rule."""
+
+
+def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str, *, take_profile: bool) -> Receipt:
+    """Point `receipt` (locked by the caller) at `new_customer_id` and repair every read model."""
+    cur = rm.raw_cursor()
+    rm.lock_windows_shared(cur, account.id)
+    old_pk = receipt.customer_pk_id
+    new_pk = rm.customers_ensure(cur, account.id, [new_customer_id])[new_customer_id]
+    parsed = parse_receipt(0, receipt.document)
+    receipt.customer_id = new_customer_id
+    receipt.customer_pk_id = new_pk
+    receipt.updated_at = timezone.now()
+    receipt.save(update_fields=["customer_id", "customer_pk", "document", "updated_at", "token_claimed_at"])
+    if receipt.is_purchase:
+        codes = rm.codes_resolve(cur, account.id, parsed.codes)
+        if old_pk is None:
+            rm.facts_insert(cur, account.id, rm.facts_for([(parsed, receipt.pk, new_pk)], codes))
+        else:
+            rm.facts_move(cur, account.id, parsed, receipt.pk, list(codes.values()), new_pk)
+    rm.customers_lock(cur, [pk for pk in (old_pk, new_pk) if pk is not None])
+    rm.customers_recompute(cur, [pk for pk in (old_pk, new_pk) if pk is not None])
+    if take_profile and parsed.profile is not None:
+        rm.customers_update_profiles(cur, {new_pk: (parsed.purchase_at, parsed.profile)})
+    rm.windows_forget_covering(cur, account.id, [receipt.purchase_at])
+    rm.announce_batch(account.id)
+    IngestBatch.objects.create(
+        account=account,
+        source=IngestBatch.Source.CHANGE,
+        created_by=actor,
+        received=1,
+        stored=1,
+        duplicates=0,
+        customer_pks=sorted(pk for pk in (old_pk, new_pk) if pk is not None),
+        purchase_from=receipt.purchase_at,
+        purchase_to=receipt.purchase_at,
+    )
+    return receipt
+
+
+def _locked(receipt: Receipt) -> Receipt:
+    return Receipt.objects.select_for_update().get(pk=receipt.pk)
+
+
+def receipt_update_anonymous(
+    *, account: Account, receipt: Receipt, customer_id: Any, discounts: Any, actor: str
+) -> Receipt:
+    """PUT /receipts/all/{receipt_id}: only anonymous receipts; discounts only when the receipt has none."""
+    problems = []
+    if not isinstance(customer_id, str):
+        problems.append("customer_id is required and must be a string")
+    else:
+        problems += [f"customer_id {message}" for _, message in customer_id_problems(customer_id, "customer_id")]
+        if len(customer_id) > 255:
+            problems.append("customer_id must be at most 255 characters")
+    if discounts is not None:
+        if not isinstance(discounts, list):
+            problems.append("discounts must be an array")
+        else:
+            validate = definition_validator("DiscountRefs")
+            for index, discount in enumerate(discounts):
+                errors: list[tuple[str, str]] = []
+                validate(discount, errors, f"discounts[{index}]")
+                problems += [f"{path} {message}" for path, message in errors]
+    if problems:
+        raise ReceiptRuleError("; ".join(problems))
+    with transaction.atomic():
+        receipt = _locked(receipt)
+        if receipt.customer_id:
+            raise ReceiptRuleError(
+                f"Receipt {receipt.receipt_id} already belongs to a customer: customer_id can only be set on "
+                "anonymous receipts (use change_customer_id to move it)."
+            )
+        if discounts is not None:
+            if receipt.document.get("discounts"):
+                raise ReceiptRuleError(
+                    f"Receipt {receipt.receipt_id} already has discounts: they can only be added when it has none."
+                )
+            receipt.document = {**receipt.document, "discounts": discounts}
+        receipt.document = {**receipt.document, "customer_id": customer_id}
+        return _assign(account, receipt, customer_id, actor, take_profile=True)
+
+
+def receipt_claim(*, account: Account, claims: dict[str, Any], customer_id: Any, actor: str) -> Receipt:
+    """POST /receipts/receipt-token: the token's receipt becomes the customer's; the token is then spent."""
+    if not isinstance(customer_id, str) or customer_id_problems(customer_id, "customer_id") or not customer_id:
+        raise ReceiptRuleError("customer_id is required, non-empty and without leading or trailing spaces")
+    with transaction.atomic():
+        receipt = (
+            Receipt.objects.select_for_update()
+            .filter(account=account, receipt_id=claims["receipt_id"], store_id=claims["store_id"], uuid=claims["sub"])
+            .first()
+        )
+        if receipt is None:
+            raise ReceiptRuleError("The token's receipt no longer exists.")
+        if receipt.token_claimed_at is not None:
+            raise ReceiptRuleError("This receipt token has already been used to claim the receipt.")
+        receipt.token_claimed_at = timezone.now()
+        if receipt.customer_id == customer_id:
+            receipt.save(update_fields=["token_claimed_at"])
+            return receipt
+        receipt.document = {**receipt.document, "customer_id": customer_id}
+        return _assign(account, receipt, customer_id, actor, take_profile=receipt.customer_id is None)
+
+
+def receipt_change_customer(*, account: Account, receipt: Receipt, new_customer_id: Any, actor: str) -> Receipt:
+    """Move a receipt to another customer, recording who did it in an extra_info audit entry."""
+    if not isinstance(new_customer_id, str) or not new_customer_id:
+        raise ReceiptRuleError("customer_id is required and must be a non-empty string")
+    problems = customer_id_problems(new_customer_id, "customer_id")
+    if problems or len(new_customer_id) > 255:
+        raise ReceiptRuleError("customer_id must be at most 255 characters without leading or trailing spaces")
+    with transaction.atomic():
+        receipt = _locked(receipt)
+        old = receipt.customer_id
+        if old == new_customer_id:
+            raise ReceiptRuleError(f"Receipt {receipt.receipt_id} already belongs to customer {new_customer_id}.")
+        now = datetime.now(UTC)
+        stamp = int(time.time() * 1000)
+        digest = hashlib.sha256(f"{receipt.uuid}:{old}:{new_customer_id}:{stamp}".encode()).hexdigest()[:12]
+        entry = {
+            "key": f"dintero.receipts.change_customer_id.{stamp}.{digest}",
+            "value": json.dumps(
+                {
+                    "created_at": now.isoformat().replace("+00:00", "Z"),
+                    "created_by": actor,
+                    "old": old,
+                    "new": new_customer_id,
+                }
+            ),
+            "value_type": "string",
+        }
+        receipt.document = {
+            **receipt.document,
+            "customer_id": new_customer_id,
+            "extra_info": [*(receipt.document.get("extra_info") or []), entry],
+        }
+        return _assign(account, receipt, new_customer_id, actor, take_profile=False)

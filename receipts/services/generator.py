@@ -1,0 +1,294 @@
+"""Realistic synthetic receipts for demos, tests and benchmarks.
+
+The shape follows the measured dataset in the design notes: customer activity is lognormal, each customer has a
+home store that gets most of their receipts, store sizes and item popularity are Zipf-like, items belong to one
+group each, baskets have 1-15 lines, a fifth of the receipts are anonymous, and receipts arrive in time order.
+Everything is drawn from one seeded RNG, so the same parameters give the same data.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from receipts.documents import NON_PURCHASE_STATUSES, ParsedReceipt, line_codes, parse_profile
+
+FIRST_NAMES = [
+    "Kari",
+    "Ola",
+    "Ingrid",
+    "Lars",
+    "Nora",
+    "Emil",
+    "Sofie",
+    "Jakob",
+    "Maja",
+    "Filip",
+    "Ella",
+    "Noah",
+    "Sara",
+    "Henrik",
+    "Ida",
+    "Magnus",
+    "Thea",
+    "Sander",
+    "Emma",
+    "Oskar",
+    "Linnea",
+    "Aksel",
+    "Hedda",
+]
+LAST_NAMES = [
+    "Hansen",
+    "Johansen",
+    "Olsen",
+    "Larsen",
+    "Andersen",
+    "Pedersen",
+    "Nilsen",
+    "Kristiansen",
+    "Jensen",
+    "Karlsen",
+    "Johnsen",
+    "Pettersen",
+    "Eriksen",
+    "Berg",
+    "Haugen",
+    "Hagen",
+    "Bakken",
+    "Dahl",
+]
+CITIES = [
+    ("Oslo", "0150"),
+    ("Bergen", "5003"),
+    ("Trondheim", "7010"),
+    ("Stavanger", "4006"),
+    ("Tromsø", "9008"),
+    ("Drammen", "3015"),
+    ("Fredrikstad", "1606"),
+    ("Kristiansand", "4610"),
+    ("Ålesund", "6002"),
+    ("Bodø", "8006"),
+]
+GROUP_WORDS = [
+    "Dairy",
+    "Bakery",
+    "Produce",
+    "Coffee",
+    "Snacks",
+    "Frozen",
+    "Drinks",
+    "Meat",
+    "Fish",
+    "Household",
+    "Toys",
+    "Garden",
+    "Books",
+    "Sports",
+    "Beauty",
+    "Pets",
+    "Kitchen",
+    "Outdoor",
+    "Tools",
+    "Clothing",
+]
+BRANDS = ["Tine", "Nordic", "Fjord", "Polar", "Viking", "Aurora", "Nidar", "Mills", "Freia", "Kavli", "Stabburet"]
+COLORS = ["black", "white", "red", "blue", "green", "grey"]
+SIZES = ["XS", "S", "M", "L", "XL"]
+STATUSES = ["Concluded"] * 960 + ["Voided"] * 15 + ["Cancelled"] * 10 + ["Training"] * 5 + ["Reprinted"] * 10
+
+
+def _zipf_cum_weights(n: int, s: float) -> list[float]:
+    total, out = 0.0, []
+    for rank in range(1, n + 1):
+        total += 1.0 / rank**s
+        out.append(total)
+    return out
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    receipts: int
+    customers: int
+    stores: int
+    days: int
+    seed: int = 1
+    items: int = 2_000
+    groups: int = 100
+    anonymous_share: float = 0.2
+    end: datetime | None = None  # the newest receipt; default now
+    prefix: str = ""  # receipt ids are "<prefix><seed>-<n>", unique per seed
+
+
+class ReceiptGenerator:
+    def __init__(self, spec: GeneratorSpec):
+        self.spec = spec
+        self.rng = random.Random(spec.seed)
+        rng = self.rng
+        self.end = (spec.end or datetime.now(UTC)).astimezone(UTC)
+        self.start = self.end - timedelta(days=spec.days)
+
+        self.stores = [
+            {"id": f"S{n:03d}", "name": f"{CITIES[n % len(CITIES)][0]} {GROUP_WORDS[n % len(GROUP_WORDS)]} {n}"}
+            for n in range(1, spec.stores + 1)
+        ]
+        self.store_cum = _zipf_cum_weights(spec.stores, 0.7)
+
+        self.groups = [
+            {"id": f"G{n:04d}", "name": f"{GROUP_WORDS[n % len(GROUP_WORDS)]} {n}"} for n in range(1, spec.groups + 1)
+        ]
+        group_cum = _zipf_cum_weights(spec.groups, 0.8)
+        item_groups = rng.choices(self.groups, cum_weights=group_cum, k=spec.items)
+        self.items = []
+        for n in range(1, spec.items + 1):
+            group = item_groups[n - 1]
+            price = max(100, int(math.exp(rng.gauss(math.log(3500), 0.8))))  # minor units, median 35.00
+            item: dict[str, Any] = {
+                "id": f"I{n:06d}",
+                "group": group,
+                "price": price,
+                "description": f"{group['name'].split()[0]} item {n}",
+            }
+            if group["name"].startswith("Clothing") or rng.random() < 0.05:
+                item["dimension"] = {"color": rng.choice(COLORS), "size": rng.choice(SIZES)}
+            if rng.random() < 0.25:
+                item["brand"] = rng.choice(BRANDS)
+            self.items.append(item)
+        self.item_cum = _zipf_cum_weights(spec.items, 0.9)
+        self.introduced: set[str] = set()
+
+        self.customers = []
+        weights = []
+        for n in range(1, spec.customers + 1):
+            city, postal = rng.choice(CITIES)
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            birthday = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 365 * 65))
+            customer_id = f"C{n:07d}"
+            profile = {
+                "first_name": first,
+                "last_name": last,
+                "email": f"{first.lower()}.{last.lower()}.{n}@example.com",
+                "phone_number": f"+479{n:07d}",
+                "gender": rng.choice(["female", "male", "female", "male", "other"]),
+                "date_of_birth": birthday.isoformat(),
+                "addresses": [
+                    {
+                        "address_line": f"Storgata {n % 200 + 1}",
+                        "postal_code": postal,
+                        "postal_place": city,
+                        "country": "NO",
+                    }
+                ],
+                "marketing_consent": {"email": {"consent": rng.random() < 0.6}, "sms": {"consent": rng.random() < 0.4}},
+                "status": "vip" if rng.random() < 0.05 else "member",
+                "metadata": {"member_since": (self.start - timedelta(days=rng.randrange(0, 2000))).date().isoformat()},
+                "token": {"value": f"{9000000000 + n}", "type": "loyalty_card"},
+            }
+            home = rng.choices(range(spec.stores), cum_weights=self.store_cum)[0]
+            self.customers.append((customer_id, profile, parse_profile(profile), home))
+            weights.append(math.exp(rng.gauss(0, 1)))
+        total = 0.0
+        self.customer_cum = []
+        for weight in weights:
+            total += weight
+            self.customer_cum.append(total)
+
+    def __iter__(self) -> Iterator[ParsedReceipt]:
+        spec, rng = self.spec, self.rng
+        chunk = 10_000
+        span = (self.end - self.start).total_seconds()
+        n = 0
+        while n < spec.receipts:
+            size = min(chunk, spec.receipts - n)
+            # time order: each chunk covers its slice of the period, sorted inside
+            lo = span * n / spec.receipts
+            hi = span * (n + size) / spec.receipts
+            offsets = sorted(rng.uniform(lo, hi) for _ in range(size))
+            buyers = rng.choices(self.customers, cum_weights=self.customer_cum, k=size) if self.customers else []
+            for k in range(size):
+                n += 1
+                yield self._receipt(n, self.start + timedelta(seconds=offsets[k]), buyers[k] if buyers else None)
+
+    def _receipt(self, n: int, at: datetime, buyer) -> ParsedReceipt:
+        rng, spec = self.rng, self.spec
+        anonymous = buyer is None or rng.random() < spec.anonymous_share
+        if not anonymous and rng.random() < 0.75:
+            store = self.stores[buyer[3]]
+        else:
+            store = rng.choices(self.stores, cum_weights=self.store_cum)[0]
+        at = at.replace(microsecond=0)
+        lines = min(15, 1 + _poisson(rng, 3))
+        picked = rng.choices(self.items, cum_weights=self.item_cum, k=lines)
+        items, gross = [], 0
+        for line_id, item in enumerate(picked, start=1):
+            quantity = 1 if rng.random() < 0.85 else rng.randint(2, 4)
+            amount = item["price"] * quantity
+            gross += amount
+            line: dict[str, Any] = {
+                "line_id": line_id,
+                "id": item["id"],
+                "description": item["description"],
+                "quantity": quantity,
+                "unit_gross_price": item["price"],
+                "gross_amount": amount,
+                "net_amount": amount,
+                "groups": [item["group"]],
+                "eligible_for_discount": True,
+            }
+            if "dimension" in item:
+                line["dimension"] = item["dimension"]
+            if "brand" in item:
+                line["extra_info"] = [{"key": "brand", "value": item["brand"], "value_type": "string"}]
+            items.append(line)
+        status = rng.choice(STATUSES)
+        document: dict[str, Any] = {
+            "store": store,
+            "receipt_id": f"{spec.prefix}{spec.seed}-{n}",
+            "purchase_at": at.isoformat().replace("+00:00", "Z"),
+            "currency": "NOK",
+            "gross_amount": gross,
+            "net_amount": gross,
+            "entry_status": status,
+            "items": items,
+            "payments": [{"line_id": 1, "amount": gross, "type_id": rng.choice(["card", "card", "vipps", "cash"])}],
+        }
+        customer_id = None
+        profile = None
+        if not anonymous:
+            customer_id, customer_document, customer_profile, _ = buyer
+            document["customer_id"] = customer_id
+            # Like most POS systems: the full customer object on the first receipt, then now and then.
+            if customer_id not in self.introduced or rng.random() < 0.2:
+                self.introduced.add(customer_id)
+                document["customer"] = customer_document
+                profile = customer_profile
+        codes = line_codes(items)
+        codes.append(("store", store["id"], store["name"]))
+        return ParsedReceipt(
+            index=n,
+            document=document,
+            receipt_id=document["receipt_id"],
+            store_id=store["id"],
+            customer_id=customer_id,
+            purchase_at=at,
+            currency="NOK",
+            gross_amount=gross,
+            net_amount=gross,
+            entry_status=status,
+            is_purchase=status not in NON_PURCHASE_STATUSES,
+            item_count=len(items),
+            codes=codes,
+            profile=profile,
+        )
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    threshold, k, product = math.exp(-lam), 0, rng.random()
+    while product > threshold:
+        k += 1
+        product *= rng.random()
+    return k

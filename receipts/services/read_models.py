@@ -1,0 +1,373 @@
+"""Set-based maintenance of the read models (codes, customers, item facts, window stats) inside a transaction.
+
+Every function here runs a constant number of SQL statements regardless of batch size, on the caller's
+transaction, through a server-side-binding psycopg cursor (arrays travel as parameters, not as SQL text).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+import psycopg
+from django.db import connection
+
+from loyalty.core.jsonutil import dumps
+from receipts.documents import ParsedReceipt, Profile
+
+
+def raw_cursor() -> psycopg.Cursor:
+    """A psycopg cursor with server-side binding on Django's connection (same transaction)."""
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def windows_lock_key(account_id: int) -> int:
+    return zlib.crc32(b"receipts.windows") << 20 ^ account_id
+
+
+def lock_windows_shared(cur: psycopg.Cursor, account_id: int) -> None:
+    """Writers of receipts hold this shared; creating a window's stats takes it exclusively (see windows)."""
+    cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", [windows_lock_key(account_id)])
+
+
+def codes_resolve(
+    cur: psycopg.Cursor, account_id: int, codes: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str], int]:
+    """(kind, value) → code id, creating missing codes."""
+    unique: dict[tuple[str, str], str] = {}
+    for kind, value, name in codes:
+        if not unique.get((kind, value)):
+            unique[(kind, value)] = name
+    if not unique:
+        return {}
+    keys = sorted(unique)  # a fixed order keeps concurrent batches from deadlocking on the unique index
+    kinds = [k for k, _ in keys]
+    values = [v for _, v in keys]
+    names = [unique[k] for k in keys]
+    cur.execute(
+        """
+        INSERT INTO receipts_itemcode (account_id, kind, value, name)
+        SELECT %s, k, v, n FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(k, v, n)
+        ON CONFLICT (account_id, kind, value) DO NOTHING
+        """,
+        [account_id, kinds, values, names],
+    )
+    cur.execute(
+        """
+        SELECT c.id, c.kind, c.value
+        FROM unnest(%s::text[], %s::text[]) AS t(k, v)
+        JOIN receipts_itemcode c ON c.account_id = %s AND c.kind = t.k AND c.value = t.v
+        """,
+        [kinds, values, account_id],
+    )
+    return {(kind, value): code for code, kind, value in cur.fetchall()}
+
+
+def customers_ensure(cur: psycopg.Cursor, account_id: int, customer_ids: Iterable[str]) -> dict[str, int]:
+    """customer_id → customer pk, creating empty profiles for new customers (counters are added later)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    cur.execute(
+        "SELECT customer_id, id FROM receipts_customer WHERE account_id = %s AND customer_id = ANY(%s)",
+        [account_id, ids],
+    )
+    found = dict(cur.fetchall())
+    missing = [customer_id for customer_id in ids if customer_id not in found]
+    if missing:
+        cur.execute(
+            """
+            INSERT INTO receipts_customer (
+                account_id, customer_id, profile, first_name, last_name, email, phone, gender, status,
+                countries, cities, postal_codes, token_values,
+                receipts_count, purchases, gross_total, net_total, created_at, updated_at)
+            SELECT %s, cid, '{}'::jsonb, '', '', '', '', '', '', '{}', '{}', '{}', '{}', 0, 0, 0, 0, now(), now()
+            FROM unnest(%s::text[]) AS cid
+            ON CONFLICT (account_id, customer_id) DO NOTHING
+            """,
+            [account_id, missing],
+        )
+        cur.execute(
+            "SELECT customer_id, id FROM receipts_customer WHERE account_id = %s AND customer_id = ANY(%s)",
+            [account_id, missing],
+        )
+        found.update(cur.fetchall())
+    return found
+
+
+def customers_lock(cur: psycopg.Cursor, customer_pks: Iterable[int]) -> None:
+    """Lock customer rows in id order before updating their counters.
+
+    Writers take these locks last, just before their short counter/profile updates, so concurrent batches overlap
+    their heavy work and cannot deadlock on customers they share.
+    """
+    pks = sorted(set(customer_pks))
+    if pks:
+        cur.execute("SELECT 1 FROM receipts_customer WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [pks])
+
+
+def customers_add_receipts(cur: psycopg.Cursor, receipt_pks: Sequence[int]) -> None:
+    """Add newly stored receipts to their customers' lifetime counters."""
+    if not receipt_pks:
+        return
+    cur.execute(
+        """
+        WITH delta AS (
+            SELECT customer_pk,
+                   count(*) AS receipts,
+                   count(*) FILTER (WHERE is_purchase) AS purchases,
+                   coalesce(sum(gross_amount) FILTER (WHERE is_purchase), 0) AS gross,
+                   coalesce(sum(net_amount) FILTER (WHERE is_purchase), 0) AS net,
+                   min(purchase_at) FILTER (WHERE is_purchase) AS first_at,
+                   max(purchase_at) FILTER (WHERE is_purchase) AS last_at
+            FROM receipts_receipt
+            WHERE id = ANY(%s) AND customer_pk IS NOT NULL
+            GROUP BY customer_pk
+        )
+        UPDATE receipts_customer c
+        SET receipts_count = c.receipts_count + delta.receipts,
+            purchases = c.purchases + delta.purchases,
+            gross_total = c.gross_total + delta.gross,
+            net_total = c.net_total + delta.net,
+            first_purchase_at = least(c.first_purchase_at, delta.first_at),
+            last_purchase_at = greatest(c.last_purchase_at, delta.last_at),
+            updated_at = now()
+        FROM delta
+        WHERE c.id = delta.customer_pk
+        """,
+        [list(receipt_pks)],
+    )
+
+
+def customers_recompute(cur: psycopg.Cursor, customer_pks: Sequence[int]) -> None:
+    """Recompute counters from scratch for a few customers (after a receipt moved between customers)."""
+    if not customer_pks:
+        return
+    cur.execute(
+        """
+        UPDATE receipts_customer c
+        SET receipts_count = coalesce(agg.receipts, 0),
+            purchases = coalesce(agg.purchases, 0),
+            gross_total = coalesce(agg.gross, 0),
+            net_total = coalesce(agg.net, 0),
+            first_purchase_at = agg.first_at,
+            last_purchase_at = agg.last_at,
+            updated_at = now()
+        FROM unnest(%s::int[]) AS target(pk)
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS receipts,
+                   count(*) FILTER (WHERE is_purchase) AS purchases,
+                   sum(gross_amount) FILTER (WHERE is_purchase) AS gross,
+                   sum(net_amount) FILTER (WHERE is_purchase) AS net,
+                   min(purchase_at) FILTER (WHERE is_purchase) AS first_at,
+                   max(purchase_at) FILTER (WHERE is_purchase) AS last_at
+            FROM receipts_receipt r WHERE r.customer_pk = target.pk
+        ) agg ON true
+        WHERE c.id = target.pk
+        """,
+        [sorted(set(customer_pks))],
+    )
+
+
+def customers_update_profiles(cur: psycopg.Cursor, profiles: dict[int, tuple[datetime, Profile]]) -> None:
+    """Keep, per customer, the customer object of their most recent receipt (by purchase time).
+
+    Rows travel by COPY (cheap to encode, unlike arrays of JSON) into a temporary table.
+    """
+    if not profiles:
+        return
+    cur.execute(
+        """
+        CREATE TEMP TABLE IF NOT EXISTS profile_updates (
+            pk int, at timestamptz, doc jsonb, first_name text, last_name text, email text, phone text, gender text,
+            dob date, status text, countries text[], cities text[], postal_codes text[], token_values text[],
+            email_consent bool, sms_consent bool
+        ) ON COMMIT DROP
+        """
+    )
+    lines = []
+    for pk in sorted(profiles):
+        at, p = profiles[pk]
+        lines.append(
+            "\t".join(
+                (
+                    str(pk),
+                    at.isoformat(),
+                    copy_text(dumps(p.document)),
+                    copy_text(p.first_name),
+                    copy_text(p.last_name),
+                    copy_text(p.email),
+                    copy_text(p.phone),
+                    copy_text(p.gender),
+                    copy_text(p.date_of_birth),
+                    copy_text(p.status),
+                    copy_array(p.countries),
+                    copy_array(p.cities),
+                    copy_array(p.postal_codes),
+                    copy_array(p.token_values),
+                    copy_text(p.email_consent),
+                    copy_text(p.sms_consent),
+                )
+            )
+        )
+    with cur.copy("COPY profile_updates FROM STDIN") as copy:
+        copy.write("\n".join(lines) + "\n")
+    cur.execute(
+        """
+        UPDATE receipts_customer c
+        SET profile = p.doc, profile_at = p.at, first_name = p.first_name, last_name = p.last_name,
+            email = p.email, phone = p.phone, gender = p.gender, date_of_birth = p.dob, status = p.status,
+            countries = p.countries, cities = p.cities, postal_codes = p.postal_codes, token_values = p.token_values,
+            email_consent = p.email_consent, sms_consent = p.sms_consent, updated_at = now()
+        FROM profile_updates p
+        WHERE c.id = p.pk AND (c.profile_at IS NULL OR c.profile_at <= p.at)
+          AND (c.profile IS DISTINCT FROM p.doc OR c.profile_at IS DISTINCT FROM p.at)
+        """
+    )
+    cur.execute("DROP TABLE profile_updates")
+
+
+def copy_text(value: object) -> str:
+    """One field in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def copy_array(values: list[str]) -> str:
+    """A text[] literal in COPY's text format."""
+    if not values:
+        return "{}"
+    quoted = ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return copy_text("{" + quoted + "}")
+
+
+def latest_profiles(parsed: Iterable[tuple[ParsedReceipt, int | None]]) -> dict[int, tuple[datetime, Profile]]:
+    """Per customer pk, the profile of their most recent receipt in this batch."""
+    best: dict[int, tuple[datetime, Profile]] = {}
+    for receipt, customer_pk in parsed:
+        if customer_pk is None or receipt.profile is None:
+            continue
+        current = best.get(customer_pk)
+        if current is None or receipt.purchase_at >= current[0]:
+            best[customer_pk] = (receipt.purchase_at, receipt.profile)
+    return best
+
+
+def facts_insert(cur: psycopg.Cursor, account_id: int, rows: list[tuple[int, datetime, int, int, int]]) -> None:
+    """rows: (code, purchase_at, store_code, customer_pk, receipt_pk)."""
+    if not rows:
+        return
+    rows.sort(key=lambda row: (row[0], row[1]))  # index order: fewer page switches while inserting
+    columns = list(zip(*rows, strict=True))
+    cur.execute(
+        """
+        INSERT INTO receipts_itemfact (account_id, code, purchase_at, store_code, customer_pk, receipt_pk)
+        SELECT %s, * FROM unnest(%s::int[], %s::timestamptz[], %s::int[], %s::int[], %s::bigint[])
+        """,
+        [account_id, *[list(column) for column in columns]],
+    )
+
+
+def facts_for(
+    receipts: Iterable[tuple[ParsedReceipt, int, int | None]], codes: dict[tuple[str, str], int]
+) -> list[tuple[int, datetime, int, int, int]]:
+    """Fact rows for stored receipts: (parsed, receipt pk, customer pk). Only purchases of known customers."""
+    rows = []
+    for receipt, receipt_pk, customer_pk in receipts:
+        if customer_pk is None or not receipt.is_purchase:
+            continue
+        store_code = codes[("store", receipt.store_id)]
+        for kind, value, _ in receipt.codes:
+            rows.append((codes[(kind, value)], receipt.purchase_at, store_code, customer_pk, receipt_pk))
+    return rows
+
+
+def facts_move(
+    cur: psycopg.Cursor,
+    account_id: int,
+    receipt: ParsedReceipt,
+    receipt_pk: int,
+    code_ids: Sequence[int],
+    customer_pk: int,
+) -> None:
+    """Point an existing receipt's facts at another customer; found through the index by code and time."""
+    cur.execute(
+        """
+        UPDATE receipts_itemfact SET customer_pk = %s
+        WHERE account_id = %s AND code = ANY(%s) AND purchase_at = %s AND receipt_pk = %s
+        """,
+        [customer_pk, account_id, list(code_ids), receipt.purchase_at, receipt_pk],
+    )
+
+
+def windows_add_receipts(cur: psycopg.Cursor, account_id: int, receipt_pks: Sequence[int]) -> None:
+    """Add stored purchases to every existing purchase window they fall in."""
+    if not receipt_pks:
+        return
+    cur.execute(
+        """
+        INSERT INTO receipts_windowstat (window_id, customer_pk, purchases, net_total, gross_total)
+        SELECT w.id, r.customer_pk, count(*), coalesce(sum(r.net_amount), 0), coalesce(sum(r.gross_amount), 0)
+        FROM receipts_purchasewindow w
+        JOIN receipts_receipt r
+          ON r.id = ANY(%s) AND r.is_purchase AND r.customer_pk IS NOT NULL
+         AND (w.starts_at IS NULL OR r.purchase_at >= w.starts_at)
+         AND (w.ends_at IS NULL OR r.purchase_at < w.ends_at)
+        WHERE w.account_id = %s
+        GROUP BY w.id, r.customer_pk
+        ORDER BY w.id, r.customer_pk
+        ON CONFLICT (window_id, customer_pk) DO UPDATE
+        SET purchases = receipts_windowstat.purchases + EXCLUDED.purchases,
+            net_total = receipts_windowstat.net_total + EXCLUDED.net_total,
+            gross_total = receipts_windowstat.gross_total + EXCLUDED.gross_total
+        """,
+        [list(receipt_pks), account_id],
+    )
+
+
+def windows_forget_covering(cur: psycopg.Cursor, account_id: int, instants: Sequence[datetime]) -> None:
+    """A receipt changed customer: drop the windows it falls in; they are rebuilt exactly on next use."""
+    if not instants:
+        return
+    cur.execute(
+        """
+        WITH gone AS (
+            DELETE FROM receipts_purchasewindow w
+            WHERE w.account_id = %s AND EXISTS (
+                SELECT 1 FROM unnest(%s::timestamptz[]) AS t(at)
+                WHERE (w.starts_at IS NULL OR t.at >= w.starts_at) AND (w.ends_at IS NULL OR t.at < w.ends_at))
+            RETURNING w.id
+        )
+        DELETE FROM receipts_windowstat s USING gone WHERE s.window_id = gone.id
+        """,
+        [account_id, list(instants)],
+    )
+
+
+def announce_batch(account_id: int) -> None:
+    """After the batch commits, tell the segment engine (by task name: receipts never imports segments). A few
+    seconds' delay lets quick successive batches fold into one incremental run; a lost message is caught by the
+    segments sweep, because the batch row itself is the durable record."""
+    from django.db import transaction
+
+    def send() -> None:
+        from loyalty.celery import app
+
+        try:
+            app.send_task("segments.receipts_arrived", args=[account_id], countdown=3)
+        except Exception:  # the broker is down; the sweep will find the batch
+            import logging
+
+            logging.getLogger(__name__).warning("could not announce receipts of account %s", account_id, exc_info=True)
+
+    transaction.on_commit(send)

@@ -1,0 +1,10 @@
+"""Celery entry points of the receipts app."""
+
+from celery import shared_task
+
+from receipts.services.windows import purchase_windows_forget_unused
+
+
+@shared_task(name="receipts.forget_unused_windows", acks_late=True, soft_time_limit=240, time_limit=300)
+def forget_unused_windows() -> int:
+    return purchase_windows_forget_unused()

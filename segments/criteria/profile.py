@@ -1,0 +1,250 @@
+"""Who: criteria over the customer profile (the customer object of their latest receipt) and customer lists."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+from segments.criteria.base import NEVER, Context, Fields
+
+CUSTOMER = '"receipts_customer"'
+
+
+def _month_days(ctx: Context, days: int) -> list[str]:
+    """MM-DD of today and the next days-1 days; Feb 29 birthdays are celebrated on Feb 28 in other years."""
+    out = set()
+    for offset in range(days):
+        day = ctx.today + timedelta(days=offset)
+        out.add(day.strftime("%m-%d"))
+        if day.month == 2 and day.day == 28 and not _leap(day.year):
+            out.add("02-29")
+    return sorted(out)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+class Anniversary:
+    type = "anniversary"
+
+    def validate(self, f: Fields) -> None:
+        f.choice("anniversaryType", ("birthday", "registration"))
+        f.integer("days", minimum=1, maximum=366)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        month_days = _month_days(ctx, v["days"])
+        if v["anniversaryType"] == "birthday":
+            sql = f"to_char({CUSTOMER}.date_of_birth, 'MM-DD') = ANY(%s)"
+            return Q(date_of_birth__isnull=False) & Q(RawSQL(sql, [month_days], output_field=_bool()))
+        sql = f"to_char(({CUSTOMER}.first_purchase_at AT TIME ZONE %s)::date, 'MM-DD') = ANY(%s)"
+        return Q(first_purchase_at__isnull=False) & Q(
+            RawSQL(sql, [ctx.account.timezone, month_days], output_field=_bool())
+        )
+
+
+def _bool():
+    from django.db.models import BooleanField
+
+    return BooleanField()
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # Feb 29
+        return day.replace(year=day.year - years, day=28)
+
+
+class Age:
+    type = "age"
+
+    def validate(self, f: Fields) -> None:
+        f.at_least_one("min", "max")
+        f.integer("min", required=False, minimum=0, maximum=150)
+        f.integer("max", required=False, minimum=0, maximum=150)
+        f.ordered("min", "max")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        q = Q(date_of_birth__isnull=False)
+        if v.get("min") is not None:  # at least min years old today
+            q &= Q(date_of_birth__lte=_years_before(ctx.today, v["min"]))
+        if v.get("max") is not None:  # not yet max + 1
+            q &= Q(date_of_birth__gt=_years_before(ctx.today, v["max"] + 1))
+        return q
+
+
+class Gender:
+    type = "gender"
+
+    def validate(self, f: Fields) -> None:
+        f.strings("genders", lower=True)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        return Q(gender__in=v["genders"])
+
+
+class _AddressField:
+    field_name = ""
+    column = ""
+
+    def validate(self, f: Fields) -> None:
+        f.strings(self.field_name, lower=True)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        return Q(**{f"{self.column}__overlap": v[self.field_name]})
+
+
+class Country(_AddressField):
+    type, field_name, column = "country", "countries", "countries"
+
+
+class City(_AddressField):
+    type, field_name, column = "city", "cities", "cities"
+
+
+class Postal(_AddressField):
+    type, field_name, column = "postal", "postalCodes", "postal_codes"
+
+
+class CustomerHasLabels:
+    """Keys of the customer's metadata, plus `status` (set when the customer has a status); case-insensitive."""
+
+    type = "customer_has_labels"
+
+    def validate(self, f: Fields) -> None:
+        f.objects("labels", ("key",), required_keys=("key",))
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        keys = sorted({label["key"].lower() for label in v["labels"]})
+        q = Q(
+            RawSQL(
+                f"EXISTS (SELECT 1 FROM jsonb_object_keys(CASE WHEN jsonb_typeof({CUSTOMER}.profile -> 'metadata') = 'object' "
+                f"THEN {CUSTOMER}.profile -> 'metadata' ELSE '{{}}'::jsonb END) k WHERE lower(k) = ANY(%s))",
+                [keys],
+                output_field=_bool(),
+            )
+        )
+        if "status" in keys:
+            q |= ~Q(status="")
+        return q
+
+
+class CustomerWithLabelsValues:
+    """metadata[key] equals value, or key `status` and the customer's status equals value; case-insensitive."""
+
+    type = "customer_with_labels_values"
+
+    def validate(self, f: Fields) -> None:
+        f.objects("labels", ("key", "value"), required_keys=("key", "value"))
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        pairs = [(label["key"].lower(), label["value"].lower()) for label in v["labels"]]
+        metadata = [p for p in pairs if p[0] != "status"]
+        statuses = [value for key, value in pairs if key == "status"]
+        q = NEVER
+        if metadata:
+            q |= Q(
+                RawSQL(
+                    f"EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof({CUSTOMER}.profile -> 'metadata') = 'object' "
+                    f"THEN {CUSTOMER}.profile -> 'metadata' ELSE '{{}}'::jsonb END) kv "
+                    "JOIN unnest(%s::text[], %s::text[]) AS want(k, v) ON lower(kv.key) = want.k AND lower(kv.value) = want.v)",
+                    [[k for k, _ in metadata], [value for _, value in metadata]],
+                    output_field=_bool(),
+                )
+            )
+        if statuses:
+            q |= Q(RawSQL(f"lower({CUSTOMER}.status) = ANY(%s)", [statuses], output_field=_bool()))
+        return q
+
+
+class MemberCustomFieldValue:
+    """metadata[key] (exact key) has exactly this value (as text)."""
+
+    type = "member_custom_field_value"
+
+    def validate(self, f: Fields) -> None:
+        f.text("key")
+        f.text("value", max_length=1000)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        return Q(
+            RawSQL(f"({CUSTOMER}.profile -> 'metadata' ->> %s) = %s", [v["key"], v["value"]], output_field=_bool())
+        )
+
+
+class MemberLoyaltyCardNumber:
+    """The customer's token values (customer.token.value on receipts)."""
+
+    type = "member_loyalty_card_number"
+
+    def validate(self, f: Fields) -> None:
+        f.strings("cardNumbers")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        return Q(token_values__overlap=v["cardNumbers"])
+
+
+class MarketingConsent:
+    type = "marketing_consent"
+
+    def validate(self, f: Fields) -> None:
+        f.choice("channel", ("email", "sms"))
+        f.boolean("consent")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        column = f"{v['channel']}_consent"
+        # consent false = has not consented, which includes customers who never answered
+        return Q(**{column: True}) if v["consent"] else ~Q(**{column: True})
+
+
+MAX_LIST = 100_000
+
+
+class CustomerList:
+    """Customer ids, emails or phone numbers, resolved to customers when the segment is saved."""
+
+    type = "customer_list"
+
+    def validate(self, f: Fields) -> None:
+        f.strings("customers", max_items=MAX_LIST)
+
+    def entries(self, v: dict) -> list[str]:
+        return v["customers"]
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        pks = v.get("_customerPks")
+        return Q(id__in=pks) if pks else NEVER
+
+
+class CustomerCsvList(CustomerList):
+    """The same from a CSV (first column; a header row naming id, customer_id, email or phone is skipped)."""
+
+    type = "customer_csv_list"
+
+    def validate(self, f: Fields) -> None:
+        raw = f.raw.get("csv")
+        if raw is None and isinstance(f.raw.get("customers"), list):
+            f.strings("customers", max_items=MAX_LIST)  # a stored criterion, already parsed
+            return
+        text = f.text("csv", max_length=10_000_000)
+        if text is None:
+            return
+        rows = [row for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+        if rows and rows[0][0].strip().lower() in {"id", "customer_id", "customerid", "email", "phone", "customer"}:
+            rows = rows[1:]
+        values = [row[0].strip() for row in rows]
+        if not values:
+            f._err("csv", "The CSV has no customers in its first column.", "required")
+        elif len(values) > MAX_LIST:
+            f._err("csv", f"The CSV should have {MAX_LIST} rows or fewer.", "too_many")
+        else:
+            f.out["customers"] = values
+            f.out.pop("csv", None)
+
+    def entries(self, v: dict) -> list[str]:
+        return v["customers"]

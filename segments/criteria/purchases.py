@@ -1,0 +1,241 @@
+"""How much, how often, when: criteria over customers' purchase counters and purchase windows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, TruncDate
+
+from receipts import selectors as receipts
+from segments.criteria.base import Context, Fields
+
+MAX_EACH_DAY_WINDOW = 366
+
+
+def _range_q(column: str, low, high) -> Q:
+    q = Q()
+    if low is not None:
+        q &= Q(**{f"{column}__gte": low})
+    if high is not None:
+        q &= Q(**{f"{column}__lte": high})
+    return q
+
+
+def _window_q(ctx: Context, start, end, column: str, low, high) -> Q:
+    """Customers whose `column` (purchases or net_total) in the window lies in [low, high]. Customers without
+    purchases in the window count as 0, so a range containing 0 keeps them."""
+    window = ctx.window(start, end)
+    stats = receipts.window_stats_by_id(window_id=window)
+    in_range = _range_q(column, low, high)
+    zero_included = (low is None or low <= 0) and (high is None or high >= 0)
+    if zero_included:
+        return ~Q(id__in=stats.exclude(in_range).values("customer"))
+    return Q(id__in=stats.filter(in_range).values("customer"))
+
+
+class TransactionCount:
+    type = "transaction_count"
+
+    def validate(self, f: Fields) -> None:
+        f.at_least_one("min", "max")
+        f.integer("min", required=False, minimum=0)
+        f.integer("max", required=False, minimum=0)
+        f.ordered("min", "max")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        return _range_q("purchases", v.get("min"), v.get("max"))
+
+
+class TransactionCountInPeriod(TransactionCount):
+    type = "transaction_count_in_period"
+
+    def validate(self, f: Fields) -> None:
+        super().validate(f)
+        f.when("fromDate")
+        f.when("toDate")
+        f.ordered("fromDate", "toDate")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        start, end = ctx.period(v["fromDate"], v["toDate"])
+        return _window_q(ctx, start, end, "purchases", v.get("min"), v.get("max"))
+
+
+def _amounts(f: Fields) -> None:
+    f.at_least_one("fromAmount", "toAmount")
+    f.decimal("fromAmount", required=False)
+    f.decimal("toAmount", required=False)
+    f.ordered("fromAmount", "toAmount")
+
+
+def _minor(ctx: Context, value: Decimal | None) -> Decimal | None:
+    return None if value is None else ctx.amount(value)
+
+
+class AverageTransactionAmount:
+    type = "average_transaction_amount"
+
+    def validate(self, f: Fields) -> None:
+        _amounts(f)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        # sum BETWEEN bound * count, never avg(): exact, and no division
+        q = Q(purchases__gt=0)
+        low, high = _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount"))
+        if low is not None:
+            q &= Q(net_total__gte=RawSQL("%s * purchases", [low]))
+        if high is not None:
+            q &= Q(net_total__lte=RawSQL("%s * purchases", [high]))
+        return q
+
+
+class TransactionAmount:
+    type = "transaction_amount"
+
+    def validate(self, f: Fields) -> None:
+        _amounts(f)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        return _range_q("net_total", _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount")))
+
+
+class TransactionAmountInPeriod:
+    type = "transaction_amount_in_period"
+
+    def validate(self, f: Fields) -> None:
+        _amounts(f)
+        f.when("fromDate")
+        f.when("toDate")
+        f.ordered("fromDate", "toDate")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        start, end = ctx.period(v["fromDate"], v["toDate"])
+        return _window_q(ctx, start, end, "net_total", _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount")))
+
+
+class TransactionAmountInLastNDays:
+    type = "transaction_amount_in_last_n_days"
+
+    def validate(self, f: Fields) -> None:
+        _amounts(f)
+        f.integer("days", minimum=0, maximum=3650)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        start = ctx.last_n_days_start(v["days"])
+        return _window_q(
+            ctx, start, None, "net_total", _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount"))
+        )
+
+
+def _each_day_q(ctx: Context, start, end, days: int, low, high) -> Q:
+    """Every day of the window (in the account's timezone) has a daily sum in [low, high]; a day without purchases
+    has the sum 0."""
+    daily = (
+        receipts.purchases_of_account(account=ctx.account)
+        .filter(purchase_at__gte=start, **({"purchase_at__lt": end} if end else {}))
+        .annotate(day=TruncDate("purchase_at", tzinfo=ctx.tz))
+        .values("customer_pk", "day")
+        .annotate(total=Coalesce(Sum("net_amount"), 0))
+        .order_by()
+    )
+    in_range = _range_q("total", low, high)
+    if (low is None or low <= 0) and (high is None or high >= 0):
+        return ~Q(id__in=daily.exclude(in_range).values("customer_pk"))
+    sql, params = daily.filter(in_range).query.sql_with_params()
+    return Q(
+        id__in=RawSQL(f"SELECT customer_pk FROM ({sql}) d GROUP BY customer_pk HAVING count(*) = %s", (*params, days))
+    )
+
+
+class TransactionAmountEachDayInPeriod:
+    type = "transaction_amount_each_day_in_period"
+
+    def validate(self, f: Fields) -> None:
+        _amounts(f)
+        start, end = f.when("fromDate"), f.when("toDate")
+        f.ordered("fromDate", "toDate")
+        if start is not None and end is not None:
+            span = (end.date() if hasattr(end, "date") and callable(end.date) else end) - (
+                start.date() if hasattr(start, "date") and callable(start.date) else start
+            )
+            if span.days + 1 > MAX_EACH_DAY_WINDOW:
+                f._err("toDate", f"The period should be {MAX_EACH_DAY_WINDOW} days or shorter.", "too_long")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        start_day = (
+            v["fromDate"] if not hasattr(v["fromDate"], "astimezone") else v["fromDate"].astimezone(ctx.tz).date()
+        )
+        end_day = v["toDate"] if not hasattr(v["toDate"], "astimezone") else v["toDate"].astimezone(ctx.tz).date()
+        start, end = ctx.midnight(start_day), ctx.midnight(end_day + timedelta(days=1))
+        days = (end_day - start_day).days + 1
+        return _each_day_q(ctx, start, end, days, _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount")))
+
+
+class TransactionAmountEachDayInLastNDays:
+    type = "transaction_amount_each_day_in_last_n_days"
+
+    def validate(self, f: Fields) -> None:
+        _amounts(f)
+        f.integer("days", minimum=0, maximum=MAX_EACH_DAY_WINDOW - 1)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        start = ctx.last_n_days_start(v["days"])
+        # N days ago through today
+        return _each_day_q(
+            ctx, start, None, v["days"] + 1, _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount"))
+        )
+
+
+class PurchasePeriod:
+    type = "purchase_period"
+
+    def validate(self, f: Fields) -> None:
+        f.when("fromDate")
+        f.when("toDate")
+        f.ordered("fromDate", "toDate")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        start, end = ctx.period(v["fromDate"], v["toDate"])
+        return _window_q(ctx, start, end, "purchases", 1, None)
+
+
+class LastPurchaseNDaysBefore:
+    type = "last_purchase_n_days_before"
+
+    def validate(self, f: Fields) -> None:
+        f.integer("days", minimum=0, maximum=3650)
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        return Q(last_purchase_at__gte=ctx.last_n_days_start(v["days"]))
+
+
+class LastTransactionBetweenDays:
+    type = "last_transaction_between_days"
+
+    def validate(self, f: Fields) -> None:
+        f.integer("fromDays", minimum=0, maximum=3650)
+        f.integer("toDays", minimum=0, maximum=3650)
+        f.ordered("fromDays", "toDays")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        # the latest purchase was on a day between toDays and fromDays days ago (inclusive)
+        oldest = ctx.midnight(ctx.today - timedelta(days=v["toDays"]))
+        newest = ctx.midnight(ctx.today - timedelta(days=v["fromDays"]) + timedelta(days=1))
+        return Q(last_purchase_at__gte=oldest, last_purchase_at__lt=newest)
+
+
+class MemberRegistrationDate:
+    """Registration = the first purchase (there is no sign-up event in receipts)."""
+
+    type = "member_registration_date"
+
+    def validate(self, f: Fields) -> None:
+        f.when("fromDate")
+        f.when("toDate")
+        f.ordered("fromDate", "toDate")
+
+    def q(self, v: dict, ctx: Context) -> Q:
+        start, end = ctx.period(v["fromDate"], v["toDate"])
+        return Q(first_purchase_at__gte=start, first_purchase_at__lt=end)

@@ -1,0 +1,278 @@
+"""Pushing segments onto discount rules: once, kept in sync, retries, and the API extension."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+
+from discounts.models import DiscountRef, DiscountRule, PushLink, PushRun
+from discounts.pushes import push_execute, pushes_sweep, segment_published, segment_push_start
+from discounts.services import rule_create, rule_customers_give
+from segments.models import SegmentRun
+from segments.services import segments as segment_services
+from segments.services.runs import segment_recalculate
+from tests.receipts.factories import receipt
+from tests.segments.test_services import _dsn, _wait_until
+from tests.spec import assert_response_matches
+
+RECEIPTS = "/v1/accounts/T00000001/receipts"
+TWO_PURCHASES = [{"criteria": [{"type": "transaction_count", "min": 2}]}]
+
+
+def buy(api, *customers):
+    assert api.post(RECEIPTS, [receipt(customer_id=c) for c in customers], format="json").status_code == 200
+
+
+def a_rule(account, name="10 off") -> DiscountRule:
+    now = datetime.now(UTC)
+    return rule_create(
+        account=account,
+        document={
+            "name": name,
+            "requirement": {"purchase_from": now.isoformat(), "purchase_to": (now + timedelta(days=30)).isoformat()},
+            "reward": {"type": "discount_amount", "value": 1000},
+        },
+        actor="test",
+    )
+
+
+def recalculate(segment):
+    run = segment_services.segment_refresh(segment=segment, actor="test")
+    assert segment_recalculate(run_id=run.id).status == "succeeded"
+
+
+def run_pushes() -> list[PushRun]:
+    return [push_execute(push_id=run.id) for run in PushRun.objects.filter(status="queued").order_by("created_at")]
+
+
+def holders(rule) -> set[str]:
+    return set(DiscountRef.objects.filter(rule=rule, deleted_at__isnull=True).values_list("customer_id", flat=True))
+
+
+@pytest.fixture
+def segment(account, api):
+    buy(api, "a", "a", "b", "b", "c")
+    created = segment_services.segment_create(
+        account=account, data={"name": "Twice", "parts": TWO_PURCHASES}, actor="t"
+    )
+    segment_recalculate(run_id=SegmentRun.objects.get(segment=created).id)
+    created.refresh_from_db()
+    return created
+
+
+@pytest.mark.django_db(transaction=True)
+class TestPushes:
+    def test_push_once_gives_the_rule_to_the_current_members(self, account, segment):
+        rule = a_rule(account)
+        rule_customers_give(account=account, rule=rule, customer_ids=["b"], offering_constraint_id=None, actor="api")
+
+        run = segment_push_start(
+            account=account, segment=segment, rule=rule, mode="once", remove_departed=False, actor="t"
+        )
+        (done,) = run_pushes()
+
+        assert (done.status, done.version, done.added, done.skipped, done.removed) == ("succeeded", 1, 1, 1, 0)
+        assert holders(rule) == {"a", "b"}
+        assert not PushLink.objects.exists()
+        assert done.pk == run.pk and done.duration_ms is not None
+
+    @pytest.mark.parametrize(("remove_departed", "after_leaving"), [(False, {"a", "b", "c"}), (True, {"b", "c"})])
+    def test_sync_follows_three_recalculations(self, account, api, segment, remove_departed, after_leaving):
+        rule = a_rule(account)
+        rule_customers_give(account=account, rule=rule, customer_ids=["z"], offering_constraint_id=None, actor="api")
+        segment_push_start(
+            account=account, segment=segment, rule=rule, mode="sync", remove_departed=remove_departed, actor="t"
+        )
+        run_pushes()
+        assert holders(rule) == {"a", "b", "z"}
+
+        # c enters
+        buy(api, "c")
+        recalculate(segment)
+        segment_published(segment_id=segment.pk)
+        (entered,) = run_pushes()
+        assert (entered.added, entered.removed) == (1, 0)
+        assert holders(rule) == {"a", "b", "c", "z"}
+
+        # a leaves: the definition now wants at most 2 purchases and a buys a third time
+        segment_services.segment_update(
+            segment=segment,
+            data={"name": "Twice", "parts": [{"criteria": [{"type": "transaction_count", "min": 2, "max": 2}]}]},
+            actor="t",
+        )
+        buy(api, "a")
+        segment_recalculate(run_id=SegmentRun.objects.get(segment=segment, status="queued").id)
+        segment_published(segment_id=segment.pk)
+        (left,) = run_pushes()
+        assert left.removed == (1 if remove_departed else 0)
+        # z was given the rule another way: it is never taken by the segment
+        assert holders(rule) == after_leaving | {"z"}
+        assert PushLink.objects.get().last_version == 3
+
+    def test_a_retried_push_adds_nothing_twice(self, account, segment):
+        rule = a_rule(account)
+        run = segment_push_start(
+            account=account, segment=segment, rule=rule, mode="once", remove_departed=False, actor="t"
+        )
+        assert push_execute(push_id=run.id).added == 2
+        PushRun.objects.filter(pk=run.pk).update(status="queued")  # the message is delivered again
+
+        again = push_execute(push_id=run.id)
+
+        assert (again.added, again.skipped) == (0, 2)
+        assert DiscountRef.objects.filter(rule=rule).count() == 2
+
+    def test_a_push_never_sees_a_half_written_version(self, account, api, segment):
+        rule = a_rule(account)
+        buy(api, "c")
+        run = segment_services.segment_refresh(segment=segment, actor="t")
+        blocker = psycopg.connect(**_dsn(), autocommit=False)
+        blocker.execute("SELECT 1 FROM segments_segment WHERE id = %s FOR NO KEY UPDATE", [segment.pk])
+        recalculation = threading.Thread(target=lambda: (segment_recalculate(run_id=run.id), connection.close()))
+        recalculation.start()
+        try:
+            _wait_until(lambda: SegmentRun.objects.get(pk=run.pk).progress >= 30)
+            push = segment_push_start(
+                account=account, segment=segment, rule=rule, mode="once", remove_departed=False, actor="t"
+            )
+            pushed = push_execute(push_id=push.id)
+        finally:
+            blocker.commit()
+            blocker.close()
+            recalculation.join(timeout=30)
+        assert (pushed.version, pushed.added) == (1, 2)
+        assert holders(rule) == {"a", "b"}
+
+    def test_the_sweep_catches_up_a_link_behind_its_segment(self, account, api, segment):
+        rule = a_rule(account)
+        segment_push_start(account=account, segment=segment, rule=rule, mode="sync", remove_departed=False, actor="t")
+        run_pushes()
+        buy(api, "c")
+        recalculate(segment)  # the announcement was lost (no worker here)
+
+        outcome = pushes_sweep()
+
+        assert outcome["behind"] == 1
+        run_pushes()
+        assert holders(rule) == {"a", "b", "c"}
+        assert pushes_sweep()["behind"] == 0
+
+    def test_a_deleted_rule_fails_the_push_with_a_message(self, account, segment):
+        rule = a_rule(account)
+        run = segment_push_start(
+            account=account, segment=segment, rule=rule, mode="once", remove_departed=False, actor="t"
+        )
+        DiscountRule.objects.filter(pk=rule.pk).update(deleted_at=datetime.now(UTC), deleted_by="x")
+        failed = push_execute(push_id=run.id)
+        assert (failed.status, failed.error_message) == ("failed", "The discount rule has been deleted.")
+
+
+@pytest.mark.django_db(transaction=True)
+class TestPushApi:
+    def url(self, segment, path="push"):
+        return f"/api/T00000001/segment/{segment.uuid}/{path}"
+
+    def test_push_then_follow_it_and_see_the_link_from_both_sides(self, api, account, segment):
+        rule = a_rule(account)
+        response = api.post(
+            self.url(segment), {"discountId": str(rule.id), "mode": "sync", "removeDeparted": True}, format="json"
+        )
+        assert response.status_code == 202
+        push_id = response.json()["pushId"]
+        run_pushes()
+
+        detail = api.get(self.url(segment, f"push/{push_id}")).json()
+        assert (detail["status"], detail["mode"], detail["added"], detail["removeDeparted"]) == (
+            "succeeded",
+            "sync",
+            2,
+            True,
+        )
+        assert [p["pushId"] for p in api.get(self.url(segment, "pushes")).json()["items"]] == [push_id]
+
+        association = api.get(self.url(segment, "association/discount_rule"))
+        assert_response_matches("segments", "_getSegmentAssociation", association)
+        assert association.json()["items"] == [
+            {
+                "id": str(rule.id),
+                "name": "10 off",
+                "active": True,
+                "additionalData": {"mode": "sync", "type": "receipt"},
+            }
+        ]
+        rule_body = api.get(f"/v1/accounts/T00000001/discounts/rules/{rule.id}").json()
+        assert rule_body["source_segments"] == [
+            {"segment_id": str(segment.uuid), "name": "Twice", "remove_departed": True}
+        ]
+
+        assert api.delete(self.url(segment, f"push-links/{rule.id}")).status_code == 204
+        assert api.delete(self.url(segment, f"push-links/{rule.id}")).status_code == 404
+        assert holders(rule) == {"a", "b"}  # unlinking takes nothing back
+
+    @pytest.mark.parametrize(
+        ("body", "path"),
+        [
+            ({"mode": "once"}, "discountId"),
+            ({"discountId": "00000000-0000-0000-0000-000000000000", "mode": "once"}, "discountId"),
+            ({"discountId": "not-a-uuid", "mode": "once"}, "discountId"),
+            ({"discountId": "RULE", "mode": "always"}, "mode"),
+            ({"discountId": "RULE", "mode": "sync", "removeDeparted": "yes"}, "removeDeparted"),
+        ],
+    )
+    def test_bad_pushes_are_400_with_the_field(self, api, account, segment, body, path):
+        rule = a_rule(account)
+        body = {k: (str(rule.id) if v == "RULE" else v) for k, v in body.items()}
+        response = api.post(self.url(segment), body, format="json")
+        assert response.status_code == 400
+        assert [e["path"] for e in response.json()["errors"]] == [path]
+        assert not PushRun.objects.exists()
+
+    def test_pushing_needs_a_discounts_write_scope(self, api_for, account, segment):
+        rule = a_rule(account)
+        client = api_for(account, ["admin:segments"])
+        response = client.post(self.url(segment), {"discountId": str(rule.id), "mode": "once"}, format="json")
+        assert response.status_code == 403
+        assert "discounts" in response.json()["message"]
+
+    def test_another_accounts_rule_cannot_be_pushed(self, api, api_for, account, other_account, segment):
+        theirs = a_rule(other_account, "theirs")
+        response = api.post(self.url(segment), {"discountId": str(theirs.id), "mode": "once"}, format="json")
+        assert response.status_code == 400
+        assert not DiscountRef.objects.exists()
+
+    def test_pushing_once_before_a_first_calculation_is_refused(self, api, account):
+        fresh = segment_services.segment_create(
+            account=account, data={"name": "new", "parts": TWO_PURCHASES}, actor="t"
+        )
+        rule = a_rule(account)
+        response = api.post(self.url(fresh), {"discountId": str(rule.id), "mode": "once"}, format="json")
+        assert response.status_code == 400
+        assert "has not been calculated yet" in response.json()["message"]
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_synced_rule_follows_recalculations_through_the_worker(celery_worker, api, account, wait_for):
+    buy(api, "a", "a", "b")
+    created = api.post(
+        "/api/T00000001/segment", {"segment": {"name": "Twice", "parts": TWO_PURCHASES}}, format="json"
+    ).json()
+    segment_id = created["segmentId"]
+    wait_for(lambda: api.get(f"/api/T00000001/segment/{segment_id}").json().get("calculatedAt"), message="first run")
+    rule = a_rule(account)
+    assert (
+        api.post(
+            f"/api/T00000001/segment/{segment_id}/push", {"discountId": str(rule.id), "mode": "sync"}, format="json"
+        ).status_code
+        == 202
+    )
+    wait_for(lambda: holders(rule) == {"a"}, message="the first push")
+
+    buy(api, "b")
+    assert api.post(f"/api/T00000001/segment/{segment_id}/refresh").status_code == 202
+
+    wait_for(lambda: holders(rule) == {"a", "b"}, message="the sync push after the recalculation")

@@ -1,0 +1,165 @@
+"""The generator and the COPY bulk loader keep every read model exact."""
+
+from collections import Counter
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from receipts.models import Customer, IngestBatch, ItemFact, Receipt
+from receipts.services import bulk
+from receipts.services.generator import GeneratorSpec, ReceiptGenerator
+from tests.receipts.factories import receipt
+
+END = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def spec(**overrides) -> GeneratorSpec:
+    return GeneratorSpec(
+        **(
+            {"receipts": 600, "customers": 60, "stores": 5, "days": 90, "items": 80, "groups": 8, "seed": 3, "end": END}
+            | overrides
+        )
+    )
+
+
+def test_the_generator_is_deterministic_and_realistic():
+    first = list(ReceiptGenerator(spec()))
+    second = list(ReceiptGenerator(spec()))
+
+    assert [r.document for r in first] == [r.document for r in second]
+    assert [r.purchase_at for r in first] == sorted(r.purchase_at for r in first)
+    anonymous = sum(r.customer_id is None for r in first) / len(first)
+    assert 0.12 < anonymous < 0.3
+    assert all(1 <= r.item_count <= 15 for r in first)
+    assert {r.entry_status for r in first} >= {"Concluded"}
+    assert first[0].purchase_at >= END.replace(month=3)
+    other_seed = list(ReceiptGenerator(spec(seed=4)))
+    assert [r.document for r in other_seed] != [r.document for r in first]
+
+
+def _expected_counters(receipts):
+    expected: dict[str, list] = {}
+    for r in receipts:
+        if r.customer_id is None:
+            continue
+        row = expected.setdefault(r.customer_id, [0, 0, 0])
+        row[0] += 1
+        if r.is_purchase:
+            row[1] += 1
+            row[2] += r.net_amount
+    return expected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bulk_load_matches_what_the_receipts_say(account, workers):
+    generated = list(ReceiptGenerator(spec()))
+
+    result = bulk.receipts_bulk_load(
+        account=account, receipts=generated, created_by="test", chunk_size=150, workers=workers
+    )
+
+    assert (result.received, result.stored, result.duplicates) == (600, 600, 0)
+    assert Receipt.objects.filter(account=account).count() == 600
+    counters = {
+        c.customer_id: [c.receipts_count, c.purchases, c.net_total] for c in Customer.objects.filter(account=account)
+    }
+    assert counters == _expected_counters(generated)
+    expected_facts = sum(len(r.codes) for r in generated if r.customer_id and r.is_purchase)
+    assert ItemFact.objects.filter(account=account).count() == expected_facts
+    assert Customer.objects.filter(account=account, first_name="").count() == 0
+    assert IngestBatch.objects.filter(account=account).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loading_again_stores_nothing_new(account):
+    generated = list(ReceiptGenerator(spec(receipts=200)))
+    bulk.receipts_bulk_load(account=account, receipts=generated, created_by="test", workers=1)
+    before = list(Customer.objects.filter(account=account).order_by("id").values_list("purchases", "net_total"))
+
+    again = bulk.receipts_bulk_load(account=account, receipts=generated, created_by="test", workers=1)
+
+    assert (again.stored, again.duplicates) == (0, 200)
+    assert list(Customer.objects.filter(account=account).order_by("id").values_list("purchases", "net_total")) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_stored_by_someone_else_meanwhile_is_skipped(account, api, monkeypatch):
+    # given a receipt the bulk loader has not seen when it checked for duplicates
+    generated = list(ReceiptGenerator(spec(receipts=50)))
+    clash = generated[10].document
+    assert api.post("/v1/accounts/T00000001/receipts", [clash], format="json").status_code == 200
+    monkeypatch.setattr(bulk, "_existing_keys", lambda cur, account_id, keys: [])
+
+    result = bulk.receipts_bulk_load(account=account, receipts=generated, created_by="test", workers=1)
+
+    assert (result.stored, result.duplicates) == (49, 1)
+    assert Receipt.objects.filter(account=account).count() == 50
+    assert Counter(Receipt.objects.values_list("receipt_id", flat=True)).most_common(1)[0][1] == 1
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generate_receipts_command(account):
+    out = StringIO()
+    call_command(
+        "generate_receipts",
+        "--account",
+        "T00000001",
+        "--receipts",
+        "300",
+        "--customers",
+        "40",
+        "--stores",
+        "3",
+        "--days",
+        "30",
+        "--items",
+        "50",
+        "--groups",
+        "5",
+        stdout=out,
+    )
+    assert "300 receipts stored" in out.getvalue()
+    assert Receipt.objects.values("store_id").distinct().count() == 3
+
+    with pytest.raises(CommandError, match="T00000002 does not exist"):
+        call_command("generate_receipts", "--account", "T00000002")
+
+
+@pytest.mark.django_db
+def test_api_ingest_and_bulk_load_agree(account, api):
+    from receipts.documents import parse_receipt
+
+    docs = [receipt(customer_id=f"c{i % 3}", net_amount=100 * i) for i in range(1, 10)]
+    assert api.post("/v1/accounts/T00000001/receipts", docs[:5], format="json").status_code == 200
+    bulk.receipts_bulk_load(
+        account=account, receipts=[parse_receipt(i, d) for i, d in enumerate(docs)], created_by="t", workers=1
+    )
+
+    totals = dict(Customer.objects.values_list("customer_id", "net_total"))
+    assert totals == {f"c{k}": sum(100 * i for i in range(1, 10) if i % 3 == k) for k in range(3)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_receipts_validates_and_reports(account, tmp_path):
+    import json
+
+    good = [receipt(customer_id="c1"), receipt(customer_id=None)]
+    bad = receipt()
+    bad["purchase_at"] = "soon"
+    path = tmp_path / "receipts.jsonl"
+    path.write_text("\n".join(json.dumps(d) for d in [good[0], bad, good[1]]) + "\n{broken\n")
+
+    with pytest.raises(CommandError, match="line 2: purchase_at must be a date-time"):
+        call_command("import_receipts", str(path), "--account", "T00000001", stdout=StringIO())
+    assert Receipt.objects.count() == 0
+
+    out, err = StringIO(), StringIO()
+    call_command("import_receipts", str(path), "--account", "T00000001", "--skip-invalid", stdout=out, stderr=err)
+    assert "2 receipts stored" in out.getvalue() and "2 invalid skipped" in out.getvalue()
+    assert "line 4: (receipt) not JSON" in err.getvalue()
+    assert Receipt.objects.count() == 2 and Customer.objects.get().purchases == 1

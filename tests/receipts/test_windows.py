@@ -1,0 +1,78 @@
+"""Purchase windows: built from the receipts, or derived from a similar window, they hold the same numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from receipts.models import PurchaseWindow, WindowStat
+from receipts.services.bulk import receipts_bulk_load
+from receipts.services.generator import GeneratorSpec, ReceiptGenerator
+from receipts.services.windows import purchase_window_ensure, purchase_windows_forget_unused
+
+END = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def expected(account, start, end) -> dict[int, tuple[int, int, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT customer_pk, count(*), coalesce(sum(net_amount), 0), coalesce(sum(gross_amount), 0)
+            FROM receipts_receipt WHERE account_id = %s AND is_purchase AND customer_pk IS NOT NULL
+              AND (%s::timestamptz IS NULL OR purchase_at >= %s) AND (%s::timestamptz IS NULL OR purchase_at < %s)
+            GROUP BY customer_pk
+            """,
+            [account.pk, start, start, end, end],
+        )
+        return {pk: (n, net, gross) for pk, n, net, gross in cursor.fetchall()}
+
+
+def stats(window_id) -> dict[int, tuple[int, int, int]]:
+    return {
+        s.customer_id: (s.purchases, s.net_total, s.gross_total) for s in WindowStat.objects.filter(window_id=window_id)
+    }
+
+
+@pytest.fixture
+def history(account):
+    spec = GeneratorSpec(receipts=3000, customers=300, stores=4, days=120, items=60, groups=6, seed=9, end=END)
+    receipts_bulk_load(account=account, receipts=ReceiptGenerator(spec), created_by="t", workers=1)
+    return account
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (
+            (END - timedelta(days=90), END),
+            (END - timedelta(days=89), END + timedelta(days=1)),
+        ),  # tomorrow's "last 90 days"
+        ((END - timedelta(days=90), END), (END - timedelta(days=95), END - timedelta(days=3))),
+        ((END - timedelta(days=60), None), (END - timedelta(days=59), None)),  # open-ended
+        (
+            (END - timedelta(days=100), END - timedelta(days=10)),
+            (END - timedelta(days=99, hours=5), END - timedelta(days=12)),
+        ),
+    ],
+)
+def test_a_derived_window_equals_a_built_one(history, first, second):
+    base = purchase_window_ensure(account=history, starts_at=first[0], ends_at=first[1])
+    assert stats(base) == expected(history, *first)
+
+    derived = purchase_window_ensure(account=history, starts_at=second[0], ends_at=second[1])
+
+    assert derived != base
+    assert stats(derived) == expected(history, *second)
+    assert stats(derived)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_windows_nobody_uses_are_forgotten(history):
+    window = purchase_window_ensure(account=history, starts_at=END - timedelta(days=30), ends_at=END)
+    assert purchase_windows_forget_unused() == 0
+    PurchaseWindow.objects.filter(pk=window).update(last_used_at=END - timedelta(days=1))
+    assert purchase_windows_forget_unused() == 1
+    assert not WindowStat.objects.filter(window_id=window).exists()

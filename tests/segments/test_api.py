@@ -1,0 +1,402 @@
+"""The Open Loyalty Segment API and our extensions, validated against the spec."""
+
+from __future__ import annotations
+
+import pytest
+
+from segments.models import Segment, SegmentRun
+from segments.services.runs import segment_recalculate
+from tests.receipts.factories import line, receipt
+from tests.spec import assert_response_matches
+
+BASE = "/api/T00000001/segment"
+
+
+def seed_receipts(api, n=12):
+    docs = [
+        receipt(customer_id=f"c{i % 4}", items=[line(f"sku{i % 3}")], net_amount=1000 * (i + 1), store_id=f"s{i % 2}")
+        for i in range(n)
+    ]
+    assert api.post("/v1/accounts/T00000001/receipts", docs, format="json").status_code == 200
+
+
+def create(api, parts=None, name="Regulars", **extra):
+    body = {
+        "segment": {
+            "name": name,
+            "parts": parts if parts is not None else [{"criteria": [{"type": "transaction_count", "min": 3}]}],
+            **extra,
+        }
+    }
+    response = api.post(BASE, body, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()["segmentId"]
+
+
+def run_all():
+    for run in SegmentRun.objects.filter(status=SegmentRun.Status.QUEUED).order_by("created_at"):
+        segment_recalculate(run_id=run.id)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestLifecycle:
+    def test_create_calculate_read_update_delete(self, api):
+        seed_receipts(api)
+
+        response = api.post(
+            BASE,
+            {"segment": {"name": "Regulars", "parts": [{"criteria": [{"type": "transaction_count", "min": 3}]}]}},
+            format="json",
+        )
+        assert_response_matches("segments", "segmentPost", response)
+        segment_id = response.json()["segmentId"]
+        (run,) = SegmentRun.objects.all()
+        assert (run.trigger, run.status) == ("created", "queued")
+
+        before = api.get(f"{BASE}/{segment_id}")
+        assert_response_matches("segments", "segmentGet", before)
+        assert "calculatedAt" not in before.json()
+        assert before.json()["calculation"]["status"] == "queued"
+
+        run_all()
+
+        body = api.get(f"{BASE}/{segment_id}").json()
+        assert body["customersCount"] == 4
+        assert body["calculatedAt"] and body["currency"] == "NOK"
+        # 12 receipts of 1000..12000 minor units over 4 customers: 78000 / 12 purchases, 780.00 each on average
+        assert (body["averageTransactionAmount"], body["averageTransactions"], body["averageClv"]) == (65.0, 3.0, 195.0)
+        part = body["parts"][0]
+        assert part["segmentPartId"] and part["criteria"][0]["criterionId"]
+
+        update = api.put(
+            f"{BASE}/{segment_id}",
+            {
+                "segment": {
+                    "name": "Big spenders",
+                    "parts": [{"criteria": [{"type": "transaction_amount", "fromAmount": 200}]}],
+                }
+            },
+            format="json",
+        )
+        assert_response_matches("segments", "segmentPut", update)
+        run_all()
+        body = api.get(f"{BASE}/{segment_id}").json()
+        assert body["name"] == "Big spenders"
+        assert body["customersCount"] == 2  # c2: 3000+7000+11000, c3: 4000+8000+12000 (in minor units)
+
+        deleted = api.delete(f"{BASE}/{segment_id}")
+        assert deleted.status_code == 204 and not deleted.content
+        assert api.get(f"{BASE}/{segment_id}").status_code == 404
+
+    def test_renaming_does_not_recalculate_but_changing_criteria_does(self, api):
+        segment_id = create(api)
+        run_all()
+        api.put(f"{BASE}/{segment_id}", {"segment": {"name": "New name"}}, format="json")
+        assert SegmentRun.objects.count() == 1
+        api.put(
+            f"{BASE}/{segment_id}",
+            {"segment": {"name": "New name", "parts": [{"criteria": [{"type": "transaction_count", "min": 1}]}]}},
+            format="json",
+        )
+        assert SegmentRun.objects.filter(trigger="updated").count() == 1
+
+    def test_activate_and_deactivate(self, api):
+        segment_id = create(api, active=False)
+        assert not SegmentRun.objects.exists()
+        response = api.post(f"{BASE}/{segment_id}/activate")
+        assert response.status_code == 204
+        assert_response_matches("segments", "segmentPostActivate", response)
+        assert SegmentRun.objects.get().trigger == "activated"
+        response = api.post(f"{BASE}/{segment_id}/deactivate")
+        assert response.status_code == 204
+        assert Segment.objects.get().active is False
+        assert SegmentRun.objects.get().status == "superseded"
+
+    def test_refresh_runs_and_run_detail(self, api):
+        seed_receipts(api)
+        segment_id = create(api)
+        run_all()
+        response = api.post(f"{BASE}/{segment_id}/refresh")
+        assert response.status_code == 202
+        run_id = response.json()["runId"]
+        run_all()
+        run = api.get(f"{BASE}/{segment_id}/runs/{run_id}").json()
+        assert (run["status"], run["trigger"], run["members"], run["added"], run["removed"]) == (
+            "succeeded",
+            "manual",
+            4,
+            0,
+            0,
+        )
+        runs = api.get(f"{BASE}/{segment_id}/runs").json()
+        assert [r["trigger"] for r in runs["items"]] == ["manual", "created"]
+        assert api.get(f"{BASE}/{segment_id}/runs/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+class TestLists:
+    def test_list_filters_sorts_and_pages(self, api):
+        for name in ("Alpha", "beta", "Gamma"):
+            create(api, name=name)
+        response = api.get(f"{BASE}?_orderBy[name]=desc&_itemsOnPage=2")
+        assert_response_matches("segments", "segmentGetList", response)
+        body = response.json()
+        assert [s["name"] for s in body["items"]] == ["Gamma", "beta"]
+        assert body["total"] == {"all": 3, "filtered": 3, "estimated": False}
+        assert isinstance(body["items"][0]["averageClv"], str)
+        page2 = api.get(f"{BASE}?_orderBy[name]=desc&_itemsOnPage=2&_page=2").json()
+        assert [s["name"] for s in page2["items"]] == ["Alpha"]
+        assert [s["name"] for s in api.get(f"{BASE}?name=ET").json()["items"]] == ["beta"]
+        assert api.get(f"{BASE}?active=false").json()["total"]["filtered"] == 0
+
+    @pytest.mark.parametrize(
+        ("query", "path"),
+        [
+            ("_page=0", "_page"),
+            ("_itemsOnPage=51", "_itemsOnPage"),
+            ("_itemsOnPage=x", "_itemsOnPage"),
+            ("_orderBy[password]=asc", "_orderBy[password]"),
+            ("_orderBy[name]=up", "_orderBy[name]"),
+            ("active=maybe", "active"),
+            ("customersCount=many", "customersCount"),
+        ],
+    )
+    def test_bad_list_parameters_are_400_with_the_parameter(self, api, query, path):
+        response = api.get(f"{BASE}?{query}")
+        assert response.status_code == 400
+        assert_response_matches("segments", "segmentGetList", response)
+        assert [e["path"] for e in response.json()["errors"]] == [path]
+
+    def test_members_with_filters_sorting_and_paging(self, api):
+        seed_receipts(api)
+        segment_id = create(api)
+        run_all()
+        response = api.get(f"{BASE}/{segment_id}/members?_orderBy[customerId]=desc&_itemsOnPage=3")
+        assert_response_matches("segments", "segmentGetMembers", response)
+        body = response.json()
+        assert [m["customerId"] for m in body["items"]] == ["c3", "c2", "c1"]
+        assert body["total"] == {"all": 4, "filtered": 4, "estimated": False}
+        assert body["items"][0]["email"] == "c3@example.com" and body["items"][0]["calculatedAt"]
+        filtered = api.get(f"{BASE}/{segment_id}/members?email=C1@").json()
+        assert [m["customerId"] for m in filtered["items"]] == ["c1"]
+        assert filtered["total"]["filtered"] == 1
+
+    def test_members_of_a_segment_never_calculated_are_empty(self, api):
+        segment_id = create(api)
+        assert api.get(f"{BASE}/{segment_id}/members").json()["items"] == []
+
+    @pytest.mark.parametrize("resource", ["reward", "achievement", "campaign"])
+    def test_associations_without_such_resources_are_empty(self, api, resource):
+        segment_id = create(api)
+        response = api.get(f"{BASE}/{segment_id}/association/{resource}")
+        assert_response_matches("segments", "_getSegmentAssociation", response)
+        assert response.json() == {"items": [], "total": {"all": 0, "estimated": False}}
+
+
+@pytest.mark.django_db
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("segment", "path", "code"),
+        [
+            ({"parts": []}, "name", "required"),
+            ({"name": "x" * 256}, "name", "too_long"),
+            ({"name": "n", "active": "yes"}, "active", "invalid"),
+            ({"name": "n", "parts": "all"}, "parts", "invalid"),
+            ({"name": "n", "parts": [{"criteria": []}]}, "parts[0].criteria", "required"),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "customer_in_tiers", "tierIds": ["x"]}]}]},
+                "parts[0].criteria[0].type",
+                "unsupported_criterion",
+            ),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "province"}]}]},
+                "parts[0].criteria[0].type",
+                "unsupported_criterion",
+            ),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "teleport"}]}]},
+                "parts[0].criteria[0].type",
+                "invalid_choice",
+            ),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "transaction_count"}]}]},
+                "parts[0].criteria[0].min",
+                "required",
+            ),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "transaction_count", "min": 5, "max": 2}]}]},
+                "parts[0].criteria[0].max",
+                "range",
+            ),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "transaction_count", "min": -1}]}]},
+                "parts[0].criteria[0].min",
+                "too_small",
+            ),
+            (
+                {
+                    "name": "n",
+                    "parts": [
+                        {"criteria": [{"type": "transaction_count", "min": 1}]},
+                        {"criteria": [{"type": "average_transaction_amount", "fromAmount": "abc"}]},
+                    ],
+                },
+                "parts[1].criteria[0].fromAmount",
+                "invalid",
+            ),
+            (
+                {
+                    "name": "n",
+                    "parts": [{"criteria": [{"type": "average_transaction_amount", "fromAmount": "1.00001"}]}],
+                },
+                "parts[0].criteria[0].fromAmount",
+                "invalid",
+            ),
+            (
+                {
+                    "name": "n",
+                    "parts": [
+                        {"criteria": [{"type": "purchase_period", "fromDate": "2024-13-01", "toDate": "2024-12-01"}]}
+                    ],
+                },
+                "parts[0].criteria[0].fromDate",
+                "invalid",
+            ),
+            (
+                {
+                    "name": "n",
+                    "parts": [
+                        {
+                            "criteria": [
+                                {"type": "purchase_period", "fromDate": "2024-01-01T00:00:00", "toDate": "2024-12-01"}
+                            ]
+                        }
+                    ],
+                },
+                "parts[0].criteria[0].fromDate",
+                "invalid",
+            ),
+            (
+                {
+                    "name": "n",
+                    "parts": [
+                        {"criteria": [{"type": "transaction_percent_in_channel", "channelId": "s1", "percent": 101}]}
+                    ],
+                },
+                "parts[0].criteria[0].percent",
+                "too_large",
+            ),
+            (
+                {
+                    "name": "n",
+                    "parts": [{"criteria": [{"type": "anniversary", "anniversaryType": "wedding", "days": 3}]}],
+                },
+                "parts[0].criteria[0].anniversaryType",
+                "invalid_choice",
+            ),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "bought_skus", "skuIds": []}]}]},
+                "parts[0].criteria[0].skuIds",
+                "invalid",
+            ),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "bought_labels", "labels": [{"key": "color"}]}]}]},
+                "parts[0].criteria[0].labels[0].value",
+                "required",
+            ),
+            (
+                {
+                    "name": "n",
+                    "parts": [{"criteria": [{"type": "marketing_consent", "channel": "email", "consent": "yes"}]}],
+                },
+                "parts[0].criteria[0].consent",
+                "invalid",
+            ),
+            (
+                {
+                    "name": "n",
+                    "parts": [{"criteria": [{"type": "last_transaction_between_days", "fromDays": 9, "toDays": 3}]}],
+                },
+                "parts[0].criteria[0].toDays",
+                "range",
+            ),
+            (
+                {"name": "n", "parts": [{"criteria": [{"type": "customer_csv_list", "csv": "email\n"}]}]},
+                "parts[0].criteria[0].csv",
+                "required",
+            ),
+        ],
+    )
+    def test_each_problem_is_a_400_with_its_path(self, api, segment, path, code):
+        response = api.post(BASE, {"segment": segment}, format="json")
+        assert response.status_code == 400, response.content
+        assert_response_matches("segments", "segmentPost", response)
+        errors = response.json()["errors"]
+        assert (errors[0]["path"], errors[0]["code"]) == (path, code), errors
+        assert not Segment.objects.exists()
+
+    def test_every_problem_is_listed(self, api):
+        segment = {"parts": [{"criteria": [{"type": "transaction_count", "min": "x"}, {"type": "gender"}]}]}
+        errors = api.post(BASE, {"segment": segment}, format="json").json()["errors"]
+        assert {e["path"] for e in errors} == {"name", "parts[0].criteria[0].min", "parts[0].criteria[1].genders"}
+
+    def test_missing_envelope(self, api):
+        response = api.post(BASE, {"name": "no envelope"}, format="json")
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["path"] == "segment"
+
+    def test_unknown_and_foreign_segments_are_404(self, api, api_for, other_account):
+        other = (
+            api_for(other_account)
+            .post("/api/T00000099/segment", {"segment": {"name": "theirs"}}, format="json")
+            .json()["segmentId"]
+        )
+        for path in ("", "/members", "/runs", "/association/reward"):
+            response = api.get(f"{BASE}/{other}{path}")
+            assert response.status_code == 404, path
+            assert response.json()["code"] == 404
+        assert api.put(f"{BASE}/{other}", {"segment": {"name": "mine now"}}, format="json").status_code == 404
+        assert api.delete(f"{BASE}/{other}").status_code == 404
+        assert api.post(f"{BASE}/{other}/activate").status_code == 404
+        assert Segment.objects.get(uuid=other).name == "theirs"
+
+
+@pytest.mark.django_db(transaction=True)
+class TestPreviewAndLists:
+    def test_preview_counts_the_whole_definition_and_each_part(self, api):
+        seed_receipts(api)
+        parts = [
+            {"criteria": [{"type": "bought_skus", "skuIds": ["sku0"]}]},
+            {"criteria": [{"type": "transaction_amount", "fromAmount": 200}, {"type": "transaction_count", "max": 2}]},
+        ]
+        response = api.post(f"{BASE}/preview", {"segment": {"parts": parts}}, format="json")
+        assert response.status_code == 200
+        body = response.json()
+        # sku0 on receipts 0,3,6,9 → c0,c3,c2,c1; amounts ≥ 200.00: c2, c3
+        assert [p["customersCount"] for p in body["parts"]] == [4, 2]
+        assert body["customersCount"] == 2
+        assert not Segment.objects.exists()
+
+    def test_customer_list_reports_unmatched_entries(self, api):
+        seed_receipts(api)
+        segment_id = create(
+            api,
+            parts=[
+                {"criteria": [{"type": "customer_list", "customers": ["c1", "C2@example.com", "ghost@example.com"]}]}
+            ],
+        )
+        run_all()
+        body = api.get(f"{BASE}/{segment_id}").json()
+        criterion = body["parts"][0]["criteria"][0]
+        assert (criterion["matched"], criterion["unmatched"]) == (2, ["ghost@example.com"])
+        assert "_customerPks" not in criterion
+        assert body["customersCount"] == 2
+
+    def test_customer_csv_list(self, api):
+        seed_receipts(api)
+        csv = "customer_id,note\nc0,first\nc3@example.com,x\n\nnobody\n"
+        segment_id = create(api, parts=[{"criteria": [{"type": "customer_csv_list", "csv": csv}]}])
+        run_all()
+        body = api.get(f"{BASE}/{segment_id}").json()
+        assert body["customersCount"] == 2
+        assert body["parts"][0]["criteria"][0]["unmatched"] == ["nobody"]
