@@ -32,6 +32,7 @@ class Config:
     database: dict[str, Any]
     broker_url: str
     broker_transport_options: dict[str, Any] = field(default_factory=dict)
+    broker_transport: str | None = None
     task_queue: str = "loyalty"
     embedded_database: bool = False
     embedded_broker: bool = False
@@ -191,6 +192,7 @@ def load(environ: Mapping[str, str], *, base_dir: Path) -> Config:
         database=database,
         broker_url=broker_url,
         broker_transport_options=transport_options,
+        broker_transport="loyalty.core.broker:Transport" if embedded_broker else None,
         task_queue=environ.get("CELERY_QUEUE", "").strip() or "loyalty",
         embedded_database=embedded_database,
         embedded_broker=embedded_broker,

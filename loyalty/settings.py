@@ -174,6 +174,7 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ------------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = CONFIG.broker_url
 CELERY_BROKER_TRANSPORT_OPTIONS = CONFIG.broker_transport_options
+CELERY_BROKER_TRANSPORT = CONFIG.broker_transport  # the embedded broker's atomic-write transport; None: from the URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = CONFIG.task_queue
 CELERY_TASK_SERIALIZER = "json"
