@@ -29,10 +29,13 @@ def _form_page(request, form, rule=None, status=200) -> HttpResponse:
 
 
 def _problems(form, exc) -> None:
-    for path, message in getattr(exc, "errors", []) or []:
+    if isinstance(exc, services.RuleUpdateError):
+        # its message names the rule and every frozen field
+        form.add_error(None, exc.message)
+        return
+    form.add_error(None, exc.message)
+    for path, message in exc.errors:
         form.add_error(None, f"{path}: {message}" if path else message)
-    if not getattr(exc, "errors", None):
-        form.add_error(None, str(exc))
 
 
 @account_view
