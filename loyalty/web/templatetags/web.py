@@ -73,3 +73,29 @@ def criterion_text(criterion):
             ) + (" …" if len(value) > 10 else "")
         values.append(f"{field['label'].lower()} {value}")
     return f"{spec['label']}: {'; '.join(values)}" if values else spec["label"]
+
+
+@register.filter
+def number(value):
+    """A count with thin-space thousands, as amounts are shown."""
+    if value is None:
+        return "—"
+    return f"{value:,}".replace(",", "\u202f")
+
+
+@register.filter
+def policy_text(policy):
+    if not isinstance(policy, dict):
+        return ""
+    parts = []
+    if policy.get("onNewReceipts"):
+        parts.append("when receipts arrive")
+    schedule = policy.get("schedule") or {}
+    kind = schedule.get("type")
+    if kind == "daily":
+        parts.append(f"daily at {schedule.get('at')}")
+    elif kind == "every":
+        parts.append(f"every {schedule.get('minutes')} minutes")
+    elif kind == "cron":
+        parts.append(f"on cron {schedule.get('expression')}")
+    return ", ".join(parts) or "manually only"
