@@ -376,14 +376,23 @@ def _parse_receipt_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidCursor("Not a cursor of this list.") from exc
 
 
-def _search_customers(account: Account, text: str) -> list[int]:
-    """Customers a search term names: their id, e-mail or phone (exact; e-mails compare case-insensitively)."""
+def _customer_match(text: str):
+    """A search term as a customer condition: the id always (indexed), the e-mail only for terms with an @ and the
+    phone only for phone-like terms, so a receipt-id search never scans the account's customers for them."""
     from django.db.models import Q
 
+    match = Q(customer_id=text)
+    if "@" in text:
+        match |= Q(email=text.lower())
+    if text.lstrip("+").replace(" ", "").isdigit() and len(text) >= 5:
+        match |= Q(phone=text)
+    return match
+
+
+def _search_customers(account: Account, text: str) -> list[int]:
+    """Customers a search term names: their id, e-mail or phone (exact; e-mails compare case-insensitively)."""
     return list(
-        Customer.objects.filter(account=account)
-        .filter(Q(customer_id=text) | Q(email=text.lower()) | Q(phone=text))
-        .values_list("id", flat=True)[:50]
+        Customer.objects.filter(account=account).filter(_customer_match(text)).values_list("id", flat=True)[:50]
     )
 
 

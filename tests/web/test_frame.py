@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from loyalty.accounts.scopes import Role
@@ -108,3 +108,23 @@ def test_the_dashboard_shows_the_last_90_days(shop, owner, django_assert_max_num
     # purchases only: the voided receipt is not revenue
     assert sum(series["receipts"]) == 5
     assert response.context["totals"]["revenue"] == 10000 + 25000 + 5000 + 70000 + 1990
+
+
+@override_settings(AUTH_THROTTLE_RATE="3/minute")
+def test_repeated_sign_in_attempts_are_throttled(account):
+    client = Client()
+    statuses = [client.post(reverse("web:login"), {"username": "eve", "password": "x"}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    last = client.post(reverse("web:login"), {"username": "eve", "password": "x"})
+    assert "Too many attempts" in last.content.decode() and 1 <= int(last["Retry-After"]) <= 60
+
+
+def test_changes_made_in_the_pages_are_audited(shop, owner):
+    from loyalty.core.models import AuditEvent
+
+    owner.post(
+        reverse("web:segment-new", kwargs={"aid": shop.aid}),
+        {"name": "Audited", "parts": '[{"criteria": [{"type": "transaction_count", "min": 1}]}]'},
+    )
+    event = AuditEvent.objects.get()
+    assert (event.account, event.actor, event.action) == (shop, "user:olga", "web:segment-new")
