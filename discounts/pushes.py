@@ -176,3 +176,17 @@ def pushes_sweep(*, now=None) -> dict[str, int]:
         )
         behind += 1
     return {"stuck": stuck, "resent": resent, "behind": behind}
+
+
+def segment_push_to_new_rule(
+    *, account: Account, segment: Segment, document: dict, mode: str, remove_departed: bool, actor: str
+) -> PushRun:
+    """Create a rule and push the segment onto it, in one transaction: a rule the push cannot start for (an
+    uncalculated segment pushed once) is not left behind. Raises DiscountValidationError or PushError."""
+    from discounts.services import rule_create
+
+    with transaction.atomic():
+        rule = rule_create(account=account, document=document, actor=actor)
+        return segment_push_start(
+            account=account, segment=segment, rule=rule, mode=mode, remove_departed=remove_departed, actor=actor
+        )

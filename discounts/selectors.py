@@ -358,3 +358,29 @@ def pushed_rules_for_segment(*, segment) -> QuerySet[DiscountRule]:
         .annotate(synced=Exists(linked))
         .order_by("name", "id")
     )
+
+
+# --- back-office pages ---------------------------------------------------------------------------------------------
+
+
+def rules_overview(*, account: Account) -> list[DiscountRule]:
+    """Live rules, newest first, with how many customers hold them and the segments feeding them."""
+    from django.db.models import Count, Prefetch
+    from django.db.models import Q as _Q
+
+    return list(
+        DiscountRule.objects.filter(account=account, deleted_at__isnull=True)
+        .annotate(customers=Count("refs", filter=_Q(refs__deleted_at__isnull=True)))
+        .prefetch_related(Prefetch("push_links", queryset=PushLink.objects.select_related("segment")))
+        .order_by("-id")[:500]
+    )
+
+
+def rule_live_refs_page(
+    *, account: Account, rule: DiscountRule, limit: int, after: uuid.UUID | None
+) -> list[DiscountRef]:
+    """Live refs in the order they were given; one more than `limit` tells there is a next page."""
+    queryset = DiscountRef.objects.filter(account=account, rule=rule, deleted_at__isnull=True)
+    if after:
+        queryset = queryset.filter(id__gt=after)
+    return list(queryset.order_by("id")[: limit + 1])

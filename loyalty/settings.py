@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "receipts",
     "segments",
     "discounts",
+    "loyalty.web",
 ]
 
 MIDDLEWARE = [
@@ -97,7 +98,9 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = LOYALTY_DATA_DIR / "staticfiles"
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
 
 # --- transport security (production: DEBUG off) ---------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

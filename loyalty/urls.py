@@ -23,6 +23,7 @@ urlpatterns = [
     re_path(r"^api/(?P<storeCode>[PT]\d{8})/", include("segments.urls")),
     re_path(r"^api/(?P<storeCode>[PT]\d{8})/", include("discounts.segment_urls")),
     path("admin/", admin.site.urls),
+    path("", include("loyalty.web.urls")),
     # Anything else under the API prefixes (including malformed account ids) is a 404 in that API's shape.
     re_path(r"^(?:v1|api)(?:/.*)?$", api_not_found, name="api-not-found"),
 ]

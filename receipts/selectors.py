@@ -334,3 +334,240 @@ def newest_batch_per_account() -> dict[int, int]:
     from django.db.models import Max
 
     return dict(IngestBatch.objects.values("account").annotate(newest=Max("id")).values_list("account", "newest"))
+
+
+# --- back-office pages ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptFilters:
+    """The receipts page's filters; instants are already converted from the account's timezone."""
+
+    store_ids: list[str] | None = None
+    purchase_from: datetime | None = None
+    purchase_to: datetime | None = None  # exclusive
+    status: str | None = None
+    currency: str | None = None
+    with_customer: bool | None = None
+    min_gross: int | None = None
+    max_gross: int | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list[Any]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _receipt_cursor(receipt: Receipt) -> str:
+    return f"{receipt.purchase_at.isoformat()}_{receipt.id}"
+
+
+def _parse_receipt_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        at, pk = cursor.rsplit("_", 1)
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None:
+            raise ValueError
+        return parsed, int(pk)
+    except ValueError as exc:
+        raise InvalidCursor("Not a cursor of this list.") from exc
+
+
+def _customer_match(text: str):
+    """A search term as a customer condition: the id always (indexed), the e-mail only for terms with an @ and the
+    phone only for phone-like terms, so a receipt-id search never scans the account's customers for them."""
+    from django.db.models import Q
+
+    match = Q(customer_id=text)
+    if "@" in text:
+        match |= Q(email=text.lower())
+    if text.lstrip("+").replace(" ", "").isdigit() and len(text) >= 5:
+        match |= Q(phone=text)
+    return match
+
+
+def _search_customers(account: Account, text: str) -> list[int]:
+    """Customers a search term names: their id, e-mail or phone (exact; e-mails compare case-insensitively)."""
+    return list(
+        Customer.objects.filter(account=account).filter(_customer_match(text)).values_list("id", flat=True)[:50]
+    )
+
+
+def receipts_page(
+    *, account: Account, filters: ReceiptFilters, limit: int, after: str | None = None, before: str | None = None
+) -> KeysetPage:
+    """Newest first, keyset-paged on (purchase_at, id): every page is an index range scan over
+    (account, purchase_at), whatever the table's size, and nothing counts the whole list."""
+    from django.db.models import Q
+
+    queryset = Receipt.objects.filter(account=account)
+    if filters.store_ids:
+        queryset = queryset.filter(store_id__in=filters.store_ids)
+    if filters.purchase_from is not None:
+        queryset = queryset.filter(purchase_at__gte=filters.purchase_from)
+    if filters.purchase_to is not None:
+        queryset = queryset.filter(purchase_at__lt=filters.purchase_to)
+    if filters.status:
+        queryset = queryset.filter(entry_status=filters.status)
+    if filters.currency:
+        queryset = queryset.filter(currency=filters.currency)
+    if filters.with_customer is not None:
+        queryset = queryset.filter(customer_id__isnull=not filters.with_customer)
+    if filters.min_gross is not None:
+        queryset = queryset.filter(gross_amount__gte=filters.min_gross)
+    if filters.max_gross is not None:
+        queryset = queryset.filter(gross_amount__lte=filters.max_gross)
+    if filters.search:
+        text = filters.search.strip()
+        matches = Q(receipt_id=text)
+        customer_pks = _search_customers(account, text)
+        if customer_pks:
+            matches |= Q(customer_pk__in=customer_pks)
+        queryset = queryset.filter(matches)
+    backwards = before is not None and after is None
+    if after:
+        at, pk = _parse_receipt_cursor(after)
+        queryset = queryset.filter(purchase_at__lte=at).exclude(purchase_at=at, id__gte=pk)
+        ordered = queryset.order_by("-purchase_at", "-id")
+    elif backwards:
+        at, pk = _parse_receipt_cursor(before)
+        queryset = queryset.filter(purchase_at__gte=at).exclude(purchase_at=at, id__lte=pk)
+        ordered = queryset.order_by("purchase_at", "id")
+    else:
+        ordered = queryset.order_by("-purchase_at", "-id")
+    rows = list(ordered.defer("document")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+        next_cursor = _receipt_cursor(rows[-1]) if rows else None
+        previous_cursor = _receipt_cursor(rows[0]) if rows and more else None
+    else:
+        next_cursor = _receipt_cursor(rows[-1]) if rows and more else None
+        previous_cursor = _receipt_cursor(rows[0]) if rows and after else None
+    return KeysetPage(rows=rows, next_cursor=next_cursor, previous_cursor=previous_cursor)
+
+
+def receipt_get(*, account: Account, pk: int) -> Receipt:
+    receipt = Receipt.objects.filter(account=account, pk=pk).select_related("customer_pk").first()
+    if receipt is None:
+        raise Http404("No such receipt.")
+    return receipt
+
+
+def customer_get(*, account: Account, pk: int) -> Customer:
+    customer = Customer.objects.filter(account=account, pk=pk).first()
+    if customer is None:
+        raise Http404("No such customer.")
+    return customer
+
+
+def stores_for_account(*, account: Account) -> list[tuple[str, str]]:
+    """(store id, name) of every store seen in the account's purchases (the item-code dictionary knows them)."""
+    return list(
+        ItemCode.objects.filter(account=account, kind=ItemCode.Kind.STORE)
+        .order_by("value")
+        .values_list("value", "name")
+    )
+
+
+def codes_suggest(*, account: Account, kind: str, text: str, limit: int = 15) -> list[tuple[str, str]]:
+    """Item, group, label or maker values starting with (or named like) `text`, for autocompletion."""
+    from django.db.models import Q
+
+    queryset = ItemCode.objects.filter(account=account, kind=kind)
+    if text:
+        queryset = queryset.filter(Q(value__startswith=text) | Q(name__icontains=text))
+    return list(queryset.order_by("value").values_list("value", "name")[:limit])
+
+
+def customers_page(*, account: Account, search: str | None, limit: int, after: str | None) -> KeysetPage:
+    """Most recent buyers first over the (account, -last_purchase_at) index; search by id, e-mail, phone or name."""
+    from django.db.models import F, Q
+
+    queryset = Customer.objects.filter(account=account)
+    if search:
+        text = search.strip()
+        queryset = queryset.filter(
+            Q(customer_id=text)
+            | Q(email=text.lower())
+            | Q(phone=text)
+            | Q(first_name__iexact=text)
+            | Q(last_name__iexact=text)
+        )
+    ordered = queryset.order_by(F("last_purchase_at").desc(nulls_last=True), "-id")
+    if after:
+        try:
+            pk = int(after)
+        except ValueError as exc:
+            raise InvalidCursor("Not a cursor of this list.") from exc
+        anchor = Customer.objects.filter(account=account, pk=pk).values_list("last_purchase_at", flat=True).first()
+        if anchor is None:
+            ordered = ordered.filter(last_purchase_at__isnull=True, id__lt=pk)
+        else:
+            ordered = ordered.filter(
+                Q(last_purchase_at__lt=anchor)
+                | Q(last_purchase_at=anchor, id__lt=pk)
+                | Q(last_purchase_at__isnull=True)
+            )
+    rows = list(ordered[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return KeysetPage(rows=rows, next_cursor=str(rows[-1].pk) if more and rows else None, previous_cursor=None)
+
+
+def customer_receipts_recent(*, customer: Customer, limit: int) -> list[Receipt]:
+    return list(
+        Receipt.objects.filter(account_id=customer.account_id, customer_pk=customer)
+        .order_by("-purchase_at", "-id")
+        .defer("document")[:limit]
+    )
+
+
+def customer_spend_by_month(*, customer: Customer, tz) -> list[tuple[str, int, int]]:
+    """(YYYY-MM in the account's timezone, purchases, gross) over the customer's receipts index."""
+    from django.db.models import Count, Sum
+    from django.db.models.functions import TruncMonth
+
+    rows = (
+        Receipt.objects.filter(account_id=customer.account_id, customer_pk=customer, is_purchase=True)
+        .annotate(month=TruncMonth("purchase_at", tzinfo=tz))
+        .values("month")
+        .annotate(n=Count("id"), gross=Sum("gross_amount"))
+        .order_by("month")
+    )
+    return [(row["month"].strftime("%Y-%m"), row["n"], row["gross"] or 0) for row in rows]
+
+
+def receipts_per_day(*, account: Account, since: datetime, tz) -> list[tuple[str, int, int]]:
+    """(day in the account's timezone, purchase receipts, gross) from `since` on: a range scan of the
+    (account, purchase_at) index, never the whole table."""
+    from django.db.models import Count, Sum
+    from django.db.models.functions import TruncDate
+
+    rows = (
+        Receipt.objects.filter(account=account, purchase_at__gte=since, is_purchase=True)
+        .annotate(day=TruncDate("purchase_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("id"), gross=Sum("gross_amount"))
+        .order_by("day")
+    )
+    return [(row["day"].isoformat(), row["n"], row["gross"] or 0) for row in rows]
+
+
+def customers_activity(*, account: Account, since: datetime) -> tuple[int, int]:
+    """(customers who bought since `since`, customers who did not), from the customer_recent index."""
+    queryset = Customer.objects.filter(account=account)
+    active = queryset.filter(last_purchase_at__gte=since).count()
+    return active, queryset.count() - active
+
+
+def receipt_statuses(*, account: Account) -> list[str]:
+    """The entry statuses the filter offers; the common ones, plus any used in the last receipts."""
+    recent = set(
+        Receipt.objects.filter(account=account).order_by("-purchase_at").values_list("entry_status", flat=True)[:500]
+    )
+    return sorted({"Concluded", "Voided", "Cancelled", "Training", *recent} - {""})

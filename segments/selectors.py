@@ -108,3 +108,89 @@ def segment_member_ids(*, segment: Segment) -> tuple[int | None, list[str]]:
     if not rows or rows[0][0] is None:
         return None, []
     return rows[0][0], [customer_id for _, customer_id in rows if customer_id is not None]
+
+
+# --- back-office pages ---------------------------------------------------------------------------------------------
+
+
+def segments_overview(*, account: Account, limit: int | None = None, active_only: bool = True) -> list[Segment]:
+    queryset = Segment.objects.filter(account=account).select_related("account").order_by("name", "id")
+    if active_only:
+        queryset = queryset.filter(active=True)
+    return list(queryset[:limit] if limit else queryset)
+
+
+def runs_recent(*, account: Account, limit: int, failed: bool = False) -> list[SegmentRun]:
+    queryset = SegmentRun.objects.filter(segment__account=account).select_related("segment")
+    if failed:
+        queryset = queryset.filter(status=SegmentRun.Status.FAILED)
+    return list(queryset.order_by("-created_at")[:limit])
+
+
+def segment_size_history(*, segment: Segment, limit: int = 60) -> list[SegmentRun]:
+    """Published runs, oldest first: the size-over-time chart."""
+    runs = SegmentRun.objects.filter(segment=segment, status=SegmentRun.Status.SUCCEEDED, members__isnull=False)
+    return list(reversed(runs.order_by("-finished_at")[:limit]))
+
+
+def segment_members_page(*, segment: Segment, search: str | None, limit: int, after: str | None) -> tuple[list, bool]:
+    """Members ordered by customer id, keyset-paged on it; search by id, e-mail, phone or name."""
+    from django.db.models import Q
+
+    members = segment_members(segment=segment)
+    if search:
+        text = search.strip()
+        members = members.filter(
+            Q(customer_id=text)
+            | Q(email=text.lower())
+            | Q(phone=text)
+            | Q(first_name__iexact=text)
+            | Q(last_name__iexact=text)
+        )
+    if after:
+        members = members.filter(customer_id__gt=after)
+    rows = list(members.order_by("customer_id")[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def segment_members_stream(*, segment: Segment, chunk: int = 2000):
+    """Every member of the published version in customer id order, as one statement read through a server-side
+    cursor: the export is one consistent version even if a recalculation publishes meanwhile."""
+    return (
+        segment_members(segment=segment)
+        .order_by("customer_id")
+        .values_list("customer_id", "first_name", "last_name", "email", "phone")
+        .iterator(chunk_size=chunk)
+    )
+
+
+def definition_preview(*, account: Account, parts: Any) -> dict[str, Any]:
+    """The builder's live preview: each part is validated and counted on its own, so the valid parts show their
+    count while another part is still being filled in; the total needs every part valid.
+
+    → {"customersCount": int | None, "parts": [{"customersCount": int | None}], "errors": [(path, message)]}
+    """
+    from segments import engine
+    from segments.criteria import validate_definition
+    from segments.criteria.base import CriterionError
+
+    if not isinstance(parts, list):
+        return {"customersCount": None, "parts": [], "errors": [("parts", "This value should be a list of parts.")]}
+    errors: list[tuple[str, str]] = []
+    valid: list[dict[str, Any] | None] = []
+    for index, part in enumerate(parts):
+        try:
+            (normalized,) = validate_definition([part])
+        except CriterionError as exc:
+            errors.extend((path.replace("parts[0]", f"parts[{index}]", 1), message) for path, message, _ in exc.errors)
+            valid.append(None)
+        else:
+            valid.append(normalized)
+    usable = [p for p in valid if p is not None]
+    result = engine.preview(account=account, parts=usable) if usable else {"customersCount": 0, "parts": []}
+    counts = iter(p["customersCount"] for p in result["parts"])
+    return {
+        "customersCount": result["customersCount"] if len(usable) == len(parts) and parts else None,
+        "parts": [{"customersCount": next(counts) if p is not None else None} for p in valid],
+        "errors": errors,
+    }

@@ -25,3 +25,12 @@ def staff_accounts(*, user) -> QuerySet[Account]:
     if user.is_superuser:
         return Account.objects.all()
     return Account.objects.filter(memberships__user=user)
+
+
+def staff_membership(*, user, aid: str) -> Membership | None:
+    """The user's membership of the account (with the account), or None: pages treat both cases as 404."""
+    return Membership.objects.filter(user=user, account__aid=aid).select_related("account").first()
+
+
+def staff_memberships(*, user) -> list[Membership]:
+    return list(Membership.objects.filter(user=user).select_related("account").order_by("account__aid"))

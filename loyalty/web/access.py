@@ -1,0 +1,49 @@
+"""Who may see and change what: every page is scoped to one account the signed-in user is a member of."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from loyalty.accounts.scopes import Role
+from loyalty.accounts.selectors import staff_membership, staff_memberships
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Resolve `aid` to the user's membership. A non-member gets 404 (an account's existence is not disclosed) and
+    a viewer's writes 403; the view receives `request.account`, `request.role` and `request.can_edit`."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, aid: str, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("web:login"))
+        membership = staff_membership(user=request.user, aid=aid)
+        if membership is None:
+            raise Http404("No such account.")
+        request.account = membership.account
+        request.role = membership.role
+        request.can_edit = membership.role in (Role.OWNER, Role.EDITOR)
+        if request.method not in SAFE_METHODS and not request.can_edit:
+            raise PermissionDenied("Viewers cannot change anything.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def page(request: HttpRequest, template: str, context: dict | None = None, *, status: int = 200) -> HttpResponse:
+    """Render a page of the frame: the current account, the role and the account switcher."""
+    base = {
+        "account": request.account,
+        "role": request.role,
+        "can_edit": request.can_edit,
+        "memberships": staff_memberships(user=request.user),
+    }
+    return render(request, template, {**base, **(context or {})}, status=status)

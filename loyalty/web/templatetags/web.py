@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import template
+
+from loyalty.web import formatting
+
+register = template.Library()
+
+
+@register.filter
+def money(minor, currency):
+    return formatting.money(minor, currency)
+
+
+@register.filter
+def major(value, currency):
+    return formatting.major(value, currency)
+
+
+@register.filter
+def local(value, account):
+    return formatting.local(value, account.tz)
+
+
+@register.filter
+def localdate(value, account):
+    return formatting.local(value, account.tz, "%Y-%m-%d")
+
+
+@register.filter
+def duration(ms):
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+@register.simple_tag(takes_context=True)
+def query(context, **changes):
+    """The current query string with some parameters replaced (None removes one): filters survive paging."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value not in (None, ""):
+            params[key] = value
+    encoded = urlencode(sorted((k, v) for k in params for v in params.getlist(k)))
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def criterion_text(criterion):
+    """A criterion as one readable line: its label and the values of its fields."""
+    from loyalty.web.criteria_ui import CATALOGUE
+
+    spec = next((c for c in CATALOGUE if c["type"] == criterion.get("type")), None)
+    if spec is None:
+        return criterion.get("type", "")
+    values = []
+    for field in spec["fields"]:
+        value = criterion.get(field["name"])
+        if field["name"] == "csv" and value is None and criterion.get("customers"):
+            values.append(f"{len(criterion['customers'])} customers")
+            continue
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = ", ".join(
+                "=".join(str(v) for v in item.values()) if isinstance(item, dict) else str(item) for item in value[:10]
+            ) + (" …" if len(value) > 10 else "")
+        values.append(f"{field['label'].lower()} {value}")
+    return f"{spec['label']}: {'; '.join(values)}" if values else spec["label"]
+
+
+@register.filter
+def number(value):
+    """A count with thin-space thousands, as amounts are shown."""
+    if value is None:
+        return "—"
+    return f"{value:,}".replace(",", "\u202f")
+
+
+@register.filter
+def policy_text(policy):
+    if not isinstance(policy, dict):
+        return ""
+    parts = []
+    if policy.get("onNewReceipts"):
+        parts.append("when receipts arrive")
+    schedule = policy.get("schedule") or {}
+    kind = schedule.get("type")
+    if kind == "daily":
+        parts.append(f"daily at {schedule.get('at')}")
+    elif kind == "every":
+        parts.append(f"every {schedule.get('minutes')} minutes")
+    elif kind == "cron":
+        parts.append(f"on cron {schedule.get('expression')}")
+    return ", ".join(parts) or "manually only"

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from discounts import selectors as discounts
+from loyalty.web.access import account_view, page
+from loyalty.web.formatting import exponent
+from receipts import selectors as receipts
+from segments import selectors as segments
+
+PER_PAGE = 50
+
+
+@account_view
+def customer_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:255]
+    try:
+        result = receipts.customers_page(
+            account=request.account, search=search or None, limit=PER_PAGE, after=request.GET.get("after") or None
+        )
+    except receipts.InvalidCursor:
+        result = receipts.customers_page(account=request.account, search=search or None, limit=PER_PAGE, after=None)
+    return page(request, "web/customers.html", {"result": result, "q": search, "nav": "customers"})
+
+
+@account_view
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = request.account
+    customer = receipts.customer_get(account=account, pk=pk)
+    months = receipts.customer_spend_by_month(customer=customer, tz=account.tz)
+    scale = 10 ** exponent(account.currency)
+    chart = {
+        "labels": [m for m, _, _ in months],
+        "values": [gross / scale for _, _, gross in months],
+        "label": f"Spend ({account.currency})",
+    }
+    return page(
+        request,
+        "web/customer.html",
+        {
+            "customer": customer,
+            "chart": chart,
+            "receipts": receipts.customer_receipts_recent(customer=customer, limit=20),
+            "segments": list(segments.segments_of_customer(account=account, customer_pk=customer.pk).order_by("name")),
+            "rules": discounts.customer_rules(
+                account=account, customer_id=customer.customer_id, limit=50, starting_after=None
+            ),
+            "nav": "customers",
+        },
+    )

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from loyalty.web.access import account_view, page
+from loyalty.web.forms import ReceiptFilterForm
+from loyalty.web.receipt_view import printed_receipt
+from receipts import selectors as receipts
+
+PER_PAGE = 50
+
+
+@account_view
+def receipt_list(request: HttpRequest) -> HttpResponse:
+    account = request.account
+    form = ReceiptFilterForm(
+        request.GET,
+        account=account,
+        stores=receipts.stores_for_account(account=account),
+        statuses=receipts.receipt_statuses(account=account),
+    )
+    result = None
+    cursor_error = None
+    if form.is_valid():
+        try:
+            result = receipts.receipts_page(
+                account=account,
+                filters=form.filters(),
+                limit=PER_PAGE,
+                after=request.GET.get("after") or None,
+                before=request.GET.get("before") or None,
+            )
+        except receipts.InvalidCursor as exc:
+            cursor_error = str(exc)
+    filtered = any(
+        request.GET.get(name) for name in ("q", "store", "from", "to", "status", "currency", "customer", "min", "max")
+    )
+    return page(
+        request,
+        "web/receipts.html",
+        {"form": form, "result": result, "cursor_error": cursor_error, "filtered": filtered, "nav": "receipts"},
+        status=200 if form.is_valid() and cursor_error is None else 400,
+    )
+
+
+@account_view
+def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    receipt = receipts.receipt_get(account=request.account, pk=pk)
+    return page(
+        request,
+        "web/receipt.html",
+        {"receipt": receipt, "printed": printed_receipt(receipt), "nav": "receipts"},
+    )

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from discounts import selectors as discounts
+from discounts import services
+from loyalty.web.access import account_view, page
+from loyalty.web.forms import RuleForm
+from receipts import selectors as receipts
+
+REFS_PER_PAGE = 50
+
+
+def actor(request: HttpRequest) -> str:
+    return f"user:{request.user.get_username()}"
+
+
+@account_view
+def rule_list(request: HttpRequest) -> HttpResponse:
+    return page(request, "web/rules.html", {"rules": discounts.rules_overview(account=request.account), "nav": "rules"})
+
+
+def _form_page(request, form, rule=None, status=200) -> HttpResponse:
+    return page(request, "web/rule_form.html", {"form": form, "rule": rule, "nav": "rules"}, status=status)
+
+
+def _problems(form, exc) -> None:
+    if isinstance(exc, services.RuleUpdateError):
+        # its message names the rule and every frozen field
+        form.add_error(None, exc.message)
+        return
+    form.add_error(None, exc.message)
+    for path, message in exc.errors:
+        form.add_error(None, f"{path}: {message}" if path else message)
+
+
+@account_view
+def rule_new(request: HttpRequest) -> HttpResponse:
+    stores = receipts.stores_for_account(account=request.account)
+    if request.method == "POST":
+        form = RuleForm(request.POST, account=request.account, stores=stores)
+        if form.is_valid():
+            try:
+                rule = services.rule_create(account=request.account, document=form.document(), actor=actor(request))
+            except services.DiscountValidationError as exc:
+                _problems(form, exc)
+            else:
+                messages.success(request, f"Discount rule “{rule.name}” created.")
+                return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
+        return _form_page(request, form, status=400)
+    if not request.can_edit:
+        return redirect("web:rules", aid=request.account.aid)
+    return _form_page(request, RuleForm(account=request.account, stores=stores, initial={"active": True}))
+
+
+@account_view
+def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
+    rule = discounts.rule_get(account=request.account, rule_id=str(rule_id))
+    stores = receipts.stores_for_account(account=request.account)
+    if request.method == "POST":
+        form = RuleForm(request.POST, account=request.account, stores=stores)
+        if form.is_valid():
+            try:
+                services.rule_update(account=request.account, rule=rule, changes=form.document(), actor=actor(request))
+            except (services.DiscountValidationError, services.RuleUpdateError) as exc:
+                _problems(form, exc)
+            else:
+                messages.success(request, "Discount rule saved.")
+                return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
+        return _form_page(request, form, rule=rule, status=400)
+    if not request.can_edit:
+        return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
+    initial = RuleForm.initial_from(rule, request.account)
+    return _form_page(request, RuleForm(account=request.account, stores=stores, initial=initial), rule=rule)
+
+
+@account_view
+def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
+    rule = discounts.rule_get(account=request.account, rule_id=str(rule_id))
+    after = request.GET.get("after") or None
+    try:
+        after_key = uuid.UUID(after) if after else None
+    except ValueError:
+        after_key = None
+    refs = discounts.rule_live_refs_page(account=request.account, rule=rule, limit=REFS_PER_PAGE, after=after_key)
+    return page(
+        request,
+        "web/rule.html",
+        {
+            "rule": rule,
+            "document": rule.document,
+            "refs": refs[:REFS_PER_PAGE],
+            "refs_next": str(refs[REFS_PER_PAGE - 1].pk) if len(refs) > REFS_PER_PAGE else None,
+            "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
+            "links": list(discounts.push_links_for_rule(rule=rule)),
+            "nav": "rules",
+        },
+    )

@@ -1,0 +1,311 @@
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_POST
+
+from discounts import pushes
+from discounts import selectors as discounts
+from discounts.services import DiscountValidationError
+from loyalty.web.access import account_view, page
+from loyalty.web.criteria_ui import catalogue
+from loyalty.web.forms import PushForm
+from receipts import selectors as receipts
+from segments import selectors
+from segments.criteria.base import CriterionError
+from segments.models import SegmentRun
+from segments.services import segments as services
+from segments.services.freshness import segment_freshness
+
+MEMBERS_PER_PAGE = 25
+MAX_DEFINITION_BYTES = 2_000_000
+
+
+def actor(request: HttpRequest) -> str:
+    return f"user:{request.user.get_username()}"
+
+
+@account_view
+def segment_list(request: HttpRequest) -> HttpResponse:
+    return page(
+        request,
+        "web/segments.html",
+        {"segments": selectors.segments_overview(account=request.account, active_only=False), "nav": "segments"},
+    )
+
+
+def _parse_parts(raw: str) -> tuple[Any, list[tuple[str, str]]]:
+    if len(raw) > MAX_DEFINITION_BYTES:
+        return [], [("parts", "The definition is too large.")]
+    try:
+        parts = json.loads(raw or "[]")
+    except ValueError:
+        return [], [("parts", "The definition could not be read; reload the page and try again.")]
+    return parts, []
+
+
+def _builder(request: HttpRequest, *, segment=None, values=None, errors=None, status: int = 200) -> HttpResponse:
+    values = values or {
+        "name": segment.name if segment else "",
+        "description": segment.description if segment else "",
+        "parts": services._public(segment.definition.get("parts", [])) if segment else [],
+    }
+    errors = errors or []
+    field_errors = {path: message for path, message in errors if not path.startswith("parts")}
+    return page(
+        request,
+        "web/segment_form.html",
+        {
+            "segment": segment,
+            "values": values,
+            "field_errors": field_errors,
+            "builder": {
+                "parts": values["parts"],
+                "errors": [{"path": p, "message": m} for p, m in errors if p.startswith("parts")],
+                "catalogue": catalogue(
+                    stores=receipts.stores_for_account(account=request.account), currency=request.account.currency
+                ),
+            },
+            "nav": "segments",
+        },
+        status=status,
+    )
+
+
+def _save(request: HttpRequest, segment=None) -> HttpResponse:
+    parts, errors = _parse_parts(request.POST.get("parts", ""))
+    values = {
+        "name": request.POST.get("name", ""),
+        "description": request.POST.get("description", ""),
+        "parts": parts,
+    }
+    if errors:
+        return _builder(request, segment=segment, values=values, errors=errors, status=400)
+    try:
+        if segment is None:
+            saved = services.segment_create(account=request.account, data=values, actor=actor(request))
+        else:
+            saved = services.segment_update(
+                segment=segment, data={**values, "active": segment.active}, actor=actor(request)
+            )
+    except CriterionError as exc:
+        problems = [(path, message) for path, message, _ in exc.errors]
+        return _builder(request, segment=segment, values=values, errors=problems, status=400)
+    messages.success(request, f"Segment “{saved.name}” saved; it is being calculated.")
+    return redirect("web:segment", aid=request.account.aid, segment_id=saved.uuid)
+
+
+@account_view
+def segment_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _save(request)
+    if not request.can_edit:
+        return redirect("web:segments", aid=request.account.aid)
+    return _builder(request)
+
+
+@account_view
+def segment_edit(request: HttpRequest, segment_id) -> HttpResponse:
+    segment = selectors.segment_get(account=request.account, segment_id=segment_id)
+    if request.method == "POST":
+        return _save(request, segment)
+    if not request.can_edit:
+        return redirect("web:segment", aid=request.account.aid, segment_id=segment.uuid)
+    return _builder(request, segment=segment)
+
+
+@account_view
+@require_POST
+def segment_preview(request: HttpRequest) -> JsonResponse:
+    if len(request.body) > MAX_DEFINITION_BYTES:
+        return JsonResponse({"error": "The definition is too large."}, status=413)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"error": "The body must be JSON."}, status=400)
+    parts = body.get("parts") if isinstance(body, dict) else None
+    result = selectors.definition_preview(account=request.account, parts=parts)
+    return JsonResponse({**result, "errors": [{"path": p, "message": m} for p, m in result["errors"]]})
+
+
+@account_view
+@require_GET
+def suggest(request: HttpRequest) -> JsonResponse:
+    kind = request.GET.get("kind", "")
+    if kind not in ("item", "group", "label", "maker"):
+        return JsonResponse({"error": "kind must be item, group, label or maker"}, status=400)
+    text = request.GET.get("q", "")[:100]
+    values = receipts.codes_suggest(account=request.account, kind=kind, text=text)
+    return JsonResponse({"results": [{"value": v, "name": n} for v, n in values]})
+
+
+def _run_label(run: SegmentRun | None) -> str:
+    if run is None:
+        return "Up to date"
+    if run.status == SegmentRun.Status.QUEUED:
+        return "Waiting for a worker…"
+    return f"Calculating… {run.progress}%"
+
+
+@account_view
+def segment_detail(request: HttpRequest, segment_id) -> HttpResponse:
+    account = request.account
+    segment = selectors.segment_get(account=account, segment_id=segment_id)
+    search = request.GET.get("q", "").strip()[:255]
+    members, more = selectors.segment_members_page(
+        segment=segment, search=search or None, limit=MEMBERS_PER_PAGE, after=request.GET.get("after") or None
+    )
+    history = selectors.segment_size_history(segment=segment)
+    open_run = selectors.segment_open_run(segment=segment)
+    pushes_ = list(discounts.push_runs_for_segment(segment=segment)[:10])
+    return page(
+        request,
+        "web/segment.html",
+        {
+            "segment": segment,
+            "freshness": segment_freshness(segment=segment),
+            "open_run": open_run,
+            "run_label": _run_label(open_run),
+            "runs": list(selectors.segment_runs(segment=segment)[:15]),
+            "chart": {
+                "labels": [r.finished_at.astimezone(account.tz).strftime("%Y-%m-%d %H:%M") for r in history],
+                "values": [r.members for r in history],
+                "label": "Customers",
+            },
+            "members": members,
+            "members_more": more,
+            "q": search,
+            "parts": services._public(segment.definition.get("parts", [])),
+            "push_form": PushForm(
+                account=account,
+                rules=list(
+                    discounts.rules_for_account(account=account).filter(deleted_at__isnull=True).order_by("name")
+                ),
+            ),
+            "pushes": pushes_,
+            "pushes_open": any(p.status in ("queued", "running") for p in pushes_),
+            "links": list(discounts.push_links_for_segment(segment=segment)),
+            "nav": "segments",
+        },
+    )
+
+
+@account_view
+@require_GET
+def segment_progress(request: HttpRequest, segment_id) -> JsonResponse:
+    segment = selectors.segment_get(account=request.account, segment_id=segment_id)
+    run = selectors.segment_open_run(segment=segment)
+    open_pushes = discounts.push_runs_for_segment(segment=segment).filter(status__in=["queued", "running"]).exists()
+    return JsonResponse(
+        {
+            "status": run.status if run else "idle",
+            "progress": run.progress if run else 100,
+            "label": _run_label(run) if run or not open_pushes else "Pushing to discount rules…",
+            "done": run is None and not open_pushes,
+            "customersCount": segment.customers_count,
+        }
+    )
+
+
+@account_view
+@require_POST
+def segment_set_active(request: HttpRequest, segment_id) -> HttpResponse:
+    segment = selectors.segment_get(account=request.account, segment_id=segment_id)
+    active = request.POST.get("active") == "true"
+    services.segment_set_active(segment=segment, active=active, actor=actor(request))
+    messages.success(request, "Segment activated; it is being calculated." if active else "Segment deactivated.")
+    return redirect("web:segment", aid=request.account.aid, segment_id=segment.uuid)
+
+
+@account_view
+@require_POST
+def segment_refresh(request: HttpRequest, segment_id) -> HttpResponse:
+    segment = selectors.segment_get(account=request.account, segment_id=segment_id)
+    trigger = SegmentRun.Trigger.RETRY if request.POST.get("retry") else SegmentRun.Trigger.MANUAL
+    services.segment_refresh(segment=segment, actor=actor(request), trigger=trigger)
+    messages.success(request, "Recalculation queued.")
+    return redirect("web:segment", aid=request.account.aid, segment_id=segment.uuid)
+
+
+@account_view
+def segment_delete(request: HttpRequest, segment_id) -> HttpResponse:
+    segment = selectors.segment_get(account=request.account, segment_id=segment_id)
+    if request.method == "POST":
+        name = segment.name
+        services.segment_delete(segment=segment)
+        messages.success(request, f"Segment “{name}” deleted.")
+        return redirect("web:segments", aid=request.account.aid)
+    if not request.can_edit:
+        return redirect("web:segment", aid=request.account.aid, segment_id=segment.uuid)
+    return page(
+        request,
+        "web/segment_delete.html",
+        {"segment": segment, "rules": list(discounts.pushed_rules_for_segment(segment=segment)), "nav": "segments"},
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@account_view
+@require_GET
+def segment_export(request: HttpRequest, segment_id) -> StreamingHttpResponse:
+    segment = selectors.segment_get(account=request.account, segment_id=segment_id)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(["customer_id", "first_name", "last_name", "email", "phone"])
+        for row in selectors.segment_members_stream(segment=segment):
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="segment-{segment.uuid}.csv"'
+    return response
+
+
+@account_view
+@require_POST
+def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
+    account = request.account
+    segment = selectors.segment_get(account=account, segment_id=segment_id)
+    rules = list(discounts.rules_for_account(account=account).filter(deleted_at__isnull=True).order_by("name"))
+    form = PushForm(request.POST, account=account, rules=rules)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["rule"] == PushForm.NEW:
+                pushes.segment_push_to_new_rule(
+                    account=account,
+                    segment=segment,
+                    document=form.rule_document(),
+                    mode=data["mode"],
+                    remove_departed=data["remove_departed"],
+                    actor=actor(request),
+                )
+            else:
+                pushes.segment_push_start(
+                    account=account,
+                    segment=segment,
+                    rule=form.chosen_rule(),
+                    mode=data["mode"],
+                    remove_departed=data["remove_departed"],
+                    actor=actor(request),
+                )
+        except pushes.PushError as exc:
+            form.add_error(None, str(exc))
+        except DiscountValidationError as exc:
+            form.add_error(None, "; ".join(f"{path or 'rule'}: {message}" for path, message in exc.errors))
+        else:
+            messages.success(request, "Push queued.")
+            return redirect("web:segment", aid=account.aid, segment_id=segment.uuid)
+    messages.error(
+        request, "The push could not start: " + " ".join(str(e) for errs in form.errors.values() for e in errs)
+    )
+    return redirect("web:segment", aid=account.aid, segment_id=segment.uuid)

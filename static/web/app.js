@@ -1,0 +1,126 @@
+// Small behaviours of the back-office pages: charts, progress polling, confirmations, auto-submit.
+// No inline script anywhere (CSP): pages describe what they need with data- attributes and JSON script blocks.
+(function () {
+  "use strict";
+
+  function readJSON(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  var palette = { primary: "#4338ca", soft: "rgba(67, 56, 202, 0.15)", second: "#0d9488", grid: "#eceef2" };
+
+  function money(value, currency) {
+    return value.toLocaleString(undefined, { maximumFractionDigits: 0 }) + " " + currency;
+  }
+
+  var charts = {
+    daily: function (canvas, data) {
+      return new window.Chart(canvas, {
+        data: {
+          labels: data.labels,
+          datasets: [
+            { type: "bar", label: "Revenue (" + data.currency + ")", data: data.revenue, yAxisID: "revenue",
+              backgroundColor: palette.soft, borderColor: palette.primary, borderWidth: 1 },
+            { type: "line", label: "Receipts", data: data.receipts, yAxisID: "receipts",
+              borderColor: palette.second, backgroundColor: palette.second, pointRadius: 0, tension: 0.25 }
+          ]
+        },
+        options: {
+          maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
+          scales: {
+            x: { ticks: { maxTicksLimit: 10 }, grid: { display: false } },
+            revenue: { position: "left", beginAtZero: true, grid: { color: palette.grid },
+              ticks: { callback: function (v) { return money(v, data.currency); } } },
+            receipts: { position: "right", beginAtZero: true, grid: { display: false } }
+          }
+        }
+      });
+    },
+    line: function (canvas, data) {
+      return new window.Chart(canvas, {
+        type: "line",
+        data: { labels: data.labels, datasets: [{ label: data.label, data: data.values, borderColor: palette.primary,
+          backgroundColor: palette.soft, fill: true, tension: 0.2, pointRadius: 2 }] },
+        options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } },
+          scales: { y: { beginAtZero: true, grid: { color: palette.grid } }, x: { grid: { display: false } } } }
+      });
+    },
+    bar: function (canvas, data) {
+      return new window.Chart(canvas, {
+        type: "bar",
+        data: { labels: data.labels, datasets: [{ label: data.label, data: data.values, backgroundColor: palette.primary }] },
+        options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } },
+          scales: { y: { beginAtZero: true, grid: { color: palette.grid } }, x: { grid: { display: false } } } }
+      });
+    }
+  };
+
+  function initCharts() {
+    if (!window.Chart) return;
+    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      var make = charts[canvas.dataset.chart];
+      var data = readJSON(canvas.dataset.source);
+      if (make && data) make(canvas, data);
+    });
+  }
+
+  // A run's progress: poll a small JSON endpoint until the run is done, then reload once to show the results.
+  function initProgress() {
+    document.querySelectorAll("[data-progress-url]").forEach(function (box) {
+      var url = box.dataset.progressUrl;
+      var bar = box.querySelector("progress");
+      var label = box.querySelector("[data-progress-label]");
+      function tick() {
+        fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (state) {
+            if (bar) { bar.value = state.progress; bar.textContent = state.progress + "%"; }
+            if (label) label.textContent = state.label;
+            box.dataset.status = state.status;
+            if (state.done) {
+              box.dataset.done = "true";
+              if (box.dataset.reload !== "false") window.setTimeout(function () { window.location.reload(); }, 600);
+            } else {
+              window.setTimeout(tick, 1000);
+            }
+          })
+          .catch(function () { window.setTimeout(tick, 3000); });
+      }
+      tick();
+    });
+  }
+
+  function initConfirm() {
+    document.addEventListener("submit", function (event) {
+      var message = event.target.dataset && event.target.dataset.confirm;
+      if (message && !window.confirm(message)) event.preventDefault();
+    });
+  }
+
+  function initAutoSubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
+  // Show or hide parts of a form depending on a control (e.g. "new rule" fields in the push form).
+  function initToggles() {
+    document.querySelectorAll("[data-show-when]").forEach(function (target) {
+      var spec = target.dataset.showWhen.split("=");
+      var control = document.getElementById(spec[0]);
+      if (!control) return;
+      function update() { target.hidden = control.value !== spec[1]; }
+      control.addEventListener("change", update);
+      update();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    initCharts();
+    initProgress();
+    initConfirm();
+    initAutoSubmit();
+    initToggles();
+  });
+})();

@@ -1,0 +1,130 @@
+"""The receipts list (filters, search, keyset paging) and the printed receipt."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from receipts.models import Receipt
+
+pytestmark = pytest.mark.django_db
+
+
+def receipts_url(account, **params):
+    from urllib.parse import urlencode
+
+    return reverse("web:receipts", kwargs={"aid": account.aid}) + (
+        "?" + urlencode(params, doseq=True) if params else ""
+    )
+
+
+def ids(response):
+    return [r.receipt_id for r in response.context["result"].rows]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["R1", "R2", "R3", "R5", "R6", "R4"]),
+        ({"store": "S2"}, ["R2", "R4"]),
+        ({"store": ["S1", "S2"], "status": "Voided"}, ["R6"]),
+        ({"customer": "without"}, ["R5"]),
+        ({"customer": "with", "min": "100", "max": "300"}, ["R1", "R2"]),
+        ({"min": "19,90", "max": "19.90"}, ["R5"]),
+        ({"currency": "nok", "store": "S2"}, ["R2", "R4"]),
+        ({"q": "R3"}, ["R3"]),
+        ({"q": "C2"}, ["R3", "R4"]),
+        ({"q": "c1@example.com"}, ["R1", "R2", "R6"]),
+        ({"q": "nothing-like-this"}, []),
+    ],
+)
+def test_filters_and_search_narrow_the_list(shop, owner, params, expected):
+    # when the list is filtered
+    response = owner.get(receipts_url(shop, **params))
+    # then only the matching receipts of this account show, newest first
+    assert response.status_code == 200
+    assert ids(response) == expected
+
+
+def test_dates_are_whole_days_in_the_accounts_timezone(shop, owner):
+    r4 = Receipt.objects.get(account=shop, receipt_id="R4")
+    day = r4.purchase_at.astimezone(shop.tz).date().isoformat()
+    response = owner.get(receipts_url(shop, **{"from": day, "to": day}))
+    assert ids(response) == ["R4"]
+
+
+def test_bad_filters_are_shown_next_to_their_fields(shop, owner):
+    response = owner.get(receipts_url(shop, **{"from": "2024-13-01", "min": "abc"}))
+    assert response.status_code == 400
+    assert "Enter a valid date." in response.content.decode()
+    assert "Enter an amount" in response.content.decode()
+
+
+def test_keyset_pages_walk_forward_and_back_without_counting(shop, owner, monkeypatch, django_assert_max_num_queries):
+    from loyalty.web.views import receipts as view
+
+    monkeypatch.setattr(view, "PER_PAGE", 2)
+    # given the first page
+    with django_assert_max_num_queries(9):
+        first = owner.get(receipts_url(shop))
+    assert ids(first) == ["R1", "R2"]
+    # when following "older" twice and "newer" once
+    second = owner.get(receipts_url(shop, after=first.context["result"].next_cursor))
+    third = owner.get(receipts_url(shop, after=second.context["result"].next_cursor))
+    back = owner.get(receipts_url(shop, before=third.context["result"].previous_cursor))
+    # then the pages follow each other and come back
+    assert ids(second) == ["R3", "R5"]
+    assert ids(third) == ["R6", "R4"]
+    assert third.context["result"].next_cursor is None
+    assert ids(back) == ["R3", "R5"]
+
+
+def test_the_list_never_counts_the_whole_table(shop, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        owner.get(receipts_url(shop, store="S1"))
+    assert not [q for q in queries if "COUNT(" in q["sql"].upper() and "receipts_receipt" in q["sql"]]
+
+
+def test_a_cursor_that_is_not_ours_is_a_clear_400(shop, owner):
+    response = owner.get(receipts_url(shop, after="garbage"))
+    assert response.status_code == 400
+    assert "Start from the newest" in response.content.decode()
+
+
+def test_times_and_money_are_shown_in_the_account_timezone_and_currency(shop, owner):
+    r1 = Receipt.objects.get(account=shop, receipt_id="R1")
+    body = owner.get(receipts_url(shop)).content.decode()
+    assert r1.purchase_at.astimezone(shop.tz).strftime("%Y-%m-%d %H:%M") in body
+    assert "100.00\u00a0NOK" in body or "100.00 NOK" in body
+
+
+def test_the_receipt_page_reads_like_the_printed_receipt(shop, owner):
+    r1 = Receipt.objects.get(account=shop, receipt_id="R1")
+    response = owner.get(reverse("web:receipt", kwargs={"aid": shop.aid, "pk": r1.pk}))
+    body = response.content.decode()
+    assert response.status_code == 200
+    for text in (
+        "Store S1",
+        "Coffee beans",
+        "Coffee (G1)",
+        "Member price",
+        "\u22125.00 NOK",
+        "Card",
+        "25 %",
+        "FirstC1 Person",
+    ):
+        assert text in body, text
+
+
+def test_another_accounts_receipt_is_404(shop, owner, other_account):
+    foreign = Receipt.objects.get(account=other_account)
+    response = owner.get(reverse("web:receipt", kwargs={"aid": shop.aid, "pk": foreign.pk}))
+    assert response.status_code == 404
+
+
+def test_an_empty_account_says_how_receipts_arrive(account, owner):
+    body = owner.get(receipts_url(account)).content.decode()
+    assert "No receipts yet." in body and f"/v1/accounts/{account.aid}/receipts" in body

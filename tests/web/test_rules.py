@@ -1,0 +1,119 @@
+"""Discount rules: list, create and edit with structured inputs, a rule's customers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from discounts.models import DiscountRule
+from discounts.services import rule_create, rule_customers_give
+
+pytestmark = pytest.mark.django_db
+
+FORM = {
+    "name": "Spend 500, get 50 off",
+    "purchase_from": "2025-01-01",
+    "purchase_to": "2030-12-31",
+    "reward_type": "discount_amount",
+    "reward_value": "50",
+    "min_gross": "500",
+    "item_ids": "COFFEE, TEA",
+    "group_ids": "G1",
+    "reward_usage": "2",
+    "active": "on",
+}
+
+
+def url(name, account, **kwargs):
+    return reverse(f"web:{name}", kwargs={"aid": account.aid, **kwargs})
+
+
+def make_rule(account, name="Rule"):
+    now = timezone.now()
+    return rule_create(
+        account=account,
+        document={
+            "name": name,
+            "requirement": {"purchase_from": now.isoformat(), "purchase_to": (now + timedelta(days=30)).isoformat()},
+            "reward": {"type": "discount_percent", "value": 10},
+        },
+        actor="test",
+    )
+
+
+def test_creating_a_rule_builds_the_dintero_document(account, owner):
+    response = owner.post(url("rule-new", account), FORM)
+    rule = DiscountRule.objects.get(account=account)
+    assert response.status_code == 302 and response["Location"] == url("rule", account, rule_id=rule.pk)
+    document = rule.document
+    assert document["reward"] == {"type": "discount_amount", "value": 5000}
+    assert document["requirement"]["gross_amount"] == 50000
+    assert document["requirement"]["item"] == {"items": [{"id": "COFFEE"}, {"id": "TEA"}, {"group_id": "G1"}]}
+    assert document["limitation"] == {"discount_reward_usage": 2}
+    # the period is whole days in the account's timezone
+    assert rule.purchase_from.astimezone(account.tz).strftime("%Y-%m-%d %H:%M") == "2025-01-01 00:00"
+    assert rule.type == "item"
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"reward_value": "-1"}, "Enter a positive number."),
+        ({"purchase_to": "2024-01-01"}, "The rule must end on or after the day it starts."),
+        ({"name": ""}, "This field is required."),
+        ({"min_gross": "lots"}, "Enter an amount"),
+    ],
+)
+def test_invalid_rules_show_errors_next_to_fields(account, owner, change, error):
+    response = owner.post(url("rule-new", account), {**FORM, **change})
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert not DiscountRule.objects.exists()
+
+
+def test_editing_prefills_and_saves_through_the_service(account, owner):
+    rule = make_rule(account)
+    form = owner.get(url("rule-edit", account, rule_id=rule.pk)).context["form"]
+    assert form.initial["reward_value"] == 10 and form.initial["name"] == "Rule"
+    response = owner.post(
+        url("rule-edit", account, rule_id=rule.pk),
+        {**FORM, "name": "Renamed", "purchase_from": form.initial["purchase_from"].isoformat()},
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.name == "Renamed"
+
+
+def test_frozen_fields_of_a_given_rule_are_explained(account, owner):
+    rule = make_rule(account)
+    rule_customers_give(account=account, rule=rule, customer_ids=["C1"], offering_constraint_id=None, actor="t")
+    response = owner.post(url("rule-edit", account, rule_id=rule.pk), FORM)
+    assert response.status_code == 400
+    assert "cannot be updated" in response.content.decode()
+
+
+def test_the_list_and_a_rules_customers(account, owner, django_assert_max_num_queries):
+    rule = make_rule(account, "Ten percent")
+    rule_customers_give(account=account, rule=rule, customer_ids=["C1", "C2"], offering_constraint_id=None, actor="t")
+    with django_assert_max_num_queries(8):
+        listing = owner.get(url("rules", account))
+    assert [(r.name, r.customers) for r in listing.context["rules"]] == [("Ten percent", 2)]
+    detail = owner.get(url("rule", account, rule_id=rule.pk))
+    assert [r.customer_id for r in detail.context["refs"]] == ["C1", "C2"]
+    assert "10 % off" in detail.content.decode()
+
+
+def test_another_accounts_rule_is_404(account, other_account, owner):
+    rule = make_rule(other_account)
+    for name in ("rule", "rule-edit"):
+        assert owner.get(url(name, account, rule_id=rule.pk)).status_code == 404
+
+
+def test_viewers_cannot_create_or_edit_rules(account, viewer):
+    rule = make_rule(account)
+    assert viewer.post(url("rule-new", account), FORM).status_code == 403
+    assert viewer.post(url("rule-edit", account, rule_id=rule.pk), FORM).status_code == 403
+    assert "Edit" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode().split("<main", 1)[1]

@@ -1,0 +1,255 @@
+"""Segments: builder (create/edit with errors by field), live preview, the segment page and its actions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from discounts.models import PushLink, PushRun
+from loyalty.web.criteria_ui import CATALOGUE
+from segments.criteria import CRITERIA
+from segments.models import Segment, SegmentRun
+from segments.services.segments import segment_create
+
+pytestmark = pytest.mark.django_db
+
+TWO_PARTS = [
+    {"criteria": [{"type": "transaction_count", "min": 1}]},
+    {"criteria": [{"type": "bought_through_channel", "channelIds": ["S2"]}]},
+]
+
+
+def url(name, account, **kwargs):
+    return reverse(f"web:{name}", kwargs={"aid": account.aid, **kwargs})
+
+
+@pytest.fixture
+def segment(shop):
+    return segment_create(account=shop, data={"name": "Buyers in S2", "parts": TWO_PARTS}, actor="test")
+
+
+@pytest.fixture
+def foreign_segment(other_account):
+    return segment_create(account=other_account, data={"name": "Theirs", "parts": TWO_PARTS}, actor="test")
+
+
+def test_the_builder_offers_every_criterion_type_of_the_engine():
+    assert {c["type"] for c in CATALOGUE} == set(CRITERIA)
+
+
+def test_preview_counts_the_whole_definition_and_each_part(shop, owner):
+    # when the builder asks for a preview of a two-part definition
+    response = owner.post(url("preview", shop), json.dumps({"parts": TWO_PARTS}), content_type="application/json")
+    # then it gets the total and each part's count
+    body = response.json()
+    assert response.status_code == 200
+    assert body["customersCount"] == 2
+    assert [p["customersCount"] for p in body["parts"]] == [2, 2]
+    assert body["errors"] == []
+
+
+def test_preview_counts_the_valid_parts_and_reports_errors_by_path(shop, owner):
+    parts = [TWO_PARTS[0], {"criteria": [{"type": "transaction_amount", "fromAmount": "abc"}]}]
+    body = owner.post(url("preview", shop), json.dumps({"parts": parts}), content_type="application/json").json()
+    assert body["customersCount"] is None
+    assert body["parts"] == [{"customersCount": 2}, {"customersCount": None}]
+    assert body["errors"] == [{"path": "parts[1].criteria[0].fromAmount", "message": "This value should be a number."}]
+
+
+def test_viewers_may_look_at_a_preview_page_but_not_post(shop, viewer):
+    response = viewer.post(url("preview", shop), "{}", content_type="application/json")
+    assert response.status_code == 403
+
+
+def test_saving_a_new_segment_creates_it_and_queues_its_calculation(shop, owner):
+    # when the builder form is posted
+    response = owner.post(
+        url("segment-new", shop), {"name": "Regulars", "description": "d", "parts": json.dumps(TWO_PARTS)}
+    )
+    # then the segment exists, a run is queued and the user lands on its page
+    segment = Segment.objects.get(account=shop, name="Regulars")
+    assert response.status_code == 302 and response["Location"] == url("segment", shop, segment_id=segment.uuid)
+    assert SegmentRun.objects.filter(segment=segment, status="queued").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "parts", "error"),
+    [
+        ("", TWO_PARTS, "This value should not be blank."),
+        ("X", [{"criteria": [{"type": "transaction_count"}]}], "parts[0].criteria[0].min"),
+        ("X", "{not json", "The definition could not be read"),
+    ],
+)
+def test_validation_errors_come_back_next_to_their_fields(shop, owner, name, parts, error):
+    raw = parts if isinstance(parts, str) else json.dumps(parts)
+    response = owner.post(url("segment-new", shop), {"name": name, "parts": raw})
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert not Segment.objects.filter(account=shop).exists()
+
+
+def test_editing_keeps_the_segment_inactive_when_it_was(segment, owner, shop):
+    Segment.objects.filter(pk=segment.pk).update(active=False)
+    owner.post(
+        url("segment-edit", shop, segment_id=segment.uuid),
+        {"name": "Renamed", "parts": json.dumps([TWO_PARTS[0]])},
+    )
+    segment.refresh_from_db()
+    assert (segment.name, segment.active, len(segment.definition["parts"])) == ("Renamed", False, 1)
+
+
+def test_the_edit_page_carries_the_stored_definition_to_the_builder(segment, owner, shop):
+    response = owner.get(url("segment-edit", shop, segment_id=segment.uuid))
+    assert response.context["builder"]["parts"][1]["criteria"][0]["channelIds"] == ["S2"]
+
+
+def test_the_segment_page_shows_stats_runs_members_and_the_progress_box(
+    segment, owner, shop, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(25):
+        response = owner.get(url("segment", shop, segment_id=segment.uuid))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-progress-url="' + url("segment-progress", shop, segment_id=segment.uuid) in body
+    assert "Calculation history" in body and "Edit" in body and "Push to rule" in body
+
+
+def test_progress_is_small_json(segment, owner, shop):
+    body = owner.get(url("segment-progress", shop, segment_id=segment.uuid)).json()
+    assert body == {
+        "status": "queued",
+        "progress": 0,
+        "label": "Waiting for a worker…",
+        "done": False,
+        "customersCount": 0,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_members_search_pages_and_csv_export(segment, owner, shop):
+    from segments.services.runs import segment_recalculate
+
+    run = SegmentRun.objects.get(segment=segment)
+    segment_recalculate(run_id=run.pk)
+    page = owner.get(url("segment", shop, segment_id=segment.uuid), {"q": "C2"})
+    assert [c.customer_id for c in page.context["members"]] == ["C2"]
+    export = owner.get(url("segment-export", shop, segment_id=segment.uuid))
+    lines = b"".join(export.streaming_content).decode().splitlines()
+    assert export["Content-Type"].startswith("text/csv")
+    assert lines[0] == "customer_id,first_name,last_name,email,phone"
+    assert [line.split(",")[0] for line in lines[1:]] == ["C1", "C2"]
+
+
+@pytest.mark.parametrize("name", ["segment", "segment-edit", "segment-progress", "segment-export", "segment-delete"])
+def test_another_accounts_segment_is_404(shop, owner, foreign_segment, name):
+    assert owner.get(url(name, shop, segment_id=foreign_segment.uuid)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("segment-active", {"active": "false"}),
+        ("segment-refresh", {}),
+        ("segment-delete", {}),
+        ("segment-push", {"rule": "new"}),
+        ("segment-edit", {"name": "x", "parts": "[]"}),
+    ],
+)
+def test_viewers_cannot_change_segments(segment, viewer, shop, name, data):
+    response = viewer.post(url(name, shop, segment_id=segment.uuid), data)
+    assert response.status_code == 403
+    assert Segment.objects.filter(pk=segment.pk, active=True).exists()
+
+
+def test_viewers_see_no_change_buttons_on_the_segment_page(segment, viewer, shop):
+    body = viewer.get(url("segment", shop, segment_id=segment.uuid)).content.decode()
+    for label in ("Refresh now", "Deactivate", "Delete", "Push to rule", ">Edit<"):
+        assert label not in body
+
+
+def test_activate_deactivate_and_refresh(segment, owner, shop):
+    owner.post(url("segment-active", shop, segment_id=segment.uuid), {"active": "false"})
+    assert not Segment.objects.get(pk=segment.pk).active
+    owner.post(url("segment-active", shop, segment_id=segment.uuid), {"active": "true"})
+    # a retry comes after a failure (a queued run would absorb it)
+    SegmentRun.objects.filter(segment=segment).update(status="failed")
+    owner.post(url("segment-refresh", shop, segment_id=segment.uuid), {"retry": "1"})
+    triggers = set(SegmentRun.objects.filter(segment=segment).values_list("trigger", flat=True))
+    assert {"activated", "retry"} <= triggers
+
+
+def test_delete_confirmation_names_the_linked_rules_then_deletes(segment, owner, shop):
+    # given a rule kept in sync with the segment
+    owner.post(
+        url("segment-push", shop, segment_id=segment.uuid),
+        {
+            "rule": "new",
+            "name": "VIP 10%",
+            "reward_type": "discount_percent",
+            "reward_value": "10",
+            "purchase_from": "2025-01-01",
+            "purchase_to": "2030-12-31",
+            "mode": "sync",
+            "remove_departed": "on",
+        },
+    )
+    # when deleting, the confirmation names it
+    confirm = owner.get(url("segment-delete", shop, segment_id=segment.uuid)).content.decode()
+    assert "VIP 10%" in confirm
+    response = owner.post(url("segment-delete", shop, segment_id=segment.uuid))
+    assert response.status_code == 302 and not Segment.objects.filter(pk=segment.pk).exists()
+
+
+def test_push_to_a_new_rule_in_sync_mode(segment, owner, shop):
+    response = owner.post(
+        url("segment-push", shop, segment_id=segment.uuid),
+        {
+            "rule": "new",
+            "name": "Coffee lovers",
+            "reward_type": "discount_amount",
+            "reward_value": "50",
+            "purchase_from": "2025-01-01",
+            "purchase_to": "2030-12-31",
+            "mode": "sync",
+            "remove_departed": "on",
+        },
+    )
+    assert response.status_code == 302
+    push = PushRun.objects.get(segment=segment)
+    assert (push.mode, push.remove_departed, push.rule.name) == ("sync", True, "Coffee lovers")
+    assert push.rule.document["reward"] == {"type": "discount_amount", "value": 5000}
+    assert PushLink.objects.filter(segment=segment, rule=push.rule).exists()
+
+
+def test_a_push_once_of_an_uncalculated_segment_explains_why_and_leaves_no_rule(segment, owner, shop):
+    response = owner.post(
+        url("segment-push", shop, segment_id=segment.uuid),
+        {
+            "rule": "new",
+            "name": "Once",
+            "reward_type": "discount_amount",
+            "reward_value": "50",
+            "purchase_from": "2025-01-01",
+            "purchase_to": "2030-12-31",
+            "mode": "once",
+        },
+        follow=True,
+    )
+    assert "has not been calculated yet" in response.content.decode()
+    assert not PushRun.objects.exists()
+    from discounts.models import DiscountRule
+
+    assert not DiscountRule.objects.filter(name="Once").exists()
+
+
+def test_an_empty_segment_list_says_what_to_do(account, owner):
+    body = owner.get(url("segments", account)).content.decode()
+    assert "No segments yet." in body and "Build your first segment" in body
+
+
+def test_suggestions_come_from_the_accounts_receipts(shop, owner):
+    body = owner.get(url("suggest", shop), {"kind": "group", "q": "G"}).json()
+    assert body == {"results": [{"value": "G1", "name": "Coffee"}]}
+    assert owner.get(url("suggest", shop), {"kind": "store"}).status_code == 400
