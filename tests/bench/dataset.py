@@ -127,6 +127,9 @@ def database_prepare(name: str) -> bool:
             if _completed(name):
                 return True
             print(f"dataset database {name} is incomplete (an interrupted run): dropping it")
+            from django.db import connections
+
+            connections.close_all()  # DROP ... WITH (FORCE) would cut our own connection
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return False

@@ -55,14 +55,29 @@ def _configure(scale: float) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from django.conf import settings
+
+    params = _configure(args.scale)
+    began = time.monotonic()
+    if settings.LOYALTY_EMBEDDED_DATABASE:
+        from loyalty.embedded_postgres import server as embedded
+
+        # a holder: a test run finishing meanwhile must not stop the embedded server under us
+        embedded.hold(Path(settings.LOYALTY_DATA_DIR))
+        try:
+            return _run(args, params, began)
+        finally:
+            embedded.release(Path(settings.LOYALTY_DATA_DIR))
+    return _run(args, params, began)
+
+
+def _run(args: argparse.Namespace, params: Any, began: float) -> int:
+    from django.conf import settings
     from django.core.management import call_command
 
     from tests.bench import scenarios
     from tests.bench.dataset import database_prepare, dataset_generate, dataset_info, env_for
     from tests.bench.harness import Servers, client_token
 
-    params = _configure(args.scale)
-    began = time.monotonic()
     print(f"bench at scale {args.scale}: database {params.db_name}", flush=True)
     reused = database_prepare(params.db_name)
     call_command("migrate", verbosity=0)
