@@ -74,6 +74,9 @@ class Servers:
                 "gthread",
                 "--timeout",
                 "300",
+                # scenarios pause between requests while the worker runs; keep their connections open meanwhile
+                "--keep-alive",
+                "120",
                 "--log-level",
                 "warning",
             ],
@@ -126,14 +129,22 @@ class Http:
             headers["Authorization"] = f"Bearer {self.token}"
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        try:
-            self.conn.request(method, path, body=payload, headers=headers)
-            response = self.conn.getresponse()
-            data = response.read()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
-            raise
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # the server closed an idle keep-alive connection before reading this request: send it again
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
+                if attempt == 2:
+                    raise
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
+                raise
         if response.status not in expect:
             raise RuntimeError(f"{method} {path} answered {response.status}: {data[:300]!r}")
         return response.status, data

@@ -12,6 +12,7 @@ tests/bench/results/latest.md). Exits 1 when a scenario errored (timings never f
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -104,6 +105,7 @@ def _run(args: argparse.Namespace, params: Any, began: float) -> int:
     try:
         token = client_token(params.main.aid, "admin:receipts,admin:segments,admin:discounts")
         bench = scenarios.Bench(params, env, token, args.repeats)
+        bench.info = info
         _scenarios(bench, args, only, account_ids, data_dir)
     finally:
         servers.stop()
@@ -120,6 +122,8 @@ def _run(args: argparse.Namespace, params: Any, began: float) -> int:
 
 
 def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> None:
+    from django.conf import settings
+
     from tests.bench import baselines, scenarios
     from tests.bench.scenarios import Result
 
@@ -190,7 +194,11 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         holder = Result("DuckDB baselines", "ms")
 
         def duck(result: Result) -> None:
-            for found, rows in baselines.duckdb_scenarios(bench, data_dir / "parquet"):
+            # the export belongs to this server's copy of the dataset (ids differ between servers and rebuilds)
+            db = settings.DATABASES["default"]
+            origin = f"{db['HOST']}:{db['PORT']}/{bench.info['generated_at']}"
+            folder = data_dir / "parquet" / hashlib.sha256(origin.encode()).hexdigest()[:10]
+            for found, rows in baselines.duckdb_scenarios(bench, folder):
                 bench.results.append(found)
                 print(f"   {found.name}: p50 {scenarios.fmt(found.p50)} ms ({found.note})", flush=True)
                 found.extra["rows"] = len(rows)
