@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 DEPS_HASH := $(shell $(PYTHON) -c "import hashlib;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:12])")
 RUN_STAMP := $(VENV)/.installed-run-$(DEPS_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEPS_HASH)
+BENCH_STAMP := $(VENV)/.installed-bench-$(DEPS_HASH)
 PYTEST_ARGS ?=
+# e.g. make bench BENCH_ARGS="--scale 0.01"
+BENCH_ARGS ?=
 
 .PHONY: run test lint bench
 
@@ -35,3 +38,11 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+# The benchmark suite (tests/bench): 5M receipts at full scale; BENCH_ARGS="--scale 0.01" for a quick check.
+bench: $(RUN_STAMP) $(BENCH_STAMP)
+	$(BIN)/python manage.py bench $(BENCH_ARGS)

@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from loyalty.api.swagger import Errors, compile_schema, parse_datetime
@@ -92,12 +93,26 @@ def customer_id_problems(value: Any, path: str) -> Errors:
 
 def contains_nul(value: Any) -> bool:
     """PostgreSQL cannot store U+0000 in text or JSONB."""
+    if isinstance(value, dict | list):
+        # Fast path (the walk below took ~100 µs per receipt, a third of parsing one): JSON writes U+0000 as the
+        # escape \u0000, so an encoding without that sequence has no NUL. With it (or a literal "\\u0000" in some
+        # text, which also contains the sequence), or with something orjson cannot encode, walk to be exact.
+        try:
+            encoded = orjson.dumps(value)
+        except TypeError:
+            return _contains_nul(value)
+        if b"\\u0000" not in encoded:
+            return False
+    return _contains_nul(value)
+
+
+def _contains_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(contains_nul(v) for v in value)
+        return any(_contains_nul(v) for v in value)
     return False
 
 

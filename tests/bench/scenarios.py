@@ -1,0 +1,652 @@
+"""The scenarios: each drives the real code path (HTTP on gunicorn, the Celery worker, the import command)."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.bench.dataset import END, DatasetParams, generator_spec
+from tests.bench.harness import PYTHON, ROOT, Http
+
+THROWAWAY = "bx"  # receipt ids and customer ids of ingest samples start with this; they are deleted afterwards
+
+
+@dataclass
+class Result:
+    name: str
+    unit: str  # "ms" (lower is better) or "receipts/s" (higher is better)
+    target: float | None = None
+    samples: list[float] = field(default_factory=list)  # ms per operation
+    rate: float | None = None  # for throughput scenarios: items per second over the whole sample
+    note: str = ""
+    error: str | None = None
+    skipped: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def p50(self) -> float | None:
+        return statistics.median(self.samples) if self.samples else None
+
+    @property
+    def p95(self) -> float | None:
+        if not self.samples:
+            return None
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+    @property
+    def headline(self) -> float | None:
+        return self.rate if self.unit != "ms" else self.p50
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or self.headline is None:
+            return None
+        return self.headline <= self.target if self.unit == "ms" else self.headline >= self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "target": self.target,
+            "p50_ms": self.p50,
+            "p95_ms": self.p95,
+            "n": len(self.samples),
+            "rate": self.rate,
+            "headline": self.headline,
+            "met": self.met,
+            "note": self.note,
+            "error": self.error,
+            "skipped": self.skipped,
+            "samples_ms": [round(s, 2) for s in self.samples],
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = fn()
+    return (time.perf_counter() - started) * 1000, value
+
+
+class Bench:
+    """Shared state of one run: parameters, clients, query parameters, and the results so far."""
+
+    def __init__(self, params: DatasetParams, env: dict[str, str], token: str, repeats: int):
+        from loyalty.accounts.models import Account
+
+        self.params = params
+        self.env = env
+        self.api = Http(token=token)
+        self.token = token
+        self.repeats = repeats
+        self.account = Account.objects.get(aid=params.main.aid)
+        self.aid = params.main.aid
+        self.results: list[Result] = []
+        self.q = query_parameters(params)
+        self.segments: dict[str, str] = {}  # name -> segment uuid
+        self.recalc_ms: float | None = None
+
+    def run(self, result: Result, fn: Callable[[Result], None]) -> Result:
+        print(f"-- {result.name}", flush=True)
+        try:
+            fn(result)
+        except Skip as exc:
+            result.skipped = str(exc)
+        except Exception as exc:  # one scenario failing must not hide the others' numbers
+            traceback.print_exc()
+            result.error = f"{type(exc).__name__}: {exc}"[:500]
+        self.results.append(result)
+        shown = (
+            f"skipped: {result.skipped}"
+            if result.skipped
+            else f"ERROR {result.error}"
+            if result.error
+            else f"p50 {fmt(result.p50)} ms, p95 {fmt(result.p95)} ms"
+            + (f", {result.rate:,.0f} {result.unit}" if result.rate else "")
+        )
+        print(f"   {shown}", flush=True)
+        return result
+
+
+class Skip(Exception):
+    pass
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+
+
+# --- query parameters ----------------------------------------------------------------------------------------------
+
+
+def query_parameters(params: DatasetParams) -> dict[str, Any]:
+    """Ids the scenarios ask for, derived from the generator's (seeded) catalogue: item popularity is Zipf in item
+    order, store sizes Zipf in store order; a group's popularity is the sum of its items' weights."""
+    from receipts.services.generator import ReceiptGenerator
+
+    spec = params.main
+    generator = ReceiptGenerator(generator_spec(spec).__class__(**{**generator_spec(spec).__dict__, "customers": 0}))
+    weights: dict[str, float] = {}
+    for rank, item in enumerate(generator.items, start=1):
+        weights[item["group"]["id"]] = weights.get(item["group"]["id"], 0.0) + 1.0 / rank**0.9
+    groups = sorted(weights, key=weights.get, reverse=True)
+    items = [item["id"] for item in generator.items]
+    month_end = END - timedelta(days=31)
+    return {
+        "selective_items": [items[19], items[199], items[min(1999, len(items) - 1)]],
+        "selective_group": groups[min(29, len(groups) - 1)],
+        "selective_stores": [f"S{n:03d}" for n in range(11, 21)],
+        "month_from": (month_end - timedelta(days=30)).strftime("%Y-%m-%dT00:00:00Z"),
+        "month_to": month_end.strftime("%Y-%m-%dT00:00:00Z"),
+        "top_group": groups[0],
+        "all_from": (END - timedelta(days=730)).strftime("%Y-%m-%dT00:00:00Z"),
+        "all_to": END.strftime("%Y-%m-%dT00:00:00Z"),
+    }
+
+
+def _day(offset_days: int) -> str:
+    return (END - timedelta(days=offset_days)).date().isoformat()
+
+
+def aggregate_part(shift: int = 0) -> list[dict[str, Any]]:
+    """≥ 5 purchases in the 365 days before the dataset's end, and an average purchase of 200-800 NOK."""
+    return [
+        {
+            "criteria": [
+                {
+                    "type": "transaction_count_in_period",
+                    "min": 5,
+                    "fromDate": _day(365 - shift),
+                    "toDate": _day(1 - shift),
+                }
+            ]
+        },
+        {"criteria": [{"type": "average_transaction_amount", "fromAmount": 200, "toAmount": 800}]},
+    ]
+
+
+def definitions(q: dict[str, Any], shift: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """The three segment definitions; `shift` moves every period by that many days (a new day's definition)."""
+    skus = {
+        "type": "bought_items",
+        "items": [{"id": sku} for sku in q["selective_items"]],
+        "purchaseFrom": f"{_day(90 - shift)}T00:00:00Z",
+        "purchaseTo": f"{_day(-shift)}T00:00:00Z",
+    }
+    aggregate = aggregate_part(shift)
+    # (bought one of the SKUs in the last 90 days) OR (the aggregate): parts AND, criteria OR, so the OR of an
+    # AND needs distribution: (skus OR count) AND (skus OR average)
+    or_parts = [{"criteria": [dict(skus), *part["criteria"]]} for part in aggregate]
+    mixed = [
+        {"criteria": [aggregate[0]["criteria"][0]]},
+        {"criteria": [aggregate[1]["criteria"][0]]},
+        {
+            "criteria": [
+                {"type": "bought_labels", "labels": [{"key": "group", "value": q["top_group"]}]},
+                {"type": "bought_skus", "skuIds": q["selective_items"]},
+                {"type": "bought_through_channel", "channelIds": q["selective_stores"][:5]},
+            ]
+        },
+        {"criteria": [{"type": "city", "cities": ["Oslo", "Bergen", "Trondheim", "Stavanger", "Tromsø"]}]},
+        {
+            "criteria": [
+                {"type": "marketing_consent", "channel": "email", "consent": True},
+                {"type": "transaction_amount", "fromAmount": 5000},
+            ]
+        },
+        {"criteria": [{"type": "purchase_period", "fromDate": _day(180 - shift), "toDate": _day(1 - shift)}]},
+        {"criteria": [{"type": "gender", "genders": ["female", "male"]}]},
+    ]
+    return {"aggregate": aggregate, "or": or_parts, "mixed": mixed}
+
+
+# --- ingest --------------------------------------------------------------------------------------------------------
+
+
+def _throwaway_documents(bench: Bench, count: int, tag: str) -> list[dict[str, Any]]:
+    """Receipts like the dataset's (same catalogue and stores, the last 30 days) for customers of their own, so they
+    can be deleted exactly afterwards."""
+    from receipts.services.generator import ReceiptGenerator
+
+    spec = bench.params.main
+    gen_spec = generator_spec(spec, prefix=f"{THROWAWAY}-{tag}-", days=30)
+    gen_spec = gen_spec.__class__(**{**gen_spec.__dict__, "receipts": count, "customers": max(500, count // 10)})
+    out = []
+    for receipt in ReceiptGenerator(gen_spec):
+        document = receipt.document
+        if document.get("customer_id"):
+            document["customer_id"] = THROWAWAY.upper() + document["customer_id"]
+        out.append(document)
+    return out
+
+
+def throwaway_cleanup(account_ids: list[int]) -> int:
+    """Delete the ingest samples and everything derived from them, set-based: their customers exist only for
+    them, so counters and window stats of everyone else stay exact."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM receipts_customer WHERE account_id = ANY(%s) AND customer_id >= %s AND customer_id < %s",
+            [account_ids, THROWAWAY.upper(), THROWAWAY.upper()[0] + chr(ord(THROWAWAY.upper()[1]) + 1)],
+        )
+        customers = [row[0] for row in cur.fetchall()]
+        cur.execute(
+            "DELETE FROM receipts_receipt WHERE account_id = ANY(%s) AND receipt_id >= %s AND receipt_id < %s",
+            [account_ids, THROWAWAY, THROWAWAY[0] + chr(ord(THROWAWAY[1]) + 1)],
+        )
+        deleted = cur.rowcount
+        if customers:
+            cur.execute(
+                "DELETE FROM receipts_itemfact WHERE account_id = ANY(%s) AND customer_pk = ANY(%s)",
+                [account_ids, customers],
+            )
+            cur.execute("DELETE FROM receipts_windowstat WHERE customer_pk = ANY(%s)", [customers])
+            cur.execute("DELETE FROM segments_segmentmember WHERE customer_pk = ANY(%s)", [customers])
+            cur.execute("DELETE FROM segments_membershipspan WHERE customer_pk = ANY(%s)", [customers])
+            cur.execute("DELETE FROM receipts_customer WHERE id = ANY(%s)", [customers])
+        cur.execute(
+            "DELETE FROM receipts_ingestbatch WHERE account_id = ANY(%s) AND created_by LIKE 'bench%%'", [account_ids]
+        )
+    return deleted
+
+
+def scenario_ingest_http(bench: Bench, result: Result, batches: int, clients: int = 2) -> None:
+    documents = _throwaway_documents(bench, batches * 1_000, f"h{int(time.time())}")
+    payloads = [json.dumps(documents[i : i + 1_000]).encode() for i in range(0, len(documents), 1_000)]
+    lock = threading.Lock()
+    errors: list[str] = []
+    pending = list(payloads)
+
+    def client() -> None:
+        http = Http(token=bench.token)
+        while True:
+            with lock:
+                if not pending:
+                    return
+                payload = pending.pop()
+            try:
+                ms, _ = timed(
+                    lambda payload=payload: http.call(
+                        "POST", f"/v1/accounts/{bench.aid}/receipts", payload, expect=(200, 201)
+                    )
+                )
+            except Exception as exc:
+                with lock:
+                    errors.append(repr(exc))
+                return
+            with lock:
+                result.samples.append(ms)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(errors[0])
+    result.rate = len(documents) / seconds
+    result.note = f"{batches} batches of 1,000 from {clients} concurrent clients into the full tables"
+
+
+def scenario_import(bench: Bench, result: Result, receipts: int, runs: int = 1) -> None:
+    rates = []
+    for run in range(runs):
+        documents = _throwaway_documents(bench, receipts, f"i{int(time.time())}{run}")
+        with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as handle:
+            for document in documents:
+                handle.write(json.dumps(document).encode() + b"\n")
+            path = handle.name
+        try:
+            ms, completed = timed(
+                lambda path=path: subprocess.run(
+                    [PYTHON, "manage.py", "import_receipts", path, "--account", bench.aid],
+                    cwd=ROOT,
+                    env=bench.env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+            )
+        finally:
+            Path(path).unlink(missing_ok=True)
+        if completed.returncode != 0:
+            raise RuntimeError(f"import_receipts failed: {completed.stderr[-500:]}")
+        match = re.search(r"\(([\d,]+) receipts/s\)", completed.stdout)
+        rates.append(float(match.group(1).replace(",", "")) if match else receipts / (ms / 1000))
+        result.samples.append(ms)
+    # the command's own rate (load only); the wall time in samples adds process start-up and JSONL reading
+    result.rate = statistics.median(rates)
+    result.note = f"{receipts:,} receipts per run, JSONL file, `manage.py import_receipts` into the full tables"
+    result.extra["wall_rate"] = receipts / (statistics.median(result.samples) / 1000)
+
+
+# --- reads ---------------------------------------------------------------------------------------------------------
+
+
+def repeat(result: Result, fn: Callable[[], Any], repeats: int, warmup: int = 1) -> Any:
+    value = None
+    for _ in range(warmup):
+        value = fn()
+    for _ in range(repeats):
+        ms, value = timed(fn)
+        result.samples.append(ms)
+    return value
+
+
+def customer_segment_body(q: dict[str, Any], kind: str) -> dict[str, Any]:
+    if kind == "selective":
+        return {
+            "purchase_from": q["month_from"],
+            "purchase_to": q["month_to"],
+            "store_ids": q["selective_stores"],
+            "items": [{"id": sku} for sku in q["selective_items"]] + [{"group": q["selective_group"]}],
+        }
+    return {"purchase_from": q["all_from"], "purchase_to": q["all_to"], "items": [{"group": q["top_group"]}]}
+
+
+def scenario_customer_segment(bench: Bench, result: Result, kind: str) -> None:
+    body = customer_segment_body(bench.q, kind)
+    path = f"/v1/accounts/{bench.aid}/receipts/customer_segment"
+    answer = repeat(result, lambda: bench.api.json("POST", path, body), bench.repeats)
+    result.extra["customers"] = len(answer["customers"])
+    result.extra["receipts"] = sum(c["purchases"] for c in answer["customers"])
+    result.note = f"{len(answer['customers']):,} customers answered"
+
+
+# --- segments ------------------------------------------------------------------------------------------------------
+
+
+def segments_cleanup(account_ids: list[int]) -> None:
+    """Remove what earlier bench runs left: segments, their runs and members, bench discount rules and their refs,
+    and purchase windows nobody uses (each costs every ingest)."""
+    from django.db import connection, transaction
+
+    from receipts.services.windows import purchase_windows_forget_unused
+    from segments.models import Segment
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM discounts_discountrule WHERE account_id = ANY(%s) AND name LIKE 'bench%%'", [account_ids]
+        )
+        rules = [row[0] for row in cur.fetchall()]
+        if rules:
+            cur.execute("DELETE FROM discounts_discountref WHERE rule_id = ANY(%s)", [rules])
+            cur.execute("DELETE FROM discounts_pushrun WHERE rule_id = ANY(%s)", [rules])
+            cur.execute("DELETE FROM discounts_pushlink WHERE rule_id = ANY(%s)", [rules])
+            cur.execute("DELETE FROM discounts_discountrule WHERE id = ANY(%s)", [rules])
+        segments = list(Segment.objects.filter(account_id__in=account_ids).values_list("id", flat=True))
+        if segments:
+            cur.execute("DELETE FROM segments_segmentmember WHERE segment_id = ANY(%s)", [segments])
+            cur.execute("DELETE FROM segments_membershipspan WHERE segment_id = ANY(%s)", [segments])
+            Segment.objects.filter(id__in=segments).delete()
+    purchase_windows_forget_unused(older_than=timedelta(minutes=30))
+
+
+def _wait_run(run_id: str, timeout: float = 600) -> Any:
+    from segments.models import SegmentRun
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = SegmentRun.objects.filter(pk=run_id).first()
+        if run is not None and run.status not in (SegmentRun.Status.QUEUED, SegmentRun.Status.RUNNING):
+            if run.status != SegmentRun.Status.SUCCEEDED:
+                raise RuntimeError(f"segment run {run_id} ended {run.status}: {run.error_code} {run.error_message}")
+            if run.duration_ms is not None:  # written just after the status flips
+                return run
+        time.sleep(0.01)
+    raise RuntimeError(f"segment run {run_id} did not finish within {timeout}s")
+
+
+def _latest_run_id(segment_uuid: str) -> str:
+    from segments.models import SegmentRun
+
+    return str(
+        SegmentRun.objects.filter(segment__uuid=segment_uuid).order_by("-created_at").values_list("id", flat=True)[0]
+    )
+
+
+def segment_create(bench: Bench, name: str, parts: list[dict[str, Any]]) -> tuple[str, Any]:
+    """Create over HTTP with refreshes left to us (no new-receipt or scheduled runs), wait for the first run."""
+    body = {"segment": {"name": f"bench {name}", "parts": parts, "refreshPolicy": {"onNewReceipts": False}}}
+    segment = bench.api.json("POST", f"/api/{bench.aid}/segment", body, expect=(200, 201))["segmentId"]
+    run = _wait_run(_latest_run_id(segment))
+    bench.segments[name] = segment
+    return segment, run
+
+
+def scenario_recalculate(bench: Bench, result: Result, name: str, parts: list[dict[str, Any]]) -> None:
+    """Steady state: the definition is unchanged and its purchase windows exist; POST refresh, the worker computes,
+    diffs and publishes. Samples are the run's own duration; `e2e` adds the queue and our polling."""
+    segment, first = segment_create(bench, name, parts)
+    result.extra["first_run_ms"] = first.duration_ms
+    e2e = []
+    for attempt in range(bench.repeats + 1):
+        started = time.perf_counter()
+        run_id = bench.api.json("POST", f"/api/{bench.aid}/segment/{segment}/refresh", expect=(200, 202))["runId"]
+        run = _wait_run(run_id)
+        if attempt == 0:
+            continue  # warm-up
+        e2e.append((time.perf_counter() - started) * 1000)
+        result.samples.append(run.duration_ms)
+        result.extra.setdefault("timings", []).append(run.timings)
+    result.extra["members"] = run.members
+    result.extra["e2e_p50_ms"] = statistics.median(e2e)
+    result.note = f"{run.members:,} members; end to end incl. queue p50 {statistics.median(e2e):,.0f} ms"
+
+
+def scenario_new_day(bench: Bench, result: Result, name: str, shifts: int) -> None:
+    """The first run of a new day: the definition's periods moved by a day, so its windows are derived."""
+    from receipts.models import PurchaseWindow
+
+    segment = bench.segments[name]
+    before = set(PurchaseWindow.objects.values_list("pk", flat=True))
+    try:
+        for shift in range(1, shifts + 1):
+            parts = definitions(bench.q, shift)[name]
+            body = {"segment": {"name": f"bench {name}", "parts": parts, "refreshPolicy": {"onNewReceipts": False}}}
+            bench.api.json("PUT", f"/api/{bench.aid}/segment/{segment}", body)
+            run = _wait_run(_latest_run_id(segment))
+            result.samples.append(run.duration_ms)
+            result.extra.setdefault("timings", []).append(run.timings)
+    finally:
+        # shifted windows would otherwise cost every later ingest until they expire
+        _forget_windows(set(PurchaseWindow.objects.values_list("pk", flat=True)) - before)
+    result.note = "definition periods moved by 1..n days: each run derives its purchase window"
+
+
+def _forget_windows(ids: set[int]) -> None:
+    from django.db import connection, transaction
+
+    if not ids:
+        return
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM receipts_windowstat WHERE window_id = ANY(%s)", [list(ids)])
+        cur.execute("DELETE FROM receipts_purchasewindow WHERE id = ANY(%s)", [list(ids)])
+
+
+def scenario_preview(bench: Bench, result: Result, parts: list[dict[str, Any]]) -> None:
+    path = f"/api/{bench.aid}/segment/preview"
+    answer = repeat(result, lambda: bench.api.json("POST", path, {"segment": {"parts": parts}}), bench.repeats)
+    result.note = f"{answer['customersCount']:,} customers"
+
+
+# --- pushes --------------------------------------------------------------------------------------------------------
+
+
+def _count_threshold(account, target: int) -> tuple[int, int, list[tuple[int, int]]]:
+    """The lifetime purchase count k for which about `target` customers have ≥ k purchases, and the cumulative
+    counts (k, customers with ≥ k)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT purchases, sum(count(*)) OVER (ORDER BY purchases DESC)
+            FROM receipts_customer WHERE account_id = %s AND purchases > 0 GROUP BY purchases ORDER BY purchases
+            """,
+            [account.pk],
+        )
+        cumulative = [(int(k), int(n)) for k, n in cur.fetchall()]
+    best = min(cumulative, key=lambda row: abs(row[1] - target))
+    return best[0], best[1], cumulative
+
+
+def _rule(bench: Bench, label: str):
+    from discounts import services
+
+    document = {
+        "name": f"bench {label}",
+        "requirement": {"purchase_from": "2024-01-01T00:00:00Z", "purchase_to": "2099-01-01T00:00:00Z"},
+        "reward": {"type": "discount_amount", "value": 10000},
+    }
+    return services.rule_create(account=bench.account, document=document, actor="bench")
+
+
+def _wait_push(push_id: str, timeout: float = 600) -> Any:
+    from discounts.models import PushRun
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = PushRun.objects.filter(pk=push_id).first()
+        if run is not None and run.status not in (PushRun.Status.QUEUED, PushRun.Status.RUNNING):
+            if run.status != PushRun.Status.SUCCEEDED:
+                raise RuntimeError(f"push {push_id} ended {run.status}: {run.error_code} {run.error_message}")
+            return run
+        time.sleep(0.01)
+    raise RuntimeError(f"push {push_id} did not finish within {timeout}s")
+
+
+def scenario_push_once(bench: Bench, result: Result, members: int) -> None:
+    k, count, _ = _count_threshold(bench.account, members)
+    segment, _ = segment_create(bench, "push", [{"criteria": [{"type": "transaction_count", "min": k}]}])
+    e2e = []
+    for attempt in range(min(bench.repeats, 3) + 1):
+        rule = _rule(bench, f"push once {attempt}")  # a fresh rule: every push gives every member the rule
+        started = time.perf_counter()
+        push = bench.api.json(
+            "POST",
+            f"/api/{bench.aid}/segment/{segment}/push",
+            {"discountId": str(rule.pk), "mode": "once"},
+            expect=(202,),
+        )["pushId"]
+        run = _wait_push(push)
+        if attempt == 0:
+            continue
+        e2e.append((time.perf_counter() - started) * 1000)
+        result.samples.append(run.duration_ms)
+    result.extra["members"] = count
+    result.note = f"{count:,} members, a new rule each time; end to end p50 {statistics.median(e2e):,.0f} ms"
+
+
+def scenario_push_sync(bench: Bench, result: Result, members: int) -> None:
+    """A rule kept in sync with removeDeparted; the definition alternates between two thresholds ~2 % of the
+    members apart, so every recalculation publishes a ~2 % diff and the worker pushes it."""
+    from discounts.models import PushRun
+
+    k, count, cumulative = _count_threshold(bench.account, members)
+    by_k = dict(cumulative)
+    k2 = min((key for key in by_k if key > k), key=lambda key: abs((count - by_k[key]) - 0.02 * count), default=k + 1)
+    segment, _ = segment_create(bench, "sync", [{"criteria": [{"type": "transaction_count", "min": k}]}])
+    rule = _rule(bench, "push sync")
+    push = bench.api.json(
+        "POST",
+        f"/api/{bench.aid}/segment/{segment}/push",
+        {"discountId": str(rule.pk), "mode": "sync", "removeDeparted": True},
+        expect=(202,),
+    )["pushId"]
+    _wait_push(push)
+    diffs = []
+    for attempt in range(min(bench.repeats, 4) + 1):
+        threshold = k2 if attempt % 2 == 0 else k
+        body = {
+            "segment": {
+                "name": "bench sync",
+                "parts": [{"criteria": [{"type": "transaction_count", "min": threshold}]}],
+                "refreshPolicy": {"onNewReceipts": False},
+            }
+        }
+        known = set(PushRun.objects.filter(rule=rule).values_list("pk", flat=True))
+        bench.api.json("PUT", f"/api/{bench.aid}/segment/{segment}", body)
+        _wait_run(_latest_run_id(segment))
+        deadline = time.monotonic() + 120
+        while not (fresh := PushRun.objects.filter(rule=rule).exclude(pk__in=known).first()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sync push did not start after the published recalculation")
+            time.sleep(0.01)
+        run = _wait_push(str(fresh.pk))
+        diffs.append(run.added + run.removed)
+        if attempt:
+            result.samples.append(run.duration_ms)
+    result.extra["diff"] = diffs
+    result.note = f"{count:,} members, diffs of {statistics.median(diffs):,.0f} customers (added + removed)"
+
+
+# --- pages ---------------------------------------------------------------------------------------------------------
+
+
+def page_paths(bench: Bench) -> dict[str, str]:
+    from django.urls import NoReverseMatch, reverse
+
+    from receipts.models import Customer, Receipt
+
+    try:
+        reverse("web:receipts", kwargs={"aid": bench.aid})
+    except NoReverseMatch as exc:
+        raise Skip("pages not installed") from exc
+    customer = Customer.objects.filter(account=bench.account).order_by("-purchases").first()
+    receipt = Receipt.objects.filter(account=bench.account, customer_pk=customer).order_by("-purchase_at").first()
+    q = bench.q
+    filtered = (
+        reverse("web:receipts", kwargs={"aid": bench.aid})
+        + f"?store={q['selective_stores'][0]}&from={q['month_from'][:10]}&to={q['month_to'][:10]}"
+    )
+    paths = {
+        "receipts list": reverse("web:receipts", kwargs={"aid": bench.aid}),
+        "receipts list, filtered": filtered,
+        "receipt": reverse("web:receipt", kwargs={"aid": bench.aid, "pk": receipt.pk}),
+        "customer": reverse("web:customer", kwargs={"aid": bench.aid, "pk": customer.pk}),
+    }
+    if "aggregate" in bench.segments:
+        paths["segment"] = reverse("web:segment", kwargs={"aid": bench.aid, "segment_id": bench.segments["aggregate"]})
+    return paths
+
+
+def staff_session(bench: Bench) -> dict[str, str]:
+    """Signed in as a staff member of the account: a session row and its cookie, as a login would leave them."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    from loyalty.accounts.services import staff_user_upsert
+
+    user, _ = staff_user_upsert(account=bench.account, username="bench-staff", role="owner")
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return {settings.SESSION_COOKIE_NAME: session.session_key}
+
+
+def scenario_page(bench: Bench, result: Result, path: str, cookies: dict[str, str]) -> None:
+    http = Http(cookies=cookies)
+    repeat(result, lambda: http.call("GET", path), bench.repeats)
+    result.note = path
