@@ -26,12 +26,12 @@ def test_healthz_is_ok_when_database_and_broker_answer(client):
 @pytest.mark.django_db
 def test_healthz_names_the_broker_when_it_is_down(client):
     # given a broker URL where nothing listens
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:9/0"
+    original = app.conf.broker_url, app.conf.broker_transport
+    app.conf.broker_url, app.conf.broker_transport = "redis://127.0.0.1:9/0", None
     try:
         response = client.get("/healthz")
     finally:
-        app.conf.broker_url = original
+        app.conf.broker_url, app.conf.broker_transport = original
 
     assert response.status_code == 503
     body = response.json()
