@@ -253,3 +253,22 @@ def test_suggestions_come_from_the_accounts_receipts(shop, owner):
     body = owner.get(url("suggest", shop), {"kind": "group", "q": "G"}).json()
     assert body == {"results": [{"value": "G1", "name": "Coffee"}]}
     assert owner.get(url("suggest", shop), {"kind": "store"}).status_code == 400
+
+
+def test_stop_syncing_removes_the_link_and_keeps_the_customers(segment, owner, shop):
+    owner.post(
+        url("segment-push", shop, segment_id=segment.uuid),
+        {
+            "rule": "new",
+            "name": "Synced",
+            "reward_type": "discount_percent",
+            "reward_value": "5",
+            "purchase_from": "2025-01-01",
+            "purchase_to": "2030-12-31",
+            "mode": "sync",
+        },
+    )
+    link = PushLink.objects.get(segment=segment)
+    response = owner.post(url("segment-unlink", shop, segment_id=segment.uuid, rule_id=link.rule_id))
+    assert response.status_code == 302
+    assert not PushLink.objects.filter(segment=segment).exists()

@@ -99,3 +99,8 @@ def policy_text(policy):
     elif kind == "cron":
         parts.append(f"on cron {schedule.get('expression')}")
     return ", ".join(parts) or "manually only"
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key, "") if isinstance(mapping, dict) else ""

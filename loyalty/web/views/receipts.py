@@ -13,10 +13,11 @@ PER_PAGE = 50
 @account_view
 def receipt_list(request: HttpRequest) -> HttpResponse:
     account = request.account
+    stores = receipts.stores_for_account(account=account)
     form = ReceiptFilterForm(
         request.GET,
         account=account,
-        stores=receipts.stores_for_account(account=account),
+        stores=stores,
         statuses=receipts.receipt_statuses(account=account),
     )
     result = None
@@ -38,7 +39,14 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
     return page(
         request,
         "web/receipts.html",
-        {"form": form, "result": result, "cursor_error": cursor_error, "filtered": filtered, "nav": "receipts"},
+        {
+            "form": form,
+            "result": result,
+            "cursor_error": cursor_error,
+            "filtered": filtered,
+            "store_names": dict(stores),
+            "nav": "receipts",
+        },
         status=200 if form.is_valid() and cursor_error is None else 400,
     )
 

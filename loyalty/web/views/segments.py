@@ -309,3 +309,14 @@ def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
         request, "The push could not start: " + " ".join(str(e) for errs in form.errors.values() for e in errs)
     )
     return redirect("web:segment", aid=account.aid, segment_id=segment.uuid)
+
+
+@account_view
+@require_POST
+def segment_unlink(request: HttpRequest, segment_id, rule_id) -> HttpResponse:
+    account = request.account
+    segment = selectors.segment_get(account=account, segment_id=segment_id)
+    rule = discounts.rule_get(account=account, rule_id=str(rule_id))
+    if pushes.push_link_remove(account=account, segment=segment, rule=rule, actor=actor(request)):
+        messages.success(request, f"“{rule.name or rule.pk}” no longer follows this segment; customers keep it.")
+    return redirect("web:segment", aid=account.aid, segment_id=segment.uuid)
