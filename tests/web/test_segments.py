@@ -272,3 +272,35 @@ def test_stop_syncing_removes_the_link_and_keeps_the_customers(segment, owner, s
     response = owner.post(url("segment-unlink", shop, segment_id=segment.uuid, rule_id=link.rule_id))
     assert response.status_code == 302
     assert not PushLink.objects.filter(segment=segment).exists()
+
+
+SAMPLES = {
+    "int": 1,
+    "decimal": "50",
+    "amount": "10.5",
+    "date": "2025-01-01",
+    "text": "x",
+    "textarea": "C1\nC2",
+    "store": "S1",
+    "stores": ["S1"],
+    "tokens": ["x"],
+    "keys": [{"key": "k"}],
+    "key_values": [{"key": "k", "value": "v"}],
+    "item_objects": [{"id": "I1"}, {"group": "G1"}],
+}
+
+
+@pytest.mark.parametrize("spec", CATALOGUE, ids=[c["type"] for c in CATALOGUE])
+def test_every_builder_form_produces_a_definition_the_engine_accepts(spec):
+    from segments.criteria import validate_definition
+
+    # given every input of the criterion's form filled in the way the builder sends it
+    criterion = {"type": spec["type"]}
+    for field in spec["fields"]:
+        if field["kind"] == "choice":
+            value = field["choices"][0][0]
+            criterion[field["name"]] = value == "true" if field.get("boolean") else value
+        else:
+            criterion[field["name"]] = SAMPLES[field["kind"]]
+    # then the engine's validation accepts it
+    assert validate_definition([{"criteria": [criterion]}])

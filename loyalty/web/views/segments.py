@@ -170,7 +170,7 @@ def segment_detail(request: HttpRequest, segment_id) -> HttpResponse:
             "segment": segment,
             "freshness": segment_freshness(segment=segment),
             "open_run": open_run,
-            "run_label": _run_label(open_run),
+            "run_label": _run_label(open_run) if open_run else "Pushing to discount rules…",
             "runs": list(selectors.segment_runs(segment=segment)[:15]),
             "chart": {
                 "labels": [r.finished_at.astimezone(account.tz).strftime("%Y-%m-%d %H:%M") for r in history],
