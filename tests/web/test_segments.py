@@ -235,8 +235,8 @@ def test_a_push_once_of_an_uncalculated_segment_explains_why_and_leaves_no_rule(
             "purchase_to": "2030-12-31",
             "mode": "once",
         },
-        follow=True,
     )
+    assert response.status_code == 400
     assert "has not been calculated yet" in response.content.decode()
     assert not PushRun.objects.exists()
     from discounts.models import DiscountRule
@@ -304,3 +304,21 @@ def test_every_builder_form_produces_a_definition_the_engine_accepts(spec):
             criterion[field["name"]] = SAMPLES[field["kind"]]
     # then the engine's validation accepts it
     assert validate_definition([{"criteria": [criterion]}])
+
+
+def test_push_form_errors_show_next_to_the_fields(segment, owner, shop):
+    response = owner.post(url("segment-push", shop, segment_id=segment.uuid), {"rule": "new", "mode": "sync"})
+    assert response.status_code == 400
+    assert response.content.decode().count("Required for a new rule.") == 5
+
+
+def test_the_csv_export_defuses_formulas():
+    from loyalty.web.views.segments import _cell
+
+    assert [_cell(v) for v in ["=HYPERLINK(1)", "+47", "Kari", None, "@x"]] == [
+        "'=HYPERLINK(1)",
+        "'+47",
+        "Kari",
+        "",
+        "'@x",
+    ]
