@@ -396,11 +396,7 @@ def _search_customers(account: Account, text: str) -> list[int]:
     )
 
 
-def receipts_page(
-    *, account: Account, filters: ReceiptFilters, limit: int, after: str | None = None, before: str | None = None
-) -> KeysetPage:
-    """Newest first, keyset-paged on (purchase_at, id): every page is an index range scan over
-    (account, purchase_at), whatever the table's size, and nothing counts the whole list."""
+def _filtered_receipts(account: Account, filters: ReceiptFilters) -> QuerySet[Receipt]:
     from django.db.models import Q
 
     queryset = Receipt.objects.filter(account=account)
@@ -427,6 +423,27 @@ def receipts_page(
         if customer_pks:
             matches |= Q(customer_pk__in=customer_pks)
         queryset = queryset.filter(matches)
+    return queryset
+
+
+def receipts_estimate(*, account: Account, filters: ReceiptFilters) -> int | None:
+    """The planner's estimate of how many receipts match: planning only, nothing is counted (a COUNT over
+    millions of rows per page load is what the list must never do). None if the plan cannot be read."""
+    import json
+
+    try:
+        plan = json.loads(_filtered_receipts(account, filters).explain(format="json"))
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def receipts_page(
+    *, account: Account, filters: ReceiptFilters, limit: int, after: str | None = None, before: str | None = None
+) -> KeysetPage:
+    """Newest first, keyset-paged on (purchase_at, id): every page is an index range scan over
+    (account, purchase_at), whatever the table's size, and nothing counts the whole list."""
+    queryset = _filtered_receipts(account, filters)
     backwards = before is not None and after is None
     if after:
         at, pk = _parse_receipt_cursor(after)

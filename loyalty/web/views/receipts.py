@@ -21,8 +21,10 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
         statuses=receipts.receipt_statuses(account=account),
     )
     result = None
+    estimate = None
     cursor_error = None
     if form.is_valid():
+        estimate = receipts.receipts_estimate(account=account, filters=form.filters())
         try:
             result = receipts.receipts_page(
                 account=account,
@@ -45,6 +47,7 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
             "cursor_error": cursor_error,
             "filtered": filtered,
             "store_names": dict(stores),
+            "estimate": estimate,
             "nav": "receipts",
         },
         status=200 if form.is_valid() and cursor_error is None else 400,
