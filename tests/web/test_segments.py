@@ -322,3 +322,9 @@ def test_the_csv_export_defuses_formulas():
         "",
         "'@x",
     ]
+
+
+def test_viewers_cannot_create_segments(shop, viewer):
+    response = viewer.post(url("segment-new", shop), {"name": "Nope", "parts": json.dumps(TWO_PARTS)})
+    assert response.status_code == 403
+    assert not Segment.objects.filter(account=shop).exists()
