@@ -396,11 +396,7 @@ def _search_customers(account: Account, text: str) -> list[int]:
     )
 
 
-def receipts_page(
-    *, account: Account, filters: ReceiptFilters, limit: int, after: str | None = None, before: str | None = None
-) -> KeysetPage:
-    """Newest first, keyset-paged on (purchase_at, id): every page is an index range scan over
-    (account, purchase_at), whatever the table's size, and nothing counts the whole list."""
+def _filtered_receipts(account: Account, filters: ReceiptFilters) -> QuerySet[Receipt]:
     from django.db.models import Q
 
     queryset = Receipt.objects.filter(account=account)
@@ -427,6 +423,27 @@ def receipts_page(
         if customer_pks:
             matches |= Q(customer_pk__in=customer_pks)
         queryset = queryset.filter(matches)
+    return queryset
+
+
+def receipts_estimate(*, account: Account, filters: ReceiptFilters) -> int | None:
+    """The planner's estimate of how many receipts match: planning only, nothing is counted (a COUNT over
+    millions of rows per page load is what the list must never do). None if the plan cannot be read."""
+    import json
+
+    try:
+        plan = json.loads(_filtered_receipts(account, filters).explain(format="json"))
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def receipts_page(
+    *, account: Account, filters: ReceiptFilters, limit: int, after: str | None = None, before: str | None = None
+) -> KeysetPage:
+    """Newest first, keyset-paged on (purchase_at, id): every page is an index range scan over
+    (account, purchase_at), whatever the table's size, and nothing counts the whole list."""
+    queryset = _filtered_receipts(account, filters)
     backwards = before is not None and after is None
     if after:
         at, pk = _parse_receipt_cursor(after)
@@ -485,20 +502,20 @@ def codes_suggest(*, account: Account, kind: str, text: str, limit: int = 15) ->
 
 
 def customers_page(*, account: Account, search: str | None, limit: int, after: str | None) -> KeysetPage:
-    """Most recent buyers first over the (account, -last_purchase_at) index; search by id, e-mail, phone or name."""
-    from django.db.models import F, Q
+    """Most recent buyers first, keyset-paged along the (account, -last_purchase_at) index; a search finds a
+    customer by id, e-mail, phone or name. Customers whose receipts were all non-purchases have no last purchase
+    and are found by search only (sorting them in would defeat the index)."""
+    from django.db.models import Q
 
     queryset = Customer.objects.filter(account=account)
     if search:
         text = search.strip()
         queryset = queryset.filter(
-            Q(customer_id=text)
-            | Q(email=text.lower())
-            | Q(phone=text)
-            | Q(first_name__iexact=text)
-            | Q(last_name__iexact=text)
-        )
-    ordered = queryset.order_by(F("last_purchase_at").desc(nulls_last=True), "-id")
+            _customer_match(text) | Q(first_name__iexact=text) | Q(last_name__iexact=text)
+        ).order_by("-id")
+        rows = list(queryset[:limit])
+        return KeysetPage(rows=rows, next_cursor=None, previous_cursor=None)
+    ordered = queryset.filter(last_purchase_at__isnull=False).order_by("-last_purchase_at", "-id")
     if after:
         try:
             pk = int(after)
@@ -506,13 +523,8 @@ def customers_page(*, account: Account, search: str | None, limit: int, after: s
             raise InvalidCursor("Not a cursor of this list.") from exc
         anchor = Customer.objects.filter(account=account, pk=pk).values_list("last_purchase_at", flat=True).first()
         if anchor is None:
-            ordered = ordered.filter(last_purchase_at__isnull=True, id__lt=pk)
-        else:
-            ordered = ordered.filter(
-                Q(last_purchase_at__lt=anchor)
-                | Q(last_purchase_at=anchor, id__lt=pk)
-                | Q(last_purchase_at__isnull=True)
-            )
+            raise InvalidCursor("Not a cursor of this list.")
+        ordered = ordered.filter(last_purchase_at__lte=anchor).exclude(last_purchase_at=anchor, id__gte=pk)
     rows = list(ordered[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
@@ -542,9 +554,24 @@ def customer_spend_by_month(*, customer: Customer, tz) -> list[tuple[str, int, i
     return [(row["month"].strftime("%Y-%m"), row["n"], row["gross"] or 0) for row in rows]
 
 
+DAILY_CACHE_SECONDS = 300
+
+
 def receipts_per_day(*, account: Account, since: datetime, tz) -> list[tuple[str, int, int]]:
     """(day in the account's timezone, purchase receipts, gross) from `since` on: a range scan of the
-    (account, purchase_at) index, never the whole table."""
+    (account, purchase_at) index, never the whole table. Kept for five minutes: on millions of receipts the scan
+    of 90 days is the dashboard's one heavy query, and a chart of days does not need to be fresher than that."""
+    from django.core.cache import cache
+
+    key = f"receipts-per-day:{account.pk}:{since.isoformat()}:{tz}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = _receipts_per_day(account, since, tz)
+        cache.set(key, cached, DAILY_CACHE_SECONDS)
+    return [tuple(row) for row in cached]
+
+
+def _receipts_per_day(account: Account, since: datetime, tz) -> list[tuple[str, int, int]]:
     from django.db.models import Count, Sum
     from django.db.models.functions import TruncDate
 

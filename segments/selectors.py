@@ -120,8 +120,18 @@ def segments_overview(*, account: Account, limit: int | None = None, active_only
     return list(queryset[:limit] if limit else queryset)
 
 
+RECENT_RUNS_DAYS = 7
+
+
 def runs_recent(*, account: Account, limit: int, failed: bool = False) -> list[SegmentRun]:
-    queryset = SegmentRun.objects.filter(segment__account=account).select_related("segment")
+    """The account's latest runs of the last week: incremental runs pile up by the thousand, and the bound keeps
+    this from sorting a segment's whole history."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(days=RECENT_RUNS_DAYS)
+    queryset = SegmentRun.objects.filter(segment__account=account, created_at__gte=since).select_related("segment")
     if failed:
         queryset = queryset.filter(status=SegmentRun.Status.FAILED)
     return list(queryset.order_by("-created_at")[:limit])
@@ -130,7 +140,8 @@ def runs_recent(*, account: Account, limit: int, failed: bool = False) -> list[S
 def segment_size_history(*, segment: Segment, limit: int = 60) -> list[SegmentRun]:
     """Published runs, oldest first: the size-over-time chart."""
     runs = SegmentRun.objects.filter(segment=segment, status=SegmentRun.Status.SUCCEEDED, members__isnull=False)
-    return list(reversed(runs.order_by("-finished_at")[:limit]))
+    # newest first along the (segment, -created_at) index, then turned around for the chart
+    return list(reversed(runs.order_by("-created_at")[:limit]))
 
 
 def segment_members_page(*, segment: Segment, search: str | None, limit: int, after: str | None) -> tuple[list, bool]:

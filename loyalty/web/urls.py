@@ -40,6 +40,11 @@ urlpatterns = [
     path("a/<aid:aid>/segments/<uuid:segment_id>/delete/", segments.segment_delete, name="segment-delete"),
     path("a/<aid:aid>/segments/<uuid:segment_id>/members.csv", segments.segment_export, name="segment-export"),
     path("a/<aid:aid>/segments/<uuid:segment_id>/push/", segments.segment_push, name="segment-push"),
+    path(
+        "a/<aid:aid>/segments/<uuid:segment_id>/links/<uuid:rule_id>/remove/",
+        segments.segment_unlink,
+        name="segment-unlink",
+    ),
     path("a/<aid:aid>/discount-rules/", rules.rule_list, name="rules"),
     path("a/<aid:aid>/discount-rules/new/", rules.rule_new, name="rule-new"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/", rules.rule_detail, name="rule"),

@@ -116,7 +116,24 @@
     });
   }
 
+  // Menus built on <details>: Escape and a click elsewhere close them, as people expect of a menu.
+  function initMenus() {
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      });
+    });
+    document.addEventListener("click", function (event) {
+      document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+        if (!menu.contains(event.target)) menu.open = false;
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    initMenus();
     initCharts();
     initProgress();
     initConfirm();

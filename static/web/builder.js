@@ -34,6 +34,8 @@
     this.suggestUrl = form.dataset.suggestUrl;
     this.timer = null;
     this.sequence = 0;
+    // a fresh form is not wrong yet: field errors wait until the user has changed something
+    this.touched = Boolean((data.errors || []).length) || Boolean((data.parts || []).length);
     this.render();
     this.showErrors(data.errors || []);
     this.schedulePreview(0);
@@ -110,6 +112,7 @@
   };
 
   Builder.prototype.changed = function () {
+    this.touched = true;
     this.schedulePreview(400);
   };
 
@@ -381,8 +384,13 @@
           badge.dataset.count = part.customersCount === null ? "" : String(part.customersCount);
         }
       });
-      self.showErrors(body.errors || []);
-      status.textContent = (body.errors || []).length ? "Complete the highlighted fields to count the whole segment." : "Updated just now.";
+      var errors = self.touched ? body.errors || [] : [];
+      self.showErrors(errors);
+      if ((body.errors || []).length) {
+        status.textContent = self.touched ? "Complete the highlighted fields to count the whole segment." : "Fill in the criteria to count the customers.";
+      } else {
+        status.textContent = "Updated just now.";
+      }
     }).catch(function () {
       if (sequence === self.sequence) document.getElementById("preview-status").textContent = "The preview is not available right now.";
     });

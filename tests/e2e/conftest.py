@@ -26,7 +26,7 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     reason = _unavailable()
     if reason:
@@ -36,8 +36,8 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     # Django refuses sync ORM calls from a thread with a running event loop; Playwright's sync API keeps one in
-    # the test thread, and the tests query the database between browser steps.
-    # Restored when the browser closes; meanwhile subprocesses that must not inherit it strip it themselves.
+    # the test thread while it runs, and the tests query the database between browser steps. Only while the
+    # browser is up: the variable must not leak into later tests (or into their subprocesses' deploy checks).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:

@@ -101,6 +101,11 @@ def test_build_calculate_push_and_see_the_rules_customers(page, demo_shop, celer
     members = page.locator("#members-table tbody tr")
     assert members.count() == min(both, 25)
     shot(page, "segment")
+    # a member's page shows the segment among theirs
+    page.locator("#members-table tbody a").first.click()
+    assert "Regulars at Bergen Bakery" in page.locator("main").inner_text()
+    shot(page, "customer")
+    page.go_back()
 
     # push to a new rule, kept in sync
     page.get_by_label("Discount rule", exact=True).select_option("new")

@@ -128,3 +128,9 @@ def test_another_accounts_receipt_is_404(shop, owner, other_account):
 def test_an_empty_account_says_how_receipts_arrive(account, owner):
     body = owner.get(receipts_url(account)).content.decode()
     assert "No receipts yet." in body and f"/v1/accounts/{account.aid}/receipts" in body
+
+
+def test_the_list_shows_the_planners_estimate_not_a_count(shop, owner):
+    response = owner.get(receipts_url(shop))
+    assert isinstance(response.context["estimate"], int)
+    assert "(an estimate)" in response.content.decode()

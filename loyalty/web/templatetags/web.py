@@ -99,3 +99,21 @@ def policy_text(policy):
     elif kind == "cron":
         parts.append(f"on cron {schedule.get('expression')}")
     return ", ".join(parts) or "manually only"
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key, "") if isinstance(mapping, dict) else ""
+
+
+@register.filter
+def localend(value, account):
+    """An exclusive end instant as the inclusive last day people read: midnight ends the day before."""
+    from datetime import timedelta
+
+    if value is None:
+        return "—"
+    local_value = value.astimezone(account.tz)
+    if (local_value.hour, local_value.minute, local_value.second, local_value.microsecond) == (0, 0, 0, 0):
+        local_value -= timedelta(microseconds=1)
+    return local_value.strftime("%Y-%m-%d")

@@ -13,15 +13,18 @@ PER_PAGE = 50
 @account_view
 def receipt_list(request: HttpRequest) -> HttpResponse:
     account = request.account
+    stores = receipts.stores_for_account(account=account)
     form = ReceiptFilterForm(
         request.GET,
         account=account,
-        stores=receipts.stores_for_account(account=account),
+        stores=stores,
         statuses=receipts.receipt_statuses(account=account),
     )
     result = None
+    estimate = None
     cursor_error = None
     if form.is_valid():
+        estimate = receipts.receipts_estimate(account=account, filters=form.filters())
         try:
             result = receipts.receipts_page(
                 account=account,
@@ -38,7 +41,15 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
     return page(
         request,
         "web/receipts.html",
-        {"form": form, "result": result, "cursor_error": cursor_error, "filtered": filtered, "nav": "receipts"},
+        {
+            "form": form,
+            "result": result,
+            "cursor_error": cursor_error,
+            "filtered": filtered,
+            "store_names": dict(stores),
+            "estimate": estimate,
+            "nav": "receipts",
+        },
         status=200 if form.is_valid() and cursor_error is None else 400,
     )
 

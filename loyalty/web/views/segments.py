@@ -152,17 +152,15 @@ def _run_label(run: SegmentRun | None) -> str:
     return f"Calculating… {run.progress}%"
 
 
-@account_view
-def segment_detail(request: HttpRequest, segment_id) -> HttpResponse:
+def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None, status: int = 200) -> HttpResponse:
     account = request.account
-    segment = selectors.segment_get(account=account, segment_id=segment_id)
     search = request.GET.get("q", "").strip()[:255]
     members, more = selectors.segment_members_page(
         segment=segment, search=search or None, limit=MEMBERS_PER_PAGE, after=request.GET.get("after") or None
     )
     history = selectors.segment_size_history(segment=segment)
     open_run = selectors.segment_open_run(segment=segment)
-    pushes_ = list(discounts.push_runs_for_segment(segment=segment)[:10])
+    recent_pushes = list(discounts.push_runs_for_segment(segment=segment)[:10])
     return page(
         request,
         "web/segment.html",
@@ -170,7 +168,7 @@ def segment_detail(request: HttpRequest, segment_id) -> HttpResponse:
             "segment": segment,
             "freshness": segment_freshness(segment=segment),
             "open_run": open_run,
-            "run_label": _run_label(open_run),
+            "run_label": _run_label(open_run) if open_run else "Pushing to discount rules…",
             "runs": list(selectors.segment_runs(segment=segment)[:15]),
             "chart": {
                 "labels": [r.finished_at.astimezone(account.tz).strftime("%Y-%m-%d %H:%M") for r in history],
@@ -181,18 +179,23 @@ def segment_detail(request: HttpRequest, segment_id) -> HttpResponse:
             "members_more": more,
             "q": search,
             "parts": services._public(segment.definition.get("parts", [])),
-            "push_form": PushForm(
-                account=account,
-                rules=list(
-                    discounts.rules_for_account(account=account).filter(deleted_at__isnull=True).order_by("name")
-                ),
-            ),
-            "pushes": pushes_,
-            "pushes_open": any(p.status in ("queued", "running") for p in pushes_),
+            "push_form": push_form or PushForm(account=account, rules=_live_rules(account)),
+            "pushes": recent_pushes,
+            "pushes_open": any(p.status in ("queued", "running") for p in recent_pushes),
             "links": list(discounts.push_links_for_segment(segment=segment)),
             "nav": "segments",
         },
+        status=status,
     )
+
+
+def _live_rules(account) -> list:
+    return list(discounts.rules_for_account(account=account).filter(deleted_at__isnull=True).order_by("name"))
+
+
+@account_view
+def segment_detail(request: HttpRequest, segment_id) -> HttpResponse:
+    return _detail(request, selectors.segment_get(account=request.account, segment_id=segment_id))
 
 
 @account_view
@@ -249,6 +252,13 @@ def segment_delete(request: HttpRequest, segment_id) -> HttpResponse:
     )
 
 
+def _cell(value) -> str:
+    """Names and e-mails come from point-of-sale systems: a cell starting like a formula is quoted so a
+    spreadsheet opening the export shows it instead of running it."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -263,7 +273,7 @@ def segment_export(request: HttpRequest, segment_id) -> StreamingHttpResponse:
     def rows():
         yield writer.writerow(["customer_id", "first_name", "last_name", "email", "phone"])
         for row in selectors.segment_members_stream(segment=segment):
-            yield writer.writerow(row)
+            yield writer.writerow([_cell(value) for value in row])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="segment-{segment.uuid}.csv"'
@@ -275,8 +285,7 @@ def segment_export(request: HttpRequest, segment_id) -> StreamingHttpResponse:
 def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
     account = request.account
     segment = selectors.segment_get(account=account, segment_id=segment_id)
-    rules = list(discounts.rules_for_account(account=account).filter(deleted_at__isnull=True).order_by("name"))
-    form = PushForm(request.POST, account=account, rules=rules)
+    form = PushForm(request.POST, account=account, rules=_live_rules(account))
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -301,11 +310,21 @@ def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
         except pushes.PushError as exc:
             form.add_error(None, str(exc))
         except DiscountValidationError as exc:
-            form.add_error(None, "; ".join(f"{path or 'rule'}: {message}" for path, message in exc.errors))
+            form.add_error(None, exc.message)
+            for path, message in exc.errors:
+                form.add_error(None, f"{path}: {message}" if path else message)
         else:
             messages.success(request, "Push queued.")
             return redirect("web:segment", aid=account.aid, segment_id=segment.uuid)
-    messages.error(
-        request, "The push could not start: " + " ".join(str(e) for errs in form.errors.values() for e in errs)
-    )
+    return _detail(request, segment, push_form=form, status=400)
+
+
+@account_view
+@require_POST
+def segment_unlink(request: HttpRequest, segment_id, rule_id) -> HttpResponse:
+    account = request.account
+    segment = selectors.segment_get(account=account, segment_id=segment_id)
+    rule = discounts.rule_get(account=account, rule_id=str(rule_id))
+    if pushes.push_link_remove(account=account, segment=segment, rule=rule, actor=actor(request)):
+        messages.success(request, f"“{rule.name or rule.pk}” no longer follows this segment; customers keep it.")
     return redirect("web:segment", aid=account.aid, segment_id=segment.uuid)
