@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -102,6 +103,8 @@ class Bench:
 
     def run(self, result: Result, fn: Callable[[Result], None]) -> Result:
         print(f"-- {result.name}", flush=True)
+        # the box is shared: record how busy it was, so a slow number can be read against it
+        result.extra["load_avg_1m_before"] = round(os.getloadavg()[0], 2)
         try:
             fn(result)
         except Skip as exc:
@@ -109,6 +112,7 @@ class Bench:
         except Exception as exc:  # one scenario failing must not hide the others' numbers
             traceback.print_exc()
             result.error = f"{type(exc).__name__}: {exc}"[:500]
+        result.extra["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
         self.results.append(result)
         shown = (
             f"skipped: {result.skipped}"

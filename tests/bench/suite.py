@@ -271,6 +271,13 @@ def _report(bench, params, info: dict[str, Any], elapsed: float) -> str:
         f"Whole run {elapsed / 60:.1f} min. {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({os.cpu_count()} CPUs). Notes per scenario in the JSON."
     )
+    loads = [r.extra.get(k) for r in bench.results for k in ("load_avg_1m_before", "load_avg_1m_after")]
+    loads = [v for v in loads if v is not None]
+    if loads:
+        head += (
+            f" 1-minute load average around the scenarios: median {sorted(loads)[len(loads) // 2]:.1f},"
+            f" max {max(loads):.1f} (2 cores; other work on the box inflates timings)."
+        )
     notes = "\n".join(f"- {r.name}: {r.note}" for r in bench.results if r.note)
     return f"{head}\n\n{_table(bench)}\n\n{notes}\n"
 
