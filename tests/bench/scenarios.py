@@ -575,13 +575,28 @@ def scenario_push_once(bench: Bench, result: Result, members: int) -> None:
 
 
 def scenario_push_sync(bench: Bench, result: Result, members: int) -> None:
-    """A rule kept in sync with removeDeparted; the definition alternates between two thresholds ~2 % of the
-    members apart, so every recalculation publishes a ~2 % diff and the worker pushes it."""
+    """A rule kept in sync with removeDeparted; the definition alternates between "≥ k purchases" and that plus
+    a lifetime amount the lowest-spending 2 % of those members miss, so every recalculation publishes a ~2 % diff
+    and the worker pushes it."""
+    from django.db import connection
+
     from discounts.models import PushRun
 
-    k, count, cumulative = _count_threshold(bench.account, members)
-    by_k = dict(cumulative)
-    k2 = min((key for key in by_k if key > k), key=lambda key: abs((count - by_k[key]) - 0.02 * count), default=k + 1)
+    k, count, _ = _count_threshold(bench.account, members)
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT percentile_disc(0.02) WITHIN GROUP (ORDER BY net_total) FROM receipts_customer"
+            " WHERE account_id = %s AND purchases >= %s",
+            [bench.account.pk, k],
+        )
+        floor = (cur.fetchone()[0] or 0) / 100  # minor units to NOK
+    definitions_by_turn = [
+        [
+            {"criteria": [{"type": "transaction_count", "min": k}]},
+            {"criteria": [{"type": "transaction_amount", "fromAmount": floor}]},
+        ],
+        [{"criteria": [{"type": "transaction_count", "min": k}]}],
+    ]
     segment, _ = segment_create(bench, "sync", [{"criteria": [{"type": "transaction_count", "min": k}]}])
     rule = _rule(bench, "push sync")
     push = bench.api.json(
@@ -593,11 +608,10 @@ def scenario_push_sync(bench: Bench, result: Result, members: int) -> None:
     _wait_push(push)
     diffs = []
     for attempt in range(min(bench.repeats, 4) + 1):
-        threshold = k2 if attempt % 2 == 0 else k
         body = {
             "segment": {
                 "name": "bench sync",
-                "parts": [{"criteria": [{"type": "transaction_count", "min": threshold}]}],
+                "parts": definitions_by_turn[attempt % 2],
                 "refreshPolicy": {"onNewReceipts": False},
             }
         }
@@ -614,7 +628,9 @@ def scenario_push_sync(bench: Bench, result: Result, members: int) -> None:
         if attempt:
             result.samples.append(run.duration_ms)
     result.extra["diff"] = diffs
-    result.note = f"{count:,} members, diffs of {statistics.median(diffs):,.0f} customers (added + removed)"
+    result.note = (
+        f"{count:,} members, diffs of {statistics.median(diffs):,.0f} customers (added + removed) per sync push"
+    )
 
 
 # --- pages ---------------------------------------------------------------------------------------------------------
