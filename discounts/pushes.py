@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from discounts import documents
 from discounts.models import DiscountRule, PushLink, PushRun
 from discounts.services import rule_customers_give, rule_customers_take_departed
 from loyalty.accounts.models import Account
@@ -91,8 +92,18 @@ def push_execute(*, push_id: str | uuid.UUID) -> PushRun | None:
         if version is None:
             raise PushError("The segment has not been calculated yet.")
         source = given_by(run.segment)
-        added = rule_customers_give(
-            account=run.account, rule=run.rule, customer_ids=members, offering_constraint_id=None, actor=source
+        # The service takes at most MAX_CUSTOMERS_PER_CALL ids per call (the API's limit); segments can be bigger.
+        # Giving is idempotent, so a retry after a partial push adds only what is missing.
+        step = documents.MAX_CUSTOMERS_PER_CALL
+        added = sum(
+            rule_customers_give(
+                account=run.account,
+                rule=run.rule,
+                customer_ids=members[start : start + step],
+                offering_constraint_id=None,
+                actor=source,
+            )
+            for start in range(0, len(members), step)
         )
         removed = 0
         if run.remove_departed:

@@ -55,7 +55,12 @@ def purchase_window_ensure(*, account: Account, starts_at: datetime | None, ends
             _build(cur, account, window)
         else:
             _derive(cur, account, window, base)
-        return window.pk
+    # Fresh statistics for the new window's rows: without them the planner takes a window for a handful of rows
+    # and joins its ~200k customers by nested loop (measured 1.1 s instead of ~0.3 s at 5M receipts). ANALYZE
+    # samples a fixed number of rows, so this costs tens of milliseconds, once per new window.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE receipts_windowstat")
+    return window.pk
 
 
 def _ranges_between(a: tuple[datetime | None, datetime | None], b: tuple[datetime | None, datetime | None]):

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -137,6 +138,12 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
 
     scale = bench.params.scale
     batches = 20 if scale >= 0.1 else 5
+    # Ingest keeps every purchase window current, so measure it with the windows the segments below use (as in
+    # production), not with none: a preview builds them.
+    defs = scenarios.definitions(bench.q)
+    for parts in defs.values():
+        bench.api.json("POST", f"/api/{bench.aid}/segment/preview", {"segment": {"parts": parts}})
+    bench.windows = scenarios.window_count()
     add(
         "ingest over HTTP (POST 1,000/batch)",
         lambda r: scenarios.scenario_ingest_http(bench, r, batches),
@@ -151,7 +158,6 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     scenarios.throwaway_cleanup(account_ids)
     for kind in ("selective", "broad"):
         add(f"customer_segment {kind}", lambda r, kind=kind: scenarios.scenario_customer_segment(bench, r, kind))
-    defs = scenarios.definitions(bench.q)
     add(
         "recalculate aggregate (steady state)",
         lambda r: scenarios.scenario_recalculate(bench, r, "aggregate", defs["aggregate"]),
@@ -265,6 +271,13 @@ def _report(bench, params, info: dict[str, Any], elapsed: float) -> str:
         f"Whole run {elapsed / 60:.1f} min. {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({os.cpu_count()} CPUs). Notes per scenario in the JSON."
     )
+    loads = [r.extra.get(k) for r in bench.results for k in ("load_avg_1m_before", "load_avg_1m_after")]
+    loads = [v for v in loads if v is not None]
+    if loads:
+        head += (
+            f" 1-minute load average around the scenarios: median {sorted(loads)[len(loads) // 2]:.1f},"
+            f" max {max(loads):.1f} (2 cores; other work on the box inflates timings)."
+        )
     notes = "\n".join(f"- {r.name}: {r.note}" for r in bench.results if r.note)
     return f"{head}\n\n{_table(bench)}\n\n{notes}\n"
 
@@ -299,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 7 if args.scale >= 0.1 else 3
+    # SIGTERM (a CI timeout) unwinds like an exception, so the servers the suite started are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return run(args)
 
 

@@ -80,6 +80,17 @@ class TestPushes:
         assert not PushLink.objects.exists()
         assert done.pk == run.pk and done.duration_ms is not None
 
+    def test_a_segment_bigger_than_one_give_call_is_pushed_in_steps(self, account, segment, monkeypatch):
+        from discounts import documents
+
+        monkeypatch.setattr(documents, "MAX_CUSTOMERS_PER_CALL", 1)  # the segment has two members
+        rule = a_rule(account)
+        segment_push_start(account=account, segment=segment, rule=rule, mode="once", remove_departed=False, actor="t")
+        (done,) = run_pushes()
+
+        assert (done.status, done.added, done.skipped) == ("succeeded", 2, 0)
+        assert holders(rule) == {"a", "b"}
+
     @pytest.mark.parametrize(("remove_departed", "after_leaving"), [(False, {"a", "b", "c"}), (True, {"b", "c"})])
     def test_sync_follows_three_recalculations(self, account, api, segment, remove_departed, after_leaving):
         rule = a_rule(account)

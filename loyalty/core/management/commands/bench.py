@@ -3,6 +3,7 @@
 The suite runs in its own process because it points Django at the dataset's database before settings load.
 """
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,9 @@ class Command(BaseCommand):
                 argv += [f"--{name}", str(options[name])]
         if options["no_baselines"]:
             argv.append("--no-baselines")
-        code = subprocess.run(argv, cwd=ROOT, check=False).returncode
+        child = subprocess.Popen(argv, cwd=ROOT)
+        # pass a termination on, so the suite stops the servers it started
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        code = child.wait()
         if code:
             raise CommandError(f"the benchmark suite exited with {code}")
