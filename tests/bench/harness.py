@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-PORT = 8766  # the load test uses 8765
+
+
+def _free_port() -> int:
+    # A fixed port would let a run talk to another run's server (seen: two benches on one box, wrong database).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PORT = _free_port()
 
 
 class Servers:

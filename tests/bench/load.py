@@ -16,6 +16,7 @@ import json
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +27,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-PORT = 8765
+
+
+def _free_port() -> int:
+    # A fixed port would let a run talk to another run's server (seen: two benches on one box, wrong database).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PORT = _free_port()
 AID = "T00000042"
 
 
