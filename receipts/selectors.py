@@ -352,6 +352,8 @@ class ReceiptFilters:
     min_gross: int | None = None
     max_gross: int | None = None
     search: str | None = None
+    # False: the search matches customer ids only, so it cannot tell whether an e-mail or phone belongs to a customer
+    search_personal_data: bool = True
 
 
 @dataclass(frozen=True)
@@ -376,12 +378,14 @@ def _parse_receipt_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidCursor("Not a cursor of this list.") from exc
 
 
-def _customer_match(text: str):
+def _customer_match(text: str, *, personal_data: bool = True):
     """A search term as a customer condition: the id always (indexed), the e-mail only for terms with an @ and the
     phone only for phone-like terms, so a receipt-id search never scans the account's customers for them."""
     from django.db.models import Q
 
     match = Q(customer_id=text)
+    if not personal_data:
+        return match
     if "@" in text:
         match |= Q(email=text.lower())
     if text.lstrip("+").replace(" ", "").isdigit() and len(text) >= 5:
@@ -389,10 +393,12 @@ def _customer_match(text: str):
     return match
 
 
-def _search_customers(account: Account, text: str) -> list[int]:
+def _search_customers(account: Account, text: str, *, personal_data: bool = True) -> list[int]:
     """Customers a search term names: their id, e-mail or phone (exact; e-mails compare case-insensitively)."""
     return list(
-        Customer.objects.filter(account=account).filter(_customer_match(text)).values_list("id", flat=True)[:50]
+        Customer.objects.filter(account=account)
+        .filter(_customer_match(text, personal_data=personal_data))
+        .values_list("id", flat=True)[:50]
     )
 
 
@@ -419,7 +425,7 @@ def _filtered_receipts(account: Account, filters: ReceiptFilters) -> QuerySet[Re
     if filters.search:
         text = filters.search.strip()
         matches = Q(receipt_id=text)
-        customer_pks = _search_customers(account, text)
+        customer_pks = _search_customers(account, text, personal_data=filters.search_personal_data)
         if customer_pks:
             matches |= Q(customer_pk__in=customer_pks)
         queryset = queryset.filter(matches)
@@ -501,18 +507,22 @@ def codes_suggest(*, account: Account, kind: str, text: str, limit: int = 15) ->
     return list(queryset.order_by("value").values_list("value", "name")[:limit])
 
 
-def customers_page(*, account: Account, search: str | None, limit: int, after: str | None) -> KeysetPage:
+def customers_page(
+    *, account: Account, search: str | None, limit: int, after: str | None, search_personal_data: bool = True
+) -> KeysetPage:
     """Most recent buyers first, keyset-paged along the (account, -last_purchase_at) index; a search finds a
-    customer by id, e-mail, phone or name. Customers whose receipts were all non-purchases have no last purchase
-    and are found by search only (sorting them in would defeat the index)."""
+    customer by id, e-mail, phone or name (by id only without `search_personal_data`). Customers whose receipts
+    were all non-purchases have no last purchase and are found by search only (sorting them in would defeat the
+    index)."""
     from django.db.models import Q
 
     queryset = Customer.objects.filter(account=account)
     if search:
         text = search.strip()
-        queryset = queryset.filter(
-            _customer_match(text) | Q(first_name__iexact=text) | Q(last_name__iexact=text)
-        ).order_by("-id")
+        match = _customer_match(text, personal_data=search_personal_data)
+        if search_personal_data:
+            match |= Q(first_name__iexact=text) | Q(last_name__iexact=text)
+        queryset = queryset.filter(match).order_by("-id")
         rows = list(queryset[:limit])
         return KeysetPage(rows=rows, next_cursor=None, previous_cursor=None)
     ordered = queryset.filter(last_purchase_at__isnull=False).order_by("-last_purchase_at", "-id")

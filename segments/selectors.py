@@ -144,20 +144,20 @@ def segment_size_history(*, segment: Segment, limit: int = 60) -> list[SegmentRu
     return list(reversed(runs.order_by("-created_at")[:limit]))
 
 
-def segment_members_page(*, segment: Segment, search: str | None, limit: int, after: str | None) -> tuple[list, bool]:
-    """Members ordered by customer id, keyset-paged on it; search by id, e-mail, phone or name."""
+def segment_members_page(
+    *, segment: Segment, search: str | None, limit: int, after: str | None, search_personal_data: bool = True
+) -> tuple[list, bool]:
+    """Members ordered by customer id, keyset-paged on it; search by id, e-mail, phone or name (by id only without
+    `search_personal_data`: who may not see e-mails must not learn from a search whose e-mail is a member's)."""
     from django.db.models import Q
 
     members = segment_members(segment=segment)
     if search:
         text = search.strip()
-        members = members.filter(
-            Q(customer_id=text)
-            | Q(email=text.lower())
-            | Q(phone=text)
-            | Q(first_name__iexact=text)
-            | Q(last_name__iexact=text)
-        )
+        match = Q(customer_id=text)
+        if search_personal_data:
+            match |= Q(email=text.lower()) | Q(phone=text) | Q(first_name__iexact=text) | Q(last_name__iexact=text)
+        members = members.filter(match)
     if after:
         members = members.filter(customer_id__gt=after)
     rows = list(members.order_by("customer_id")[: limit + 1])

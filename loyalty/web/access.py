@@ -19,7 +19,8 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Resolve `aid` to the user's membership. A non-member gets 404 (an account's existence is not disclosed) and
-    a viewer's writes 403; the view receives `request.account`, `request.role` and `request.can_edit`."""
+    a viewer's writes 403; the view receives `request.account`, `request.role`, `request.can_edit` and
+    `request.can_see_personal_data`."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, aid: str, *args, **kwargs) -> HttpResponse:
@@ -31,6 +32,9 @@ def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         request.account = membership.account
         request.role = membership.role
         request.can_edit = membership.role in (Role.OWNER, Role.EDITOR)
+        # customers' names, contacts, birthdays and addresses are for the roles that run campaigns with them;
+        # a viewer reads the shop's numbers without learning who its customers are
+        request.can_see_personal_data = membership.role in (Role.OWNER, Role.EDITOR)
         if request.method not in SAFE_METHODS and not request.can_edit:
             raise PermissionDenied("Viewers cannot change anything.")
         return view(request, *args, **kwargs)
@@ -44,6 +48,7 @@ def page(request: HttpRequest, template: str, context: dict | None = None, *, st
         "account": request.account,
         "role": request.role,
         "can_edit": request.can_edit,
+        "can_see_personal_data": request.can_see_personal_data,
         "memberships": staff_memberships(user=request.user),
     }
     return render(request, template, {**base, **(context or {})}, status=status)

@@ -63,7 +63,7 @@ class ReceiptFilterForm(forms.Form):
             self.add_error("to", "The end date is before the start date.")
         return cleaned
 
-    def filters(self) -> ReceiptFilters:
+    def filters(self, *, search_personal_data: bool = True) -> ReceiptFilters:
         data = self.cleaned_data
         tz = self.account.tz
         start, end = data.get("from_"), data.get("to")
@@ -79,6 +79,7 @@ class ReceiptFilterForm(forms.Form):
             min_gross=data.get("min_minor"),
             max_gross=data.get("max_minor"),
             search=data.get("q") or None,
+            search_personal_data=search_personal_data,
         )
 
 

@@ -52,8 +52,9 @@ def query(context, **changes):
 
 
 @register.filter
-def criterion_text(criterion):
-    """A criterion as one readable line: its label and the values of its fields."""
+def criterion_text(criterion, personal_data=True):
+    """A criterion as one readable line: its label and the values of its fields. A customer list names people by
+    e-mail or phone as often as by id: without `personal_data` it is shown as its length."""
     from loyalty.web.criteria_ui import CATALOGUE
 
     spec = next((c for c in CATALOGUE if c["type"] == criterion.get("type")), None)
@@ -62,6 +63,9 @@ def criterion_text(criterion):
     values = []
     for field in spec["fields"]:
         value = criterion.get(field["name"])
+        if field["name"] in ("csv", "customers") and criterion.get("customers") and not personal_data:
+            values.append(f"{len(criterion['customers'])} customers")
+            continue
         if field["name"] == "csv" and value is None and criterion.get("customers"):
             values.append(f"{len(criterion['customers'])} customers")
             continue

@@ -14,12 +14,16 @@ PER_PAGE = 50
 @account_view
 def customer_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:255]
+    query = {
+        "account": request.account,
+        "search": search or None,
+        "limit": PER_PAGE,
+        "search_personal_data": request.can_see_personal_data,
+    }
     try:
-        result = receipts.customers_page(
-            account=request.account, search=search or None, limit=PER_PAGE, after=request.GET.get("after") or None
-        )
+        result = receipts.customers_page(**query, after=request.GET.get("after") or None)
     except receipts.InvalidCursor:
-        result = receipts.customers_page(account=request.account, search=search or None, limit=PER_PAGE, after=None)
+        result = receipts.customers_page(**query, after=None)
     return page(request, "web/customers.html", {"result": result, "q": search, "nav": "customers"})
 
 

@@ -24,11 +24,12 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
     estimate = None
     cursor_error = None
     if form.is_valid():
-        estimate = receipts.receipts_estimate(account=account, filters=form.filters())
+        filters = form.filters(search_personal_data=request.can_see_personal_data)
+        estimate = receipts.receipts_estimate(account=account, filters=filters)
         try:
             result = receipts.receipts_page(
                 account=account,
-                filters=form.filters(),
+                filters=filters,
                 limit=PER_PAGE,
                 after=request.GET.get("after") or None,
                 before=request.GET.get("before") or None,

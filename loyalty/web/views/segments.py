@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
@@ -156,7 +157,11 @@ def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None,
     account = request.account
     search = request.GET.get("q", "").strip()[:255]
     members, more = selectors.segment_members_page(
-        segment=segment, search=search or None, limit=MEMBERS_PER_PAGE, after=request.GET.get("after") or None
+        segment=segment,
+        search=search or None,
+        limit=MEMBERS_PER_PAGE,
+        after=request.GET.get("after") or None,
+        search_personal_data=request.can_see_personal_data,
     )
     history = selectors.segment_size_history(segment=segment)
     open_run = selectors.segment_open_run(segment=segment)
@@ -267,6 +272,9 @@ class _Echo:
 @account_view
 @require_GET
 def segment_export(request: HttpRequest, segment_id) -> StreamingHttpResponse:
+    if not request.can_see_personal_data:
+        # the export is names, e-mails and phones and nothing else: a viewer has nothing to take from it
+        raise PermissionDenied("Viewers cannot export customers' personal data.")
     segment = selectors.segment_get(account=request.account, segment_id=segment_id)
     writer = csv.writer(_Echo())
 
