@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import BooleanField, ExpressionWrapper, QuerySet
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
@@ -87,12 +88,12 @@ def preview(*, account: Account, parts: list[dict[str, Any]], now: datetime | No
     """The live preview: matching customers for the whole definition and for each part."""
     ctx = context(account=account, now=now)
     lists_resolve(account=account, parts=parts)
-    customers = receipts.customers_for_account(account=account)
+    total, per_part = _counts(account=account, parts=parts, ctx=ctx)
     return {
-        "customersCount": count(matching_customers(account=account, parts=parts, ctx=ctx)),
+        "customersCount": total,
         "parts": [
-            {"segmentPartId": part["segmentPartId"], "customersCount": count(customers.filter(part_q(part, ctx)))}
-            for part in parts
+            {"segmentPartId": part["segmentPartId"], "customersCount": n}
+            for part, n in zip(parts, per_part, strict=True)
         ],
         "unmatched": [
             {"criterionId": c["criterionId"], "matched": c.get("matched", 0), "unmatched": c.get("unmatched", [])}
@@ -101,3 +102,29 @@ def preview(*, account: Account, parts: list[dict[str, Any]], now: datetime | No
             if c["type"] in LIST_TYPES
         ],
     }
+
+
+def _counts(*, account: Account, parts: list[dict[str, Any]], ctx: Context) -> tuple[int, list[int]]:
+    """The whole definition's count and each part's, in one pass over the account's customers.
+
+    Each part becomes a boolean column, so every subquery of the definition runs once (hashed) and the customers
+    are scanned once; counting the whole and then each part separately scanned them N + 1 times and ran every
+    subquery twice (measured: the preview of a two-part aggregate segment at 5M receipts took ~3x as long).
+    """
+    if not parts:
+        return 0, []
+    customers = receipts.customers_for_account(account=account).annotate(
+        **{f"p{i}": ExpressionWrapper(part_q(part, ctx), output_field=BooleanField()) for i, part in enumerate(parts)}
+    )
+    sql, params = customers.values(*(f"p{i}" for i in range(len(parts)))).query.sql_with_params()
+    # a part Django knows to match nobody compiles to the integer 0, hence the casts
+    flags = [f"s.p{i}::boolean" for i in range(len(parts))]
+    columns = ", ".join(
+        [f"count(*) FILTER (WHERE {' AND '.join(flags)})", *(f"count(*) FILTER (WHERE {f})" for f in flags)]
+    )
+    with connection.cursor() as cursor:
+        # OFFSET 0 keeps the subquery from being flattened: flattened, PostgreSQL copies each part's expression into
+        # every FILTER and runs its subqueries once per copy
+        cursor.execute(f"SELECT {columns} FROM ({sql} OFFSET 0) s", params)
+        total, *per_part = cursor.fetchone()
+    return total, per_part

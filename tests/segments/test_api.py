@@ -377,6 +377,23 @@ class TestPreviewAndLists:
         assert body["customersCount"] == 2
         assert not Segment.objects.exists()
 
+    def test_preview_of_a_part_that_matches_nobody_counts_zero(self, api):
+        # given a part Django compiles to "nothing" (a list of unknown customers) next to a real one
+        seed_receipts(api)
+        parts = [
+            {"criteria": [{"type": "customer_list", "customers": ["ghost@example.com"]}]},
+            {"criteria": [{"type": "bought_skus", "skuIds": ["sku0"]}]},
+        ]
+
+        # when previewed
+        response = api.post(f"{BASE}/preview", {"segment": {"parts": parts}}, format="json")
+
+        # then that part and the whole count zero, and the other part keeps its count
+        assert response.status_code == 200
+        body = response.json()
+        assert [p["customersCount"] for p in body["parts"]] == [0, 4]
+        assert body["customersCount"] == 0
+
     def test_customer_list_reports_unmatched_entries(self, api):
         seed_receipts(api)
         segment_id = create(

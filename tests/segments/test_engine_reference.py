@@ -224,6 +224,12 @@ def test_engine_equals_reference(timezone, now, account, api):
         expected, got = ref.segment(parts), engine_members(account, parts, now)
         if expected != got:
             mismatches.append((parts, sorted(expected - got)[:5], sorted(got - expected)[:5]))
+        # the builder's preview counts the whole and each part in one statement: the same sets, counted
+        preview = engine.preview(account=account, parts=validate_definition(parts), now=now)
+        counted = [preview["customersCount"], *(p["customersCount"] for p in preview["parts"])]
+        wanted = [len(expected), *(len(ref.segment([part])) for part in parts)]
+        if counted != wanted:
+            mismatches.append((parts, f"preview counted {counted}", f"reference {wanted}"))
 
     # then they agree everywhere, and the cases were not trivial
     assert not mismatches, "\n".join(f"{c}\n  missing {m}\n  extra {e}" for c, m, e in mismatches[:10])
