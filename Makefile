@@ -44,5 +44,7 @@ $(BENCH_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 # The benchmark suite (tests/bench): 5M receipts at full scale; BENCH_ARGS="--scale 0.01" for a quick check.
+# Then the load test (50 clients for 60 s against gunicorn; LOAD_ARGS="--clients 10 --duration 20"); SKIP_LOAD=1 skips it.
 bench: $(RUN_STAMP) $(BENCH_STAMP)
 	$(BIN)/python manage.py bench $(BENCH_ARGS)
+	$(if $(SKIP_LOAD),,$(BIN)/python -m tests.bench.load $(LOAD_ARGS))
