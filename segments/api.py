@@ -12,6 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from loyalty.accounts.scopes import Role
 from loyalty.api.errors import OpenLoyaltyError, ol_field_error
 from loyalty.api.openloyalty import filter_errors, paging
 from loyalty.api.views import OpenLoyaltyAPIView
@@ -276,6 +277,9 @@ class SegmentMembersView(OpenLoyaltyAPIView):
         operation_id="segmentGetMembers", parameters=FILTER_PARAMETERS, responses={200: OpenApiTypes.OBJECT}, tags=TAGS
     )
     def get(self, request, storeCode, segment):
+        # Members carry names, e-mails and phones; staff with the viewer role see none of it (as in the pages).
+        if self.principal.kind == "staff" and self.principal.roles.get(self.account.aid) == Role.VIEWER:
+            raise OpenLoyaltyError(403, "Viewers may not list customers' personal data.")
         found = selectors.segment_get(account=self.account, segment_id=segment)
         page = paging(request.query_params, order_fields=MEMBER_ORDER, default_order=["customer_id"])
         members = selectors.segment_members(segment=found)

@@ -181,6 +181,34 @@ class TestLists:
         assert [m["customerId"] for m in filtered["items"]] == ["c1"]
         assert filtered["total"]["filtered"] == 1
 
+    @pytest.mark.parametrize(("role", "status"), [("owner", 200), ("editor", 200), ("viewer", 403)])
+    def test_members_personal_data_is_for_owners_and_editors_only(self, api, account, role, status):
+        # given a calculated segment and a staff member's token
+        from rest_framework.test import APIClient
+
+        from loyalty.accounts import tokens
+        from loyalty.accounts.services import staff_user_upsert
+
+        seed_receipts(api)
+        segment_id = create(api)
+        run_all()
+        user, _ = staff_user_upsert(account=account, username=f"u-{role}", role=role, password="pw-123456-x")
+        token, _ = tokens.staff_access_token(base_url="http://testserver", user_id=user.pk, username=user.username)
+        staff = APIClient()
+        staff.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+        # when they list the members
+        response = staff.get(f"{BASE}/{segment_id}/members")
+
+        # then only owners and editors get them; a viewer gets a 403 in Open Loyalty's shape, and still the segment
+        assert response.status_code == status
+        if status == 403:
+            assert response.json() == {"code": 403, "message": "Viewers may not list customers' personal data."}
+            assert "c1@example.com" not in response.content.decode()
+        else:
+            assert {m["email"] for m in response.json()["items"]} >= {"c1@example.com"}
+        assert staff.get(f"{BASE}/{segment_id}").status_code == 200
+
     def test_members_of_a_segment_never_calculated_are_empty(self, api):
         segment_id = create(api)
         assert api.get(f"{BASE}/{segment_id}/members").json()["items"] == []
