@@ -226,13 +226,33 @@ def _publish(
                 """,
                 [version, segment.pk, current, affected],
             )
-        compiled = engine.sql_of(queryset.values("id"))
-        if compiled is not None:
-            sql, params = compiled
-            cursor.execute(
-                f"INSERT INTO segments_segmentmember (segment_id, version, customer_pk) SELECT %s, %s, m.id FROM ({sql}) m",
-                [segment.pk, version, *params],
-            )
+        stats = None  # (members, net spend, purchases) of the new version
+        if affected is None:
+            # A full run writes the whole version, so its stats come from the rows it writes; joining the members
+            # back to customers afterwards was ~280 ms of a 110k-member run at 5M receipts.
+            compiled = engine.sql_of(queryset.values("id", "net_total", "purchases"))
+            stats = (0, 0, 0)
+            if compiled is not None:
+                sql, params = compiled
+                cursor.execute(
+                    f"""
+                    WITH m AS MATERIALIZED ({sql}),
+                         written AS (
+                            INSERT INTO segments_segmentmember (segment_id, version, customer_pk)
+                            SELECT %s, %s, m.id FROM m)
+                    SELECT count(*), coalesce(sum(m.net_total), 0), coalesce(sum(m.purchases), 0) FROM m
+                    """,
+                    [*params, segment.pk, version],
+                )
+                stats = cursor.fetchone()
+        else:
+            compiled = engine.sql_of(queryset.values("id"))
+            if compiled is not None:
+                sql, params = compiled
+                cursor.execute(
+                    f"INSERT INTO segments_segmentmember (segment_id, version, customer_pk) SELECT %s, %s, m.id FROM ({sql}) m",
+                    [segment.pk, version, *params],
+                )
         timings["compute_ms"] = int((time.monotonic() - tick) * 1000)
         tick = time.monotonic()
         cursor.execute(
@@ -253,15 +273,17 @@ def _publish(
             {"s": segment.pk, "new": version, "old": current or 0, "now": now, "run": run.pk, "reason": reason},
         )
         added, removed = cursor.fetchone()
-        cursor.execute(
-            """
-            SELECT count(*), coalesce(sum(c.net_total), 0), coalesce(sum(c.purchases), 0)
-            FROM segments_segmentmember m JOIN receipts_customer c ON c.id = m.customer_pk
-            WHERE m.segment_id = %s AND m.version = %s
-            """,
-            [segment.pk, version],
-        )
-        members, spend, purchases = cursor.fetchone()
+        if stats is None:  # an incremental run kept most rows from the previous version: count them all
+            cursor.execute(
+                """
+                SELECT count(*), coalesce(sum(c.net_total), 0), coalesce(sum(c.purchases), 0)
+                FROM segments_segmentmember m JOIN receipts_customer c ON c.id = m.customer_pk
+                WHERE m.segment_id = %s AND m.version = %s
+                """,
+                [segment.pk, version],
+            )
+            stats = cursor.fetchone()
+        members, spend, purchases = stats
         watermark = receipts.ingest_watermark(
             account=segment.account, up_to=run.batch_to if affected is not None else None
         )

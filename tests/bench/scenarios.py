@@ -265,8 +265,9 @@ def throwaway_cleanup(account_ids: list[int]) -> int:
             cur.execute("DELETE FROM segments_segmentmember WHERE customer_pk = ANY(%s)", [customers])
             cur.execute("DELETE FROM segments_membershipspan WHERE customer_pk = ANY(%s)", [customers])
             cur.execute("DELETE FROM receipts_customer WHERE id = ANY(%s)", [customers])
+        # every batch in the bench database that the generator did not write is an ingest sample's
         cur.execute(
-            "DELETE FROM receipts_ingestbatch WHERE account_id = ANY(%s) AND created_by LIKE 'bench%%'", [account_ids]
+            "DELETE FROM receipts_ingestbatch WHERE account_id = ANY(%s) AND created_by <> 'generator'", [account_ids]
         )
     return deleted
 
