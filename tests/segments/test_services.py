@@ -74,6 +74,28 @@ class TestPublish:
         segment.refresh_from_db()
         assert segment.customers_count == 1 and segment.calculated_at is not None
 
+    def test_a_run_that_finds_the_same_members_keeps_the_version(self, api, account):
+        # given a calculated segment
+        post(api, receipt(customer_id="a"), receipt(customer_id="a"), receipt(customer_id="b"))
+        segment = make_segment(account, COUNT_2)
+        first = segment_recalculate(run_id=queued(segment).id)
+        rows_before = list(SegmentMember.objects.filter(segment=segment).values_list("version", "customer_id"))
+
+        # when it is recalculated with nothing changed, and then after b qualifies
+        again = segment_recalculate(run_id=services.segment_refresh(segment=segment, actor="test").id)
+        after_again = list(SegmentMember.objects.filter(segment=segment).values_list("version", "customer_id"))
+        post(api, receipt(customer_id="b"))
+        changed = segment_recalculate(run_id=services.segment_refresh(segment=segment, actor="test").id)
+
+        # then the unchanged run kept version and rows (and still succeeded with fresh figures) ...
+        assert (again.status, again.version, again.members, again.added, again.removed) == ("succeeded", 1, 1, 0, 0)
+        assert after_again == rows_before
+        segment.refresh_from_db()
+        # ... and the next change published a new version with only its rows
+        assert (changed.version, changed.members, changed.added) == (first.version + 1, 2, 1)
+        assert segment.current_version == 2 and members(segment) == {"a", "b"}
+        assert set(SegmentMember.objects.filter(segment=segment).values_list("version", flat=True)) == {2}
+
     def test_readers_see_the_old_set_until_the_new_version_commits(self, api, account):
         post(api, receipt(customer_id="a"), receipt(customer_id="a"), receipt(customer_id="b"))
         segment = make_segment(account, COUNT_2)
