@@ -93,7 +93,7 @@ def generator_spec(account: AccountSpec, *, prefix: str = "", end: datetime = EN
 # --- the database --------------------------------------------------------------------------------------------------
 
 
-def _admin_connection():
+def admin_connection():
     """A connection to the server's `postgres` database (for CREATE/DROP DATABASE). Django must be set up."""
     import psycopg
     from django.conf import settings
@@ -121,7 +121,7 @@ def database_prepare(name: str) -> bool:
     """Create the bench database if needed. Returns True when it holds a completed dataset (reuse it)."""
     from psycopg import sql
 
-    with _admin_connection() as conn:
+    with admin_connection() as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists:
             if _completed(name):

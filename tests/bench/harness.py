@@ -165,15 +165,20 @@ class Http:
 
 def client_token(aid: str, scopes: str) -> str:
     """An API client of the account and a token for it, the way integrators get one (HTTP client credentials)."""
-    import base64
-
     from loyalty.accounts.models import Account
     from loyalty.accounts.services import api_client_create
 
     account = Account.objects.get(aid=aid)
     client, secret = api_client_create(account=account, name=f"bench-{time.time():.0f}", scopes=scopes.split(","))
+    return request_token(aid, client.client_id, secret)
+
+
+def request_token(aid: str, client_id: str, secret: str) -> str:
+    """POST /auth/token with HTTP Basic client credentials to the server on PORT."""
+    import base64
+
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-    basic = base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     body = json.dumps({"grant_type": "client_credentials", "audience": f"http://127.0.0.1:{PORT}/v1/accounts/{aid}"})
     conn.request(
         "POST",

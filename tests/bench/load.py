@@ -16,27 +16,16 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
+from tests.bench.dataset import admin_connection
+from tests.bench.harness import PORT, PYTHON, ROOT, request_token
 
-
-def _free_port() -> int:
-    # A fixed port would let a run talk to another run's server (seen: two benches on one box, wrong database).
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-PORT = _free_port()
 AID = "T00000042"
 
 
@@ -60,30 +49,12 @@ def _prepare_database(name: str) -> None:
     """Create the load database (the embedded server only autocreates the configured one)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
     import django
+    from psycopg import sql
 
     django.setup()
-    from django.conf import settings
-
-    if settings.LOYALTY_EMBEDDED_DATABASE:
-        from loyalty.embedded_postgres import server as embedded
-
-        server, _ = embedded.ensure_running(Path(settings.LOYALTY_DATA_DIR))
-        embedded.ensure_database(server, name)
-    else:
-        import psycopg
-        from psycopg import sql
-
-        db = settings.DATABASES["default"]
-        with psycopg.connect(
-            host=db["HOST"],
-            port=db["PORT"] or None,
-            user=db["USER"],
-            password=db["PASSWORD"] or None,
-            dbname="postgres",
-            autocommit=True,
-        ) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with admin_connection() as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 class Client:
@@ -228,7 +199,7 @@ def run(clients: int, duration: float, receipts: int) -> int:
             if time.monotonic() > deadline:
                 raise RuntimeError("gunicorn did not come up")
             time.sleep(0.5)
-        token = _token(credentials)
+        token = request_token(AID, credentials["client_id"], credentials["client_secret"])
         return _drive(token, clients, duration)
     finally:
         for process in processes:
@@ -237,22 +208,6 @@ def run(clients: int, duration: float, receipts: int) -> int:
                 process.wait(timeout=20)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(process.pid, signal.SIGKILL)
-
-
-def _token(credentials: dict) -> str:
-    import base64
-
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
-    basic = base64.b64encode(f"{credentials['client_id']}:{credentials['client_secret']}".encode()).decode()
-    body = json.dumps({"grant_type": "client_credentials", "audience": f"http://127.0.0.1:{PORT}/v1/accounts/{AID}"})
-    conn.request(
-        "POST",
-        f"/v1/accounts/{AID}/auth/token",
-        body=body,
-        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/json", "Host": f"127.0.0.1:{PORT}"},
-    )
-    response = conn.getresponse()
-    return json.loads(response.read())["access_token"]
 
 
 def _drive(token: str, clients: int, duration: float) -> int:
