@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 
-from loyalty.web.formatting import to_minor
+from loyalty.web.formatting import exponent, to_minor
 from receipts.selectors import ReceiptFilters
 
 
@@ -255,7 +255,7 @@ class RuleForm(RuleFieldsMixin, forms.Form):
         tz = account.tz
         value = reward.get("value")
         if reward.get("type") in AMOUNT_REWARDS and value is not None:
-            value = major(value / 10 ** _exp(account.currency), "").strip().replace("\u202f", "")
+            value = major(value / 10 ** exponent(account.currency), "").strip().replace("\u202f", "")
         items = requirement.get("item", {}).get("items", []) if isinstance(requirement.get("item"), dict) else []
         return {
             "name": document.get("name", ""),
@@ -268,7 +268,7 @@ class RuleForm(RuleFieldsMixin, forms.Form):
             "reward_type": reward.get("type"),
             "reward_value": value,
             "min_gross": (
-                major(requirement["gross_amount"] / 10 ** _exp(account.currency), "").strip().replace("\u202f", "")
+                major(requirement["gross_amount"] / 10 ** exponent(account.currency), "").strip().replace("\u202f", "")
                 if requirement.get("gross_amount")
                 else ""
             ),
@@ -277,9 +277,3 @@ class RuleForm(RuleFieldsMixin, forms.Form):
             "store_ids": requirement.get("store_ids", []),
             "reward_usage": (document.get("limitation") or {}).get("discount_reward_usage"),
         }
-
-
-def _exp(currency: str) -> int:
-    from loyalty.web.formatting import exponent
-
-    return exponent(currency)

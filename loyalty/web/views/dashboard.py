@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from loyalty.web.access import account_view, page
+from loyalty.web.formatting import exponent
 from receipts import selectors as receipts
 from segments import selectors as segments
 
@@ -26,7 +27,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     series = {
         "labels": days,
         "receipts": [per_day.get(day, (0, 0))[0] for day in days],
-        "revenue": [per_day.get(day, (0, 0))[1] / 10 ** _exp(account.currency) for day in days],
+        "revenue": [per_day.get(day, (0, 0))[1] / 10 ** exponent(account.currency) for day in days],
         "currency": account.currency,
     }
     active, inactive = receipts.customers_activity(account=account, since=month_start)
@@ -49,9 +50,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "nav": "dashboard",
         },
     )
-
-
-def _exp(currency: str) -> int:
-    from loyalty.web.formatting import exponent
-
-    return exponent(currency)
