@@ -378,9 +378,11 @@ def _parse_receipt_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidCursor("Not a cursor of this list.") from exc
 
 
-def _customer_match(text: str, *, personal_data: bool = True):
+def customer_search_q(text: str, *, personal_data: bool = True, names: bool = False):
     """A search term as a customer condition: the id always (indexed), the e-mail only for terms with an @ and the
-    phone only for phone-like terms, so a receipt-id search never scans the account's customers for them."""
+    phone only for phone-like terms, so a receipt-id search never scans the account's customers for them; first and
+    last names (exact, any case) with `names`. Without `personal_data` only the id: who may not see e-mails must not
+    learn from a search whose e-mail matched."""
     from django.db.models import Q
 
     match = Q(customer_id=text)
@@ -390,6 +392,8 @@ def _customer_match(text: str, *, personal_data: bool = True):
         match |= Q(email=text.lower())
     if text.lstrip("+").replace(" ", "").isdigit() and len(text) >= 5:
         match |= Q(phone=text)
+    if names:
+        match |= Q(first_name__iexact=text) | Q(last_name__iexact=text)
     return match
 
 
@@ -397,7 +401,7 @@ def _search_customers(account: Account, text: str, *, personal_data: bool = True
     """Customers a search term names: their id, e-mail or phone (exact; e-mails compare case-insensitively)."""
     return list(
         Customer.objects.filter(account=account)
-        .filter(_customer_match(text, personal_data=personal_data))
+        .filter(customer_search_q(text, personal_data=personal_data))
         .values_list("id", flat=True)[:50]
     )
 
@@ -514,15 +518,13 @@ def customers_page(
     customer by id, e-mail, phone or name (by id only without `search_personal_data`). Customers whose receipts
     were all non-purchases have no last purchase and are found by search only (sorting them in would defeat the
     index)."""
-    from django.db.models import Q
 
     queryset = Customer.objects.filter(account=account)
     if search:
         text = search.strip()
-        match = _customer_match(text, personal_data=search_personal_data)
-        if search_personal_data:
-            match |= Q(first_name__iexact=text) | Q(last_name__iexact=text)
-        queryset = queryset.filter(match).order_by("-id")
+        queryset = queryset.filter(customer_search_q(text, personal_data=search_personal_data, names=True)).order_by(
+            "-id"
+        )
         rows = list(queryset[:limit])
         return KeysetPage(rows=rows, next_cursor=None, previous_cursor=None)
     ordered = queryset.filter(last_purchase_at__isnull=False).order_by("-last_purchase_at", "-id")

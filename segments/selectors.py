@@ -149,15 +149,11 @@ def segment_members_page(
 ) -> tuple[list, bool]:
     """Members ordered by customer id, keyset-paged on it; search by id, e-mail, phone or name (by id only without
     `search_personal_data`: who may not see e-mails must not learn from a search whose e-mail is a member's)."""
-    from django.db.models import Q
-
     members = segment_members(segment=segment)
     if search:
-        text = search.strip()
-        match = Q(customer_id=text)
-        if search_personal_data:
-            match |= Q(email=text.lower()) | Q(phone=text) | Q(first_name__iexact=text) | Q(last_name__iexact=text)
-        members = members.filter(match)
+        members = members.filter(
+            receipts.customer_search_q(search.strip(), personal_data=search_personal_data, names=True)
+        )
     if after:
         members = members.filter(customer_id__gt=after)
     rows = list(members.order_by("customer_id")[: limit + 1])
