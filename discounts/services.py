@@ -18,7 +18,7 @@ from discounts.models import DiscountRule
 from discounts.selectors import RuleNotFound, rule_was_given
 from loyalty.accounts.models import Account
 from loyalty.api.swagger import Errors
-from loyalty.core.ids import uuid7
+from loyalty.core.ids import UUID7_BLOCK_SQL, uuid7_block
 from receipts.services.read_models import raw_cursor
 
 
@@ -148,9 +148,9 @@ def rule_delete(*, account: Account, rule: DiscountRule, actor: str) -> Discount
 _GIVE = """
     INSERT INTO discounts_discountref
         (id, account_id, rule_id, customer_id, offering_constraint_id, created_at, created_by)
-    SELECT given.id, %(account)s::int, %(rule)s::uuid, given.customer_id, %(constraint)s::text,
+    SELECT {new_id}, %(account)s::int, %(rule)s::uuid, given.customer_id, %(constraint)s::text,
            %(now)s::timestamptz, %(actor)s::text
-    FROM unnest(%(ids)s::uuid[], %(customers)s::text[]) AS given(id, customer_id)
+    FROM unnest(%(customers)s::text[]) WITH ORDINALITY AS given(customer_id, n)
     {only_new}
     ON CONFLICT DO NOTHING
 """
@@ -185,14 +185,17 @@ def rule_customers_give(
             return 0
         cur = raw_cursor()
         cur.execute(
-            _GIVE.format(only_new="" if offering_constraint_id else _ONLY_WITHOUT_LIVE_REF),
+            _GIVE.format(
+                new_id=UUID7_BLOCK_SQL.format(n="given.n"),
+                only_new="" if offering_constraint_id else _ONLY_WITHOUT_LIVE_REF,
+            ),
             {
                 "account": account.pk,
                 "rule": rule.pk,
                 "constraint": offering_constraint_id,
                 "now": timezone.now(),
                 "actor": actor,
-                "ids": [uuid7() for _ in customers],
+                **uuid7_block(len(customers)),
                 "customers": customers,
             },
         )

@@ -26,3 +26,21 @@ def uuid7(timestamp_ms: int | None = None) -> uuid.UUID:
                 value = _last + 1
             _last = value
     return uuid.UUID(int=value)
+
+
+# The SQL for the n-th (1-based) id of a block reserved with uuid7_block: the high 64 bits as hex, then the low 64
+# bits as (start + n - 1) with the RFC variant bits (10) set, which as a signed bigint is OR-ing in the sign bit.
+UUID7_BLOCK_SQL = "(%(id_high)s::text || to_hex((%(id_low)s::bigint + {n} - 1) | (-9223372036854775808)::bigint))::uuid"
+
+
+def uuid7_block(count: int) -> dict[str, str | int]:
+    """Reserve `count` consecutive ids (a uuid7 and the next ones, counting up as above) for PostgreSQL to build with
+    UUID7_BLOCK_SQL. Making 100k UUID objects in Python took ~1 s of a 100k-customer push; the block costs one."""
+    global _last
+    first = uuid7().int
+    with _lock:
+        start = max(first, _last + 1)
+        _last = start + max(count, 1) - 1
+    # The counter field below the variant bits has room to count up (uuid7 leaves its top bit 0), so the high half
+    # and the variant never change inside a block.
+    return {"id_high": f"{start >> 64:016x}", "id_low": start & ((1 << 62) - 1)}

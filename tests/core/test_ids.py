@@ -2,7 +2,10 @@
 
 from datetime import UTC, datetime
 
-from loyalty.core.ids import uuid7
+import pytest
+from django.db import connection
+
+from loyalty.core.ids import UUID7_BLOCK_SQL, uuid7, uuid7_block
 
 
 def test_ids_made_one_after_another_increase():
@@ -23,3 +26,26 @@ def test_ids_are_version_7_with_the_millisecond_in_front():
 
 def test_an_explicit_timestamp_is_kept():
     assert uuid7(timestamp_ms=1_700_000_000_000).int >> 80 == 1_700_000_000_000
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 3, 100_000])
+def test_a_block_built_by_postgresql_continues_the_sequence(count):
+    # given an id made just before
+    before = uuid7()
+
+    # when PostgreSQL builds a reserved block
+    block = uuid7_block(count)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {UUID7_BLOCK_SQL.format(n='g')} FROM generate_series(1, %(count)s) AS g ORDER BY g",
+            {**block, "count": count},
+        )
+        made = [row[0] for row in cursor.fetchall()]
+    after = uuid7()
+
+    # then every id is a version-7 RFC id, they increase with no repeats, and the process's next id is above them
+    assert all((u.version, u.variant) == (7, "specified in RFC 4122") for u in made)
+    assert made == sorted(made) and len(set(made)) == count
+    assert before < made[0] and made[-1] < after
+    assert made[-1].int - made[0].int == count - 1
