@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import queue
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -191,7 +192,7 @@ def _shard_receipts(generator, shard: int, shards: int):
             yield generator._receipt(first + k + 1, generator.start + timedelta(seconds=offsets[k]), buyers[k])
 
 
-def _load_shard(task: tuple[AccountSpec, int, int]) -> tuple[str, int, float]:
+def _load_shard(task: tuple[AccountSpec, int, int], results: Any) -> None:
     from django.db import connections
 
     from loyalty.accounts.models import Account
@@ -218,7 +219,7 @@ def _load_shard(task: tuple[AccountSpec, int, int]) -> tuple[str, int, float]:
         progress=progress,
     )
     connections.close_all()
-    return spec.aid, result.stored, result.seconds
+    results.put((spec.aid, result.stored, result.seconds))
 
 
 def dataset_generate(params: DatasetParams, *, processes: int = 2) -> float:
@@ -233,11 +234,32 @@ def dataset_generate(params: DatasetParams, *, processes: int = 2) -> float:
         assert account.pk
     total = params.main.receipts + params.second.receipts
     print(f"generating {total:,} receipts with {processes} processes ...", flush=True)
-    tasks = [(spec, shard, processes) for spec in (params.main, params.second) for shard in range(processes)]
     connections.close_all()
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        for aid, stored, seconds in pool.imap_unordered(_load_shard, tasks):
+    # One process per shard and a plain result queue, not multiprocessing.Pool: tearing a Pool down once left a
+    # worker blocked on the pool's task-queue lock, and the run hung after every shard had finished.
+    fork = multiprocessing.get_context("fork")
+    for spec in (params.main, params.second):
+        results = fork.Queue()
+        shards = [
+            fork.Process(target=_load_shard, args=((spec, shard, processes), results)) for shard in range(processes)
+        ]
+        for process in shards:
+            process.start()
+        reported = 0
+        while reported < len(shards):
+            try:
+                aid, stored, seconds = results.get(timeout=5)
+            except queue.Empty:
+                failed = [p.exitcode for p in shards if p.exitcode not in (None, 0)]
+                if failed:
+                    for process in shards:
+                        process.kill()
+                    raise RuntimeError(f"a loader process for {spec.aid} failed (exit code {failed[0]})") from None
+                continue
+            reported += 1
             print(f"  {aid}: a shard stored {stored:,} receipts in {seconds:.0f}s", flush=True)
+        for process in shards:
+            process.join()
     loaded = time.monotonic() - started
     print(f"loaded in {loaded:.0f}s ({total / loaded:,.0f} receipts/s); VACUUM ANALYZE ...", flush=True)
     # index-only scans over item facts need the visibility map; the planner needs statistics
