@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -81,6 +80,5 @@ class CustomerSegmentView(DinteroAPIView):
     )
     def post(self, request, aid):
         query = _validate(request.data)
-        rows = receipts.customer_segment_rows(account=self.account, **query)
-        body = orjson.dumps({"customers": [{"customer_id": cid, "purchases": n} for cid, n in rows]})
+        body = receipts.customer_segment_json(account=self.account, **query)
         return HttpResponse(body, content_type="application/json")
