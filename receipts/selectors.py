@@ -262,7 +262,7 @@ def matching_receipts_per_customer(
         facts = facts.filter(code__in=store_codes)
         code_count = 1
     # one matching code per receipt at most: count rows; several: count distinct receipts
-    purchases = Count("receipt") if code_count <= 1 else Count("receipt", distinct=True)
+    purchases = Count("*") if code_count <= 1 else Count("receipt", distinct=True)
     return facts.values("customer").annotate(purchases=purchases).order_by()
 
 
