@@ -1,5 +1,6 @@
 """The generator and the COPY bulk loader keep every read model exact."""
 
+import hashlib
 from collections import Counter
 from datetime import UTC, datetime
 from io import StringIO
@@ -8,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from loyalty.core.jsonutil import dumps
 from receipts.models import Customer, IngestBatch, ItemFact, Receipt
 from receipts.services import bulk
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
@@ -38,6 +40,24 @@ def test_the_generator_is_deterministic_and_realistic():
     assert first[0].purchase_at >= END.replace(month=3)
     other_seed = list(ReceiptGenerator(spec(seed=4)))
     assert [r.document for r in other_seed] != [r.document for r in first]
+
+
+def test_generated_receipts_are_what_parsing_their_documents_gives():
+    from receipts.documents import parse_receipt
+
+    generated = list(ReceiptGenerator(spec(items=400, groups=30)))
+
+    assert [parse_receipt(r.index, r.document) for r in generated] == generated
+    assert any(r.profile for r in generated) and any(len(r.codes) > r.item_count + 1 for r in generated)
+
+
+def test_the_generator_output_for_a_seed_does_not_change():
+    # The benchmark dataset is reused by a key (tests/bench/dataset.py): a change here must bump DATASET_VERSION.
+    digest = hashlib.sha256()
+    for r in ReceiptGenerator(spec()):
+        digest.update(dumps(r.document).encode())
+
+    assert digest.hexdigest() == "91582da680ebd22e82157665c42c91dd62de669c621521b3cc24cd9959a030f3"
 
 
 def _expected_counters(receipts):
