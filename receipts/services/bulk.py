@@ -251,8 +251,7 @@ def _load_chunk(
     rm.windows_add_receipts(cur, account.id, stored_pks)
     customer_pks = sorted({customer_pk for _, _, customer_pk in stored_rows if customer_pk is not None})
     rm.customers_lock(cur, customer_pks)
-    rm.customers_add_receipts(cur, stored_pks)
-    rm.customers_update_profiles(cur, rm.latest_profiles((r, customer_pk) for _, r, customer_pk in stored_rows))
+    rm.customers_add_batch(cur, ((r, customer_pk) for _, r, customer_pk in stored_rows))
     rm.announce_batch(account.id)
     IngestBatch.objects.create(
         account=account,

@@ -197,6 +197,26 @@ def test_api_ingest_and_bulk_load_agree(account, api):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_bulk_load_and_api_ingest_leave_the_same_customers(account, other_account, api):
+    generated = list(ReceiptGenerator(spec()))
+    for start in range(0, len(generated), 200):
+        batch = [r.document for r in generated[start : start + 200]]
+        assert api.post("/v1/accounts/T00000001/receipts", batch, format="json").status_code == 200
+
+    bulk.receipts_bulk_load(account=other_account, receipts=generated, created_by="test", chunk_size=150, workers=1)
+
+    def customers(of):
+        rows = Customer.objects.filter(account=of).order_by("customer_id").values()
+        return [
+            {k: v for k, v in row.items() if k not in ("id", "account_id", "created_at", "updated_at")} for row in rows
+        ]
+
+    ingested, loaded = customers(account), customers(other_account)
+    assert len(ingested) > 50 and all(c["profile_at"] and c["purchases"] for c in ingested)
+    assert loaded == ingested
+
+
+@pytest.mark.django_db(transaction=True)
 def test_import_receipts_validates_and_reports(account, tmp_path):
     import json
 
