@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
 
 import psycopg
 from django.db import connection, transaction
 
 from loyalty.accounts.models import Account
-from loyalty.core.ids import uuid7
+from loyalty.core.ids import uuid7_texts
 from loyalty.core.jsonutil import dumps
 from receipts.documents import ParsedReceipt
 from receipts.models import IngestBatch
@@ -155,50 +156,34 @@ def _bulk_load(account, receipts, created_by, chunk_size, workers, progress) -> 
 
 def _receipt_lines(account_id: int, rows: list[tuple[int, ParsedReceipt, int | None]], created_by: str) -> str:
     now = datetime.now(UTC).isoformat()
-    account = str(account_id)
-    author = rm.copy_text(created_by)
-    out = []
-    for pk, receipt, customer_pk in rows:
-        out.append(
-            "\t".join(
-                (
-                    str(pk),
-                    str(uuid7()),
-                    account,
-                    rm.copy_text(receipt.receipt_id),
-                    rm.copy_text(receipt.store_id),
-                    rm.copy_text(receipt.customer_id),
-                    "\\N" if customer_pk is None else str(customer_pk),
-                    receipt.purchase_at.isoformat(),
-                    rm.copy_text(receipt.currency),
-                    rm.copy_text(receipt.gross_amount),
-                    rm.copy_text(receipt.net_amount),
-                    rm.copy_text(receipt.entry_status),
-                    "t" if receipt.is_purchase else "f",
-                    str(receipt.item_count),
-                    rm.copy_text(dumps(receipt.document)),
-                    now,
-                    author,
-                    now,
-                )
-            )
-        )
-    return "\n".join(out) + "\n"
+    text, null = rm.copy_text, "\\N"
+    account = f"\t{account_id}\t"
+    tail = f"\t{now}\t{text(created_by)}\t{now}\n"
+    return "".join(
+        [
+            f"{pk}\t{uuid}{account}{text(r.receipt_id)}\t{text(r.store_id)}\t{text(r.customer_id)}\t"
+            f"{null if customer_pk is None else customer_pk}\t{r.purchase_at.isoformat()}\t{text(r.currency)}\t"
+            f"{text(r.gross_amount)}\t{text(r.net_amount)}\t{text(r.entry_status)}\t{'t' if r.is_purchase else 'f'}\t"
+            f"{r.item_count}\t{text(dumps(r.document))}{tail}"
+            for (pk, r, customer_pk), uuid in zip(rows, uuid7_texts(len(rows)), strict=True)
+        ]
+    )
 
 
 def _fact_lines(account_id: int, rows: list[tuple[int, ParsedReceipt, int | None]], codes: dict) -> str:
     """COPY text for the facts of stored purchases of known customers, in index order."""
     keyed: list[tuple[int, str, str]] = []
+    append = keyed.append
     for pk, receipt, customer_pk in rows:
         if customer_pk is None or not receipt.is_purchase:
             continue
         at = receipt.purchase_at.isoformat()
         tail = f"\t{at}\t{codes[('store', receipt.store_id)]}\t{customer_pk}\t{pk}\n"
         for kind, value, _ in receipt.codes:
-            keyed.append((codes[(kind, value)], at, tail))
-    keyed.sort(key=lambda row: (row[0], row[1]))
+            append((codes[kind, value], at, tail))
+    keyed.sort(key=itemgetter(0, 1))
     prefix = f"{account_id}\t"
-    return "".join(f"{prefix}{code}{tail}" for code, _, tail in keyed)
+    return "".join([f"{prefix}{code}{tail}" for code, _, tail in keyed])
 
 
 def _load_chunk(
