@@ -99,6 +99,7 @@ GROUP_WORDS = [
 BRANDS = ["Tine", "Nordic", "Fjord", "Polar", "Viking", "Aurora", "Nidar", "Mills", "Freia", "Kavli", "Stabburet"]
 COLORS = ["black", "white", "red", "blue", "green", "grey"]
 SIZES = ["XS", "S", "M", "L", "XL"]
+PAYMENT_TYPES = ["card", "card", "vipps", "cash"]
 STATUSES = ["Concluded"] * 960 + ["Voided"] * 15 + ["Cancelled"] * 10 + ["Training"] * 5 + ["Reprinted"] * 10
 
 
@@ -160,6 +161,9 @@ class ReceiptGenerator:
             self.items.append(item)
         self.item_cum = _zipf_cum_weights(spec.items, 0.9)
         self.introduced: set[str] = set()
+        self._item_indexes = range(spec.items)
+        self._templates: list[tuple | None] = [None] * spec.items  # per-item line parts, made on first use
+        self._id_prefix = f"{spec.prefix}{spec.seed}-"
 
         self.customers = []
         weights = []
@@ -213,48 +217,78 @@ class ReceiptGenerator:
                 n += 1
                 yield self._receipt(n, self.start + timedelta(seconds=offsets[k]), buyers[k] if buyers else None)
 
+    def _line_template(self, index: int) -> tuple[str, str, int, list, dict | None, list | None, list]:
+        """What every line of an item shares: id, description, price, groups, dimension, extra info, and the codes
+        it contributes (from `line_codes` itself, so a receipt's codes are exactly what parsing would find)."""
+        item = self.items[index]
+        line: dict[str, Any] = {"id": item["id"], "description": item["description"], "groups": [item["group"]]}
+        if "dimension" in item:
+            line["dimension"] = item["dimension"]
+        if "brand" in item:
+            line["extra_info"] = [{"key": "brand", "value": item["brand"], "value_type": "string"}]
+        codes = {(kind, value): (kind, value, name) for kind, value, name in line_codes([line])}
+        template = (
+            line["id"],
+            line["description"],
+            item["price"],
+            line["groups"],
+            line.get("dimension"),
+            line.get("extra_info"),
+            list(codes.items()),
+        )
+        self._templates[index] = template
+        return template
+
     def _receipt(self, n: int, at: datetime, buyer) -> ParsedReceipt:
+        # The hot path: the same random draws in the same order as a plain version would make, with the per-item
+        # parts of each line (and its codes) prepared once. Lines share those parts between receipts; the document
+        # is only ever read.
         rng, spec = self.rng, self.spec
-        anonymous = buyer is None or rng.random() < spec.anonymous_share
-        if not anonymous and rng.random() < 0.75:
+        random = rng.random
+        anonymous = buyer is None or random() < spec.anonymous_share
+        if not anonymous and random() < 0.75:
             store = self.stores[buyer[3]]
         else:
             store = rng.choices(self.stores, cum_weights=self.store_cum)[0]
         at = at.replace(microsecond=0)
         lines = min(15, 1 + _poisson(rng, 3))
-        picked = rng.choices(self.items, cum_weights=self.item_cum, k=lines)
-        items, gross = [], 0
-        for line_id, item in enumerate(picked, start=1):
-            quantity = 1 if rng.random() < 0.85 else rng.randint(2, 4)
-            amount = item["price"] * quantity
+        templates = self._templates
+        items, gross, codes = [], 0, {}
+        for line_id, index in enumerate(rng.choices(self._item_indexes, cum_weights=self.item_cum, k=lines), start=1):
+            template = templates[index] or self._line_template(index)
+            item_id, description, price, groups, dimension, extra_info, item_codes = template
+            quantity = 1 if random() < 0.85 else rng.randint(2, 4)
+            amount = price * quantity
             gross += amount
             line: dict[str, Any] = {
                 "line_id": line_id,
-                "id": item["id"],
-                "description": item["description"],
+                "id": item_id,
+                "description": description,
                 "quantity": quantity,
-                "unit_gross_price": item["price"],
+                "unit_gross_price": price,
                 "gross_amount": amount,
                 "net_amount": amount,
-                "groups": [item["group"]],
+                "groups": groups,
                 "eligible_for_discount": True,
             }
-            if "dimension" in item:
-                line["dimension"] = item["dimension"]
-            if "brand" in item:
-                line["extra_info"] = [{"key": "brand", "value": item["brand"], "value_type": "string"}]
+            if dimension is not None:
+                line["dimension"] = dimension
+            if extra_info is not None:
+                line["extra_info"] = extra_info
             items.append(line)
+            codes.update(item_codes)  # first occurrence keeps its place; a code's name is the same on every line
         status = rng.choice(STATUSES)
+        receipt_id = f"{self._id_prefix}{n}"
         document: dict[str, Any] = {
             "store": store,
-            "receipt_id": f"{spec.prefix}{spec.seed}-{n}",
+            "receipt_id": receipt_id,
             "purchase_at": at.isoformat().replace("+00:00", "Z"),
             "currency": "NOK",
             "gross_amount": gross,
             "net_amount": gross,
             "entry_status": status,
             "items": items,
-            "payments": [{"line_id": 1, "amount": gross, "type_id": rng.choice(["card", "card", "vipps", "cash"])}],
+            "payments": [{"line_id": 1, "amount": gross, "type_id": rng.choice(PAYMENT_TYPES)}],
         }
         customer_id = None
         profile = None
@@ -262,16 +296,17 @@ class ReceiptGenerator:
             customer_id, customer_document, customer_profile, _ = buyer
             document["customer_id"] = customer_id
             # Like most POS systems: the full customer object on the first receipt, then now and then.
-            if customer_id not in self.introduced or rng.random() < 0.2:
-                self.introduced.add(customer_id)
+            introduced = self.introduced
+            if customer_id not in introduced or random() < 0.2:
+                introduced.add(customer_id)
                 document["customer"] = customer_document
                 profile = customer_profile
-        codes = line_codes(items)
-        codes.append(("store", store["id"], store["name"]))
+        receipt_codes = list(codes.values())
+        receipt_codes.append(("store", store["id"], store["name"]))
         return ParsedReceipt(
             index=n,
             document=document,
-            receipt_id=document["receipt_id"],
+            receipt_id=receipt_id,
             store_id=store["id"],
             customer_id=customer_id,
             purchase_at=at,
@@ -280,8 +315,8 @@ class ReceiptGenerator:
             net_amount=gross,
             entry_status=status,
             is_purchase=status not in NON_PURCHASE_STATUSES,
-            item_count=len(items),
-            codes=codes,
+            item_count=lines,
+            codes=receipt_codes,
             profile=profile,
         )
 

@@ -108,12 +108,22 @@ def customers_lock(cur: psycopg.Cursor, customer_pks: Iterable[int]) -> None:
         cur.execute("SELECT 1 FROM receipts_customer WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [pks])
 
 
+def add_counters(delta: str) -> str:
+    """SET assignments adding a delta row's receipts, purchases, gross, net, first_at and last_at to a customer c."""
+    return (
+        f"receipts_count = c.receipts_count + {delta}.receipts, purchases = c.purchases + {delta}.purchases, "
+        f"gross_total = c.gross_total + {delta}.gross, net_total = c.net_total + {delta}.net, "
+        f"first_purchase_at = least(c.first_purchase_at, {delta}.first_at), "
+        f"last_purchase_at = greatest(c.last_purchase_at, {delta}.last_at)"
+    )
+
+
 def customers_add_receipts(cur: psycopg.Cursor, receipt_pks: Sequence[int]) -> None:
     """Add newly stored receipts to their customers' lifetime counters."""
     if not receipt_pks:
         return
     cur.execute(
-        """
+        f"""
         WITH delta AS (
             SELECT customer_pk,
                    count(*) AS receipts,
@@ -126,14 +136,7 @@ def customers_add_receipts(cur: psycopg.Cursor, receipt_pks: Sequence[int]) -> N
             WHERE id = ANY(%s) AND customer_pk IS NOT NULL
             GROUP BY customer_pk
         )
-        UPDATE receipts_customer c
-        SET receipts_count = c.receipts_count + delta.receipts,
-            purchases = c.purchases + delta.purchases,
-            gross_total = c.gross_total + delta.gross,
-            net_total = c.net_total + delta.net,
-            first_purchase_at = least(c.first_purchase_at, delta.first_at),
-            last_purchase_at = greatest(c.last_purchase_at, delta.last_at),
-            updated_at = now()
+        UPDATE receipts_customer c SET {add_counters("delta")}, updated_at = now()
         FROM delta
         WHERE c.id = delta.customer_pk
         """,
@@ -171,6 +174,51 @@ def customers_recompute(cur: psycopg.Cursor, customer_pks: Sequence[int]) -> Non
     )
 
 
+# The columns a customer object sets: (column of receipts_customer, column of the COPY table, its type there).
+PROFILE_COLUMNS = (
+    ("profile_at", "at", "timestamptz"),
+    ("profile", "doc", "jsonb"),
+    ("first_name", "first_name", "text"),
+    ("last_name", "last_name", "text"),
+    ("email", "email", "text"),
+    ("phone", "phone", "text"),
+    ("gender", "gender", "text"),
+    ("date_of_birth", "dob", "date"),
+    ("status", "status", "text"),
+    ("countries", "countries", "text[]"),
+    ("cities", "cities", "text[]"),
+    ("postal_codes", "postal_codes", "text[]"),
+    ("token_values", "token_values", "text[]"),
+    ("email_consent", "email_consent", "bool"),
+    ("sms_consent", "sms_consent", "bool"),
+)
+PROFILE_TABLE = ", ".join(f"{source} {kind}" for _, source, kind in PROFILE_COLUMNS)
+NO_PROFILE = "\t".join("\\N" for _ in PROFILE_COLUMNS)
+
+
+def profile_copy_fields(at: datetime, p: Profile) -> str:
+    """The PROFILE_COLUMNS of one customer object, as tab-separated COPY text."""
+    return "\t".join(
+        (
+            at.isoformat(),
+            copy_text(dumps(p.document)),
+            copy_text(p.first_name),
+            copy_text(p.last_name),
+            copy_text(p.email),
+            copy_text(p.phone),
+            copy_text(p.gender),
+            copy_text(p.date_of_birth),
+            copy_text(p.status),
+            copy_array(p.countries),
+            copy_array(p.cities),
+            copy_array(p.postal_codes),
+            copy_array(p.token_values),
+            copy_text(p.email_consent),
+            copy_text(p.sms_consent),
+        )
+    )
+
+
 def customers_update_profiles(cur: psycopg.Cursor, profiles: dict[int, tuple[datetime, Profile]]) -> None:
     """Keep, per customer, the customer object of their most recent receipt (by purchase time).
 
@@ -178,55 +226,76 @@ def customers_update_profiles(cur: psycopg.Cursor, profiles: dict[int, tuple[dat
     """
     if not profiles:
         return
-    cur.execute(
-        """
-        CREATE TEMP TABLE IF NOT EXISTS profile_updates (
-            pk int, at timestamptz, doc jsonb, first_name text, last_name text, email text, phone text, gender text,
-            dob date, status text, countries text[], cities text[], postal_codes text[], token_values text[],
-            email_consent bool, sms_consent bool
-        ) ON COMMIT DROP
-        """
-    )
-    lines = []
-    for pk in sorted(profiles):
-        at, p = profiles[pk]
-        lines.append(
-            "\t".join(
-                (
-                    str(pk),
-                    at.isoformat(),
-                    copy_text(dumps(p.document)),
-                    copy_text(p.first_name),
-                    copy_text(p.last_name),
-                    copy_text(p.email),
-                    copy_text(p.phone),
-                    copy_text(p.gender),
-                    copy_text(p.date_of_birth),
-                    copy_text(p.status),
-                    copy_array(p.countries),
-                    copy_array(p.cities),
-                    copy_array(p.postal_codes),
-                    copy_array(p.token_values),
-                    copy_text(p.email_consent),
-                    copy_text(p.sms_consent),
-                )
-            )
-        )
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS profile_updates (pk int, {PROFILE_TABLE}) ON COMMIT DROP")
     with cur.copy("COPY profile_updates FROM STDIN") as copy:
-        copy.write("\n".join(lines) + "\n")
+        copy.write("".join(f"{pk}\t{profile_copy_fields(*profiles[pk])}\n" for pk in sorted(profiles)))
+    assignments = ", ".join(f"{column} = p.{source}" for column, source, _ in PROFILE_COLUMNS)
     cur.execute(
-        """
-        UPDATE receipts_customer c
-        SET profile = p.doc, profile_at = p.at, first_name = p.first_name, last_name = p.last_name,
-            email = p.email, phone = p.phone, gender = p.gender, date_of_birth = p.dob, status = p.status,
-            countries = p.countries, cities = p.cities, postal_codes = p.postal_codes, token_values = p.token_values,
-            email_consent = p.email_consent, sms_consent = p.sms_consent, updated_at = now()
+        f"""
+        UPDATE receipts_customer c SET {assignments}, updated_at = now()
         FROM profile_updates p
         WHERE c.id = p.pk AND (c.profile_at IS NULL OR c.profile_at <= p.at)
           AND (c.profile IS DISTINCT FROM p.doc OR c.profile_at IS DISTINCT FROM p.at)
         """
     )
     cur.execute("DROP TABLE profile_updates")
+
+
+def customers_add_batch(cur: psycopg.Cursor, stored: Iterable[tuple[ParsedReceipt, int | None]]) -> None:
+    """`customers_add_receipts` and `customers_update_profiles` for a batch of newly stored receipts, in one UPDATE
+    per customer row (both change indexed columns, so each UPDATE writes every index of the row again).
+
+    The counters are summed here from the parsed receipts, as stored, rather than read back from receipts_receipt;
+    they and the latest customer object travel by COPY. Lock the customers first (`customers_lock`).
+    """
+    deltas: dict[int, list] = {}
+    receipts = []
+    for receipt, customer_pk in stored:
+        if customer_pk is None:
+            continue
+        receipts.append((receipt, customer_pk))
+        delta = deltas.get(customer_pk)
+        if delta is None:
+            delta = deltas[customer_pk] = [0, 0, 0, 0, None, None]
+        delta[0] += 1
+        if receipt.is_purchase:
+            at = receipt.purchase_at
+            delta[1] += 1
+            delta[2] += receipt.gross_amount or 0
+            delta[3] += receipt.net_amount or 0
+            if delta[4] is None or at < delta[4]:
+                delta[4] = at
+            if delta[5] is None or at > delta[5]:
+                delta[5] = at
+    if not deltas:
+        return
+    profiles = latest_profiles(receipts)
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS customer_deltas (pk int, receipts int, purchases int, gross numeric, "
+        f"net numeric, first_at timestamptz, last_at timestamptz, {PROFILE_TABLE}) ON COMMIT DROP"
+    )
+    lines = []
+    for pk in sorted(deltas):
+        receipts_count, purchases, gross, net, first_at, last_at = deltas[pk]
+        profile = profile_copy_fields(*profiles[pk]) if pk in profiles else NO_PROFILE
+        lines.append(
+            f"{pk}\t{receipts_count}\t{purchases}\t{gross}\t{net}\t{copy_text(first_at)}\t{copy_text(last_at)}"
+            f"\t{profile}\n"
+        )
+    with cur.copy("COPY customer_deltas FROM STDIN") as copy:
+        copy.write("".join(lines))
+    take = "d.at IS NOT NULL AND (c.profile_at IS NULL OR c.profile_at <= d.at)"  # as customers_update_profiles
+    profile = ", ".join(
+        f"{column} = CASE WHEN {take} THEN d.{source} ELSE c.{column} END" for column, source, _ in PROFILE_COLUMNS
+    )
+    cur.execute(
+        f"""
+        UPDATE receipts_customer c SET {add_counters("d")}, {profile}, updated_at = now()
+        FROM customer_deltas d
+        WHERE c.id = d.pk
+        """
+    )
+    cur.execute("DROP TABLE customer_deltas")
 
 
 def copy_text(value: object) -> str:

@@ -1,11 +1,12 @@
 """uuid7: version 7 ids that keep increasing in the order they are made, within a millisecond too."""
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
 
-from loyalty.core.ids import UUID7_BLOCK_SQL, uuid7, uuid7_block
+from loyalty.core.ids import UUID7_BLOCK_SQL, uuid7, uuid7_block, uuid7_texts
 
 
 def test_ids_made_one_after_another_increase():
@@ -49,3 +50,15 @@ def test_a_block_built_by_postgresql_continues_the_sequence(count):
     assert made == sorted(made) and len(set(made)) == count
     assert before < made[0] and made[-1] < after
     assert made[-1].int - made[0].int == count - 1
+
+
+def test_ids_made_in_bulk_are_the_same_kind_and_keep_increasing():
+    before = uuid7()
+    texts = uuid7_texts(5_000)
+    after = uuid7()
+
+    ids = [uuid.UUID(text) for text in texts]
+    assert [str(i) for i in ids] == texts
+    assert [before, *ids, after] == sorted({before, *ids, after})
+    assert all((i.version, i.variant) == (7, "specified in RFC 4122") for i in ids)
+    assert uuid7_texts(0) == []

@@ -1,5 +1,6 @@
 """The generator and the COPY bulk loader keep every read model exact."""
 
+import hashlib
 from collections import Counter
 from datetime import UTC, datetime
 from io import StringIO
@@ -8,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from loyalty.core.jsonutil import dumps
 from receipts.models import Customer, IngestBatch, ItemFact, Receipt
 from receipts.services import bulk
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
@@ -38,6 +40,24 @@ def test_the_generator_is_deterministic_and_realistic():
     assert first[0].purchase_at >= END.replace(month=3)
     other_seed = list(ReceiptGenerator(spec(seed=4)))
     assert [r.document for r in other_seed] != [r.document for r in first]
+
+
+def test_generated_receipts_are_what_parsing_their_documents_gives():
+    from receipts.documents import parse_receipt
+
+    generated = list(ReceiptGenerator(spec(items=400, groups=30)))
+
+    assert [parse_receipt(r.index, r.document) for r in generated] == generated
+    assert any(r.profile for r in generated) and any(len(r.codes) > r.item_count + 1 for r in generated)
+
+
+def test_the_generator_output_for_a_seed_does_not_change():
+    # The benchmark dataset is reused by a key (tests/bench/dataset.py): a change here must bump DATASET_VERSION.
+    digest = hashlib.sha256()
+    for r in ReceiptGenerator(spec()):
+        digest.update(dumps(r.document).encode())
+
+    assert digest.hexdigest() == "91582da680ebd22e82157665c42c91dd62de669c621521b3cc24cd9959a030f3"
 
 
 def _expected_counters(receipts):
@@ -103,6 +123,38 @@ def test_a_receipt_stored_by_someone_else_meanwhile_is_skipped(account, api, mon
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_stored_receipt_between_the_probed_ones_is_skipped_exactly(account, api):
+    # given a stored receipt that the loader's sampled probe (first, middle, last) does not look at, stored with a
+    # customer of its own: the one on the generated copy has no other receipt
+    generated = list(ReceiptGenerator(spec(receipts=50)))
+    once = Counter(r.customer_id for r in generated)
+    clash = next(r for r in generated[5:20] if r.customer_id and once[r.customer_id] == 1)
+    other = clash.document | {"customer_id": "other"}
+    assert api.post("/v1/accounts/T00000001/receipts", [other], format="json").status_code == 200
+    probes = []
+    existing_keys = bulk._existing_keys
+
+    def counting(cur, account_id, keys):
+        probes.append(len(keys))
+        return existing_keys(cur, account_id, keys)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bulk, "_existing_keys", counting)
+        result = bulk.receipts_bulk_load(account=account, receipts=generated, created_by="test", workers=1)
+
+    assert (result.stored, result.duplicates) == (49, 1)
+    assert probes == [3, 50]  # the sample; after the COPY met the stored one, the chunk again with every key
+    assert not Customer.objects.filter(customer_id=clash.customer_id).exists()
+    assert Receipt.objects.get(receipt_id=clash.receipt_id).customer_id == "other"
+    stored = [r for r in generated if r is not clash]
+    counters = {
+        c.customer_id: [c.receipts_count, c.purchases, c.net_total]
+        for c in Customer.objects.filter(account=account).exclude(customer_id="other")
+    }
+    assert counters == _expected_counters(stored)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_generate_receipts_command(account):
     out = StringIO()
     call_command(
@@ -142,6 +194,26 @@ def test_api_ingest_and_bulk_load_agree(account, api):
 
     totals = dict(Customer.objects.values_list("customer_id", "net_total"))
     assert totals == {f"c{k}": sum(100 * i for i in range(1, 10) if i % 3 == k) for k in range(3)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_load_and_api_ingest_leave_the_same_customers(account, other_account, api):
+    generated = list(ReceiptGenerator(spec()))
+    for start in range(0, len(generated), 200):
+        batch = [r.document for r in generated[start : start + 200]]
+        assert api.post("/v1/accounts/T00000001/receipts", batch, format="json").status_code == 200
+
+    bulk.receipts_bulk_load(account=other_account, receipts=generated, created_by="test", chunk_size=150, workers=1)
+
+    def customers(of):
+        rows = Customer.objects.filter(account=of).order_by("customer_id").values()
+        return [
+            {k: v for k, v in row.items() if k not in ("id", "account_id", "created_at", "updated_at")} for row in rows
+        ]
+
+    ingested, loaded = customers(account), customers(other_account)
+    assert len(ingested) > 50 and all(c["profile_at"] and c["purchases"] for c in ingested)
+    assert loaded == ingested
 
 
 @pytest.mark.django_db(transaction=True)
