@@ -5,6 +5,10 @@ work. Here a schema is turned into Python source once (like fastjsonschema does)
 fastjsonschema every problem is collected as `(path, message)`, which is what the APIs' 400 responses list.
 Error paths are built only when a problem is found, so valid documents pay nothing for them.
 
+compile_schema puts a second generated function in front of that reporter: a yes/no check (swagger_check.py) that
+walks only the keys a document has and tests exact classes. Valid documents, nearly all of them, stop there (a
+receipt in ~6 µs instead of ~13 µs); for any other the reporter runs, so the error list is always the reporter's.
+
 Supported: local `$ref`, `allOf`, `type` (one or a list), `enum`, `required`, `properties`,
 `additionalProperties`, `items`, `minItems`/`maxItems`, `minLength`/`maxLength`, `minimum`/`maximum`, `pattern`,
 `maxProperties`, `x-nullable`/`nullable`, and the formats `date-time` (timezone required), `date`, `uuid`, plus the
@@ -21,6 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from loyalty.api.schema_codegen import CodeGenerator, declared_types, string_patterns
+from loyalty.api.swagger_check import compile_check
 
 Errors = list[tuple[str, str]]
 Validator = Callable[[Any, Errors], None]
@@ -233,6 +238,22 @@ def compile_schema(
     schema: dict[str, Any], definitions: dict[str, Any], ref_prefix: str = "#/definitions/"
 ) -> Validator:
     """→ validate(value, errors) appending (path, message) for every problem; paths look like `items[2].id`."""
+    report = compile_reporter(schema, definitions, ref_prefix)
+    # Valid documents (nearly all) are recognised about twice as fast by a check that only answers yes or no
+    # (swagger_check.py); the reporter runs for the rest, so the error list is the reporter's exactly.
+    check = compile_check(schema, definitions, FORMAT_PROBLEMS, ref_prefix)
+
+    def validate(value: Any, errors: Errors, path: str = "") -> None:
+        if not check(value):
+            report(value, errors, path)
+
+    return validate
+
+
+def compile_reporter(
+    schema: dict[str, Any], definitions: dict[str, Any], ref_prefix: str = "#/definitions/"
+) -> Validator:
+    """compile_schema without the yes/no check in front: the same errors, slower on valid documents."""
     generator = _Generator(definitions, ref_prefix)
     generator.generate("_root", schema)
     namespace = generator.load(
@@ -246,10 +267,10 @@ def compile_schema(
     )
     root = namespace["_root"]
 
-    def validate(value: Any, errors: Errors, path: str = "") -> None:
+    def report(value: Any, errors: Errors, path: str = "") -> None:
         root(value, path, errors)
 
-    return validate
+    return report
 
 
 class _Missing:
