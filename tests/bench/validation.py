@@ -5,8 +5,8 @@
 Realistic receipts from the bench's generator, as JSON lines, in batches of 1,000 (a request's limit, the import's
 parse batch). Each stage runs over each batch `--rounds` times and keeps the fastest, so a busy machine (the bench
 dataset generating next to it) disturbs the figures little; garbage collection stays on, as in production.
-The two end-to-end rows are what the import's parser processes (`_parse_lines`) and `POST /receipts` (the body
-parser, then `receipts_validate`) spend per receipt before any SQL.
+The end-to-end rows are what the import (in one process, or split between parser processes and the command) and
+`POST /receipts` (the body parser, then `receipts_validate`) spend per receipt before any SQL.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,7 +36,7 @@ def main() -> None:
 
     from loyalty.api.parsers import JSONParser
     from receipts.documents import contains_nul, parse_receipt, strip_entity_fields, validate_receipt
-    from receipts.management.commands.import_receipts import _parse_lines
+    from receipts.management.commands.import_receipts import _check_lines, _parse_checked, _parse_lines
     from receipts.services.generator import GeneratorSpec, ReceiptGenerator
     from receipts.services.ingest import receipts_validate
 
@@ -44,6 +45,9 @@ def main() -> None:
     lines = [orjson.dumps(receipt.document) for receipt in ReceiptGenerator(spec)]
     batches = [lines[i : i + 1000] for i in range(0, len(lines), 1000)]
     print(f"{len(lines):,} receipts, {sum(map(len, lines)) / len(lines):,.0f} bytes of JSON each on average")
+
+    def numbered(batch: list[bytes]) -> list[tuple[int, bytes]]:
+        return list(enumerate(batch, start=1))
 
     def decoded(batch: list[bytes]) -> list[Any]:
         return [orjson.loads(line) for line in batch]
@@ -55,7 +59,13 @@ def main() -> None:
         "contains_nul": (decoded, lambda docs: [contains_nul(d) for d in docs]),
         "strip_entity_fields": (decoded, lambda docs: [strip_entity_fields(d) for d in docs]),
         "parse_receipt": (decoded, lambda docs: [parse_receipt(i, d) for i, d in enumerate(docs)]),
-        "import: _parse_lines": (lambda batch: list(enumerate(batch, start=1)), _parse_lines),
+        "import --parsers 1": (numbered, _parse_lines),
+        # with parser processes: what one spends per line, its answer pickled; what the command then spends
+        "import: parser process": (numbered, lambda lines: pickle.dumps(_check_lines(lines))),
+        "import: command": (
+            lambda batch: (numbered(batch), pickle.dumps(_check_lines(numbered(batch)))),
+            lambda sent: _parse_checked(sent[0], pickle.loads(sent[1])),  # noqa: S301 - our own pickle
+        ),
         "HTTP: body parser": (
             lambda batch: b"[" + b",".join(batch) + b"]",
             lambda body: JSONParser().parse(io.BytesIO(body)),
