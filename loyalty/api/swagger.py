@@ -5,6 +5,10 @@ work. Here a schema is turned into Python source once (like fastjsonschema does)
 fastjsonschema every problem is collected as `(path, message)`, which is what the APIs' 400 responses list.
 Error paths are built only when a problem is found, so valid documents pay nothing for them.
 
+compile_schema puts a second generated function in front of that reporter: a yes/no check (swagger_check.py) that
+walks only the keys a document has and tests exact classes. Valid documents, nearly all of them, stop there (a
+receipt in ~6 µs instead of ~13 µs); for any other the reporter runs, so the error list is always the reporter's.
+
 Supported: local `$ref`, `allOf`, `type` (one or a list), `enum`, `required`, `properties`,
 `additionalProperties`, `items`, `minItems`/`maxItems`, `minLength`/`maxLength`, `minimum`/`maximum`, `pattern`,
 `maxProperties`, `x-nullable`/`nullable`, and the formats `date-time` (timezone required), `date`, `uuid`, plus the
@@ -19,6 +23,9 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
+
+from loyalty.api.schema_codegen import CodeGenerator, declared_types, string_patterns
+from loyalty.api.swagger_check import compile_check
 
 Errors = list[tuple[str, str]]
 Validator = Callable[[Any, Errors], None]
@@ -61,7 +68,7 @@ def _uuid_problem(value: str) -> str | None:
     return None
 
 
-_FORMAT_CHECKS = {"date-time": "_date_time_problem", "date": "_date_problem", "uuid": "_uuid_problem"}
+FORMAT_PROBLEMS = {"date-time": _date_time_problem, "date": _date_problem, "uuid": _uuid_problem}
 
 _TYPE_TESTS = {
     "string": "isinstance({v}, str)",
@@ -74,30 +81,8 @@ _TYPE_TESTS = {
 }
 
 
-class _Generator:
+class _Generator(CodeGenerator):
     """Emits one Python function per compiled root; `$ref`s are inlined unless recursive."""
-
-    def __init__(self, definitions: dict[str, Any], ref_prefix: str):
-        self.definitions = definitions
-        self.ref_prefix = ref_prefix
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {}
-        self.counter = 0
-        self.ref_stack: list[str] = []
-        self.ref_functions: dict[str, str] = {}
-        self.pending_refs: list[str] = []
-
-    def name(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def const(self, value: Any, prefix: str = "C") -> str:
-        name = self.name(prefix)
-        self.constants[name] = value
-        return name
-
-    def emit(self, indent: int, line: str) -> None:
-        self.lines.append("    " * indent + line)
 
     def error(self, indent: int, path: str, message_expr: str) -> None:
         self.emit(indent, f"errors.append(({path}, {message_expr}))")
@@ -114,21 +99,15 @@ class _Generator:
     def node(self, schema: dict[str, Any], var: str, path: str, indent: int) -> None:
         if not isinstance(schema, dict):
             return
-        nullable = bool(schema.get("x-nullable") or schema.get("nullable"))
-        if nullable:
-            self.emit(indent, f"if {var} is not None:")
-            indent += 1
-            self.emit(indent, "pass")
-        if "$ref" in schema:
-            self.ref(schema["$ref"], var, path, indent)
-        for part in schema.get("allOf", ()):
-            self.node(part, var, path, indent)
+        indent = self.open_node(
+            schema,
+            var,
+            indent,
+            lambda ref, at: self.ref(ref, var, path, at),
+            lambda part, at: self.node(part, var, path, at),
+        )
 
-        declared = schema.get("type")
-        if declared is None and "properties" in schema:
-            declared = "object"
-        types = [declared] if isinstance(declared, str) else list(declared or [])
-        types = [t for t in types if t in _TYPE_TESTS]
+        types = declared_types(schema)
         if types:
             test = " or ".join(_TYPE_TESTS[t].format(v=var) for t in types)
             self.emit(indent, f"if not ({test}):")
@@ -151,20 +130,9 @@ class _Generator:
         self.objects(schema, var, path, indent)
         self.arrays(schema, var, path, indent)
 
-    def ref(self, ref: str, var: str, path: str, indent: int) -> None:
-        if not ref.startswith(self.ref_prefix):
-            raise ValueError(f"only local references are supported: {ref}")
-        target = ref[len(self.ref_prefix) :]
-        if target in self.ref_stack:
-            # Recursive: call a separate function (its path is computed eagerly, recursion is rare).
-            if target not in self.ref_functions:
-                self.ref_functions[target] = "_ref_" + re.sub(r"\W", "_", target)
-                self.pending_refs.append(target)
-            self.emit(indent, f"{self.ref_functions[target]}({var}, {path}, errors)")
-            return
-        self.ref_stack.append(target)
-        self.node(self.definitions[target], var, path, indent)
-        self.ref_stack.pop()
+    def call_ref(self, function: str, var: str, path: str, indent: int) -> None:
+        # Recursive: call a separate function (its path is computed eagerly, recursion is rare).
+        self.emit(indent, f"{function}({var}, {path}, errors)")
 
     def strings(self, schema: dict[str, Any], var: str, path: str, indent: int) -> None:
         checks: list[tuple[str, str]] = []
@@ -174,22 +142,19 @@ class _Generator:
             checks.append((f"len({var}) < {min_length}", repr(message)))
         if max_length is not None:
             checks.append((f"len({var}) > {max_length}", repr(f"must be at most {max_length} characters")))
-        patterns = [schema["pattern"]] if "pattern" in schema else []
         fmt = schema.get("format")
-        if isinstance(fmt, str) and fmt.startswith("^"):
-            patterns.append(fmt)
-        for pattern in patterns:
+        for pattern in string_patterns(schema):
             regex = self.const(re.compile(pattern), "R")
             checks.append((f"not {regex}.search({var})", repr(f"must match {pattern}")))
-        if not checks and fmt not in _FORMAT_CHECKS:
+        if not checks and fmt not in FORMAT_PROBLEMS:
             return
         self.emit(indent, f"if isinstance({var}, str):")
         for condition, message in checks:
             self.emit(indent + 1, f"if {condition}:")
             self.error(indent + 2, path, message)
-        if fmt in _FORMAT_CHECKS:
+        if fmt in FORMAT_PROBLEMS:
             problem = self.name("p")
-            self.emit(indent + 1, f"{problem} = {_FORMAT_CHECKS[fmt]}({var})")
+            self.emit(indent + 1, f"{problem} = {FORMAT_PROBLEMS[fmt].__name__}({var})")
             self.emit(indent + 1, f"if {problem}:")
             self.error(indent + 2, path, problem)
         self.emit(indent + 1, "pass")
@@ -262,7 +227,7 @@ class _Generator:
             self.node(items, item, self.item_path(path, index), inner + 1)
         self.emit(inner, "pass")
 
-    def function(self, name: str, schema: dict[str, Any]) -> None:
+    def function(self, name: str, schema: Any) -> None:
         self.emit(0, f"def {name}(value, path, errors):")
         self.emit(1, "pass")
         self.node(schema, "value", "path", 1)
@@ -273,27 +238,39 @@ def compile_schema(
     schema: dict[str, Any], definitions: dict[str, Any], ref_prefix: str = "#/definitions/"
 ) -> Validator:
     """→ validate(value, errors) appending (path, message) for every problem; paths look like `items[2].id`."""
-    generator = _Generator(definitions, ref_prefix)
-    generator.function("_root", schema)
-    while generator.pending_refs:
-        target = generator.pending_refs.pop()
-        generator.ref_stack = [target]
-        generator.function(generator.ref_functions[target], definitions[target])
-    namespace: dict[str, Any] = {
-        "_MISSING": _MISSING,
-        "_type_name": type_name,
-        "_date_time_problem": _date_time_problem,
-        "_date_problem": _date_problem,
-        "_uuid_problem": _uuid_problem,
-        **generator.constants,
-    }
-    exec(compile("\n".join(generator.lines), "<swagger-validator>", "exec"), namespace)  # noqa: S102 - our own code
-    root = namespace["_root"]
+    report = compile_reporter(schema, definitions, ref_prefix)
+    # Valid documents (nearly all) are recognised about twice as fast by a check that only answers yes or no
+    # (swagger_check.py); the reporter runs for the rest, so the error list is the reporter's exactly.
+    check = compile_check(schema, definitions, FORMAT_PROBLEMS, ref_prefix)
 
     def validate(value: Any, errors: Errors, path: str = "") -> None:
-        root(value, path, errors)
+        if not check(value):
+            report(value, errors, path)
 
     return validate
+
+
+def compile_reporter(
+    schema: dict[str, Any], definitions: dict[str, Any], ref_prefix: str = "#/definitions/"
+) -> Validator:
+    """compile_schema without the yes/no check in front: the same errors, slower on valid documents."""
+    generator = _Generator(definitions, ref_prefix)
+    generator.generate("_root", schema)
+    namespace = generator.load(
+        "\n".join(generator.lines),
+        "<swagger-validator>",
+        {
+            "_MISSING": _MISSING,
+            "_type_name": type_name,
+            **{problem.__name__: problem for problem in FORMAT_PROBLEMS.values()},
+        },
+    )
+    root = namespace["_root"]
+
+    def report(value: Any, errors: Errors, path: str = "") -> None:
+        root(value, path, errors)
+
+    return report
 
 
 class _Missing:
