@@ -1,9 +1,8 @@
 """Pushing a segment onto a discount rule: once, or kept in sync after every published recalculation.
 
-A push gives the rule to the members of the published version through `rule_customers_give_all` (idempotent; the
-members are read inside that one statement, so never from a half-replaced version, and never through Python), and
-with "remove departed" takes it back from customers this segment gave it to who are no longer members. Re-running a
-push adds nothing twice, so Celery retries are safe.
+A push reads one published membership version (in one statement), gives the rule to its members through
+`rule_customers_give` (idempotent), and with "remove departed" takes it back from customers this segment gave it to
+who are no longer members. Re-running a push adds nothing twice, so Celery retries are safe.
 """
 
 from __future__ import annotations
@@ -16,8 +15,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from discounts import documents
 from discounts.models import DiscountRule, PushLink, PushRun
-from discounts.services import rule_customers_give_all, rule_customers_take_departed
+from discounts.services import rule_customers_give, rule_customers_take_departed
 from loyalty.accounts.models import Account
 from segments import selectors as segments
 from segments.models import Segment
@@ -88,14 +88,23 @@ def push_execute(*, push_id: str | uuid.UUID) -> PushRun | None:
     try:
         if run.rule.deleted_at is not None:
             raise PushError("The discount rule has been deleted.")
-        version, members_count = segments.segment_published(segment=run.segment)
+        version, members = segments.segment_member_ids(segment=run.segment)
         if version is None:
             raise PushError("The segment has not been calculated yet.")
         source = given_by(run.segment)
-        # The members are read inside the giving statement (a publish in between only means the newer version is
-        # given; the recorded version is never ahead of what was given, so a sync push at worst repeats, adding nothing).
-        members = segments.segment_members(segment=run.segment).values_list("customer_id", flat=True)
-        added = rule_customers_give_all(account=run.account, rule=run.rule, customers=members, actor=source)
+        # The service takes at most MAX_CUSTOMERS_PER_CALL ids per call (the API's limit); segments can be bigger.
+        # Giving is idempotent, so a retry after a partial push adds only what is missing.
+        step = documents.MAX_CUSTOMERS_PER_CALL
+        added = sum(
+            rule_customers_give(
+                account=run.account,
+                rule=run.rule,
+                customer_ids=members[start : start + step],
+                offering_constraint_id=None,
+                actor=source,
+            )
+            for start in range(0, len(members), step)
+        )
         removed = 0
         if run.remove_departed:
             removed = rule_customers_take_departed(
@@ -117,7 +126,7 @@ def push_execute(*, push_id: str | uuid.UUID) -> PushRun | None:
         version=version,
         added=added,
         removed=removed,
-        skipped=max(members_count - added, 0),
+        skipped=len(members) - added,
     )
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from discounts import documents
@@ -204,49 +202,6 @@ def rule_customers_give(
         return cur.rowcount
 
 
-# More ids than any one statement gives: reserved for a give whose count is not known before it runs.
-_ALL_BLOCK = 1 << 32
-
-
-def rule_customers_give_all(*, account: Account, rule: DiscountRule, customers: QuerySet, actor: str) -> int:
-    """Give the rule to every customer id a one-column queryset yields (a segment's members); returns how many refs
-    were added. The same rules as `rule_customers_give` without an offering constraint, in one INSERT ... SELECT:
-    carrying 100k ids through Python and back was ~15 % of pushing them."""
-    try:
-        source, source_params = customers.query.sql_with_params()
-    except EmptyResultSet:
-        return 0
-    with transaction.atomic():
-        _lock_rule(account, rule.pk)
-        block = uuid7_block(_ALL_BLOCK)
-        cur = raw_cursor()
-        cur.execute(
-            f"""
-            INSERT INTO discounts_discountref
-                (id, account_id, rule_id, customer_id, offering_constraint_id, created_at, created_by)
-            SELECT {UUID7_BLOCK_SQL.replace("%(id_high)s", "%s").replace("%(id_low)s", "%s").format(n="given.n")},
-                   %s::int, %s::uuid, given.customer_id, NULL, %s::timestamptz, %s::text
-            FROM (SELECT source.customer_id, row_number() OVER () AS n
-                  FROM ({source}) AS source(customer_id)) AS given
-            WHERE NOT EXISTS (
-                SELECT 1 FROM discounts_discountref held
-                WHERE held.rule_id = %s::uuid AND held.customer_id = given.customer_id AND held.deleted_at IS NULL)
-            ON CONFLICT DO NOTHING
-            """,
-            [
-                block["id_high"],
-                block["id_low"],
-                account.pk,
-                rule.pk,
-                timezone.now(),
-                actor,
-                *source_params,
-                rule.pk,
-            ],
-        )
-        return cur.rowcount
-
-
 def rule_customers_take(*, account: Account, rule: DiscountRule, customer_ids: Sequence[str] | None, actor: str) -> int:
     """Take the rule back from customers (every live ref they hold of it); None takes it from everyone.
 
@@ -277,30 +232,28 @@ def rule_customers_take(*, account: Account, rule: DiscountRule, customer_ids: S
 
 
 def rule_customers_take_departed(
-    *, account: Account, rule: DiscountRule, given_by: str, keep: Sequence[str] | QuerySet, actor: str
+    *, account: Account, rule: DiscountRule, given_by: str, keep: Sequence[str], actor: str
 ) -> int:
-    """Take the rule back from customers it was given to by `given_by` (a segment push) who are not in `keep` (ids,
-    or a one-column queryset of them such as a segment's members).
+    """Take the rule back from customers it was given to by `given_by` (a segment push) who are not in `keep`.
 
     Refs given any other way are never touched. One UPDATE; returns how many refs were taken.
     """
-    if isinstance(keep, QuerySet):
-        try:
-            kept, kept_params = keep.query.sql_with_params()
-        except EmptyResultSet:
-            kept, kept_params = "SELECT NULL::text WHERE false", ()
-        keeping = f"NOT EXISTS (SELECT 1 FROM ({kept}) AS kept(customer_id) WHERE kept.customer_id = ref.customer_id)"
-    else:
-        keeping, kept_params = "NOT (ref.customer_id = ANY(%s::text[]))", (list(keep),)
     with transaction.atomic():
         _lock_rule(account, rule.pk)
         cur = raw_cursor()
         cur.execute(
-            f"""
-            UPDATE discounts_discountref ref SET deleted_at = %s::timestamptz, deleted_by = %s::text
-            WHERE ref.account_id = %s::int AND ref.rule_id = %s::uuid AND ref.deleted_at IS NULL
-              AND ref.created_by = %s::text AND {keeping}
+            """
+            UPDATE discounts_discountref ref SET deleted_at = %(now)s::timestamptz, deleted_by = %(actor)s::text
+            WHERE ref.account_id = %(account)s::int AND ref.rule_id = %(rule)s::uuid AND ref.deleted_at IS NULL
+              AND ref.created_by = %(given_by)s::text AND NOT (ref.customer_id = ANY(%(keep)s::text[]))
             """,
-            [timezone.now(), actor, account.pk, rule.pk, given_by, *kept_params],
+            {
+                "account": account.pk,
+                "rule": rule.pk,
+                "now": timezone.now(),
+                "actor": actor,
+                "given_by": given_by,
+                "keep": list(keep),
+            },
         )
         return cur.rowcount

@@ -89,12 +89,25 @@ def segments_of_customer(*, account: Account, customer_pk: int) -> QuerySet[Segm
     return Segment.objects.filter(account=account).filter(Exists(member))
 
 
-def segment_published(*, segment: Segment) -> tuple[int | None, int]:
-    """(published version, its member count); (None, 0) before a first successful run."""
-    row = Segment.objects.filter(pk=segment.pk).values_list("current_version", "customers_count").first()
-    if row is None or row[0] is None:
-        return None, 0
-    return row[0], row[1]
+def segment_member_ids(*, segment: Segment) -> tuple[int | None, list[str]]:
+    """(published version, its members' customer ids), read in one statement: never a partial version."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.current_version, c.customer_id
+            FROM segments_segment s
+            LEFT JOIN segments_segmentmember m ON m.segment_id = s.id AND m.version = s.current_version
+            LEFT JOIN receipts_customer c ON c.id = m.customer_pk
+            WHERE s.id = %s
+            """,
+            [segment.pk],
+        )
+        rows = cursor.fetchall()
+    if not rows or rows[0][0] is None:
+        return None, []
+    return rows[0][0], [customer_id for _, customer_id in rows if customer_id is not None]
 
 
 # --- back-office pages ---------------------------------------------------------------------------------------------
