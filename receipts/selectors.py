@@ -311,7 +311,7 @@ def customer_segment_json(
     first, built by PostgreSQL: a broad filter answers ~180k customers, and fetching them as rows and encoding them
     in Python cost more than the query itself."""
     from django.core.exceptions import EmptyResultSet
-    from django.db import connection
+    from django.db import connection, transaction
 
     per_customer = matching_receipts_per_customer(
         account=account, purchase_from=purchase_from, purchase_to=purchase_to, store_ids=store_ids, items=items
@@ -320,7 +320,10 @@ def customer_segment_json(
         sql, params = per_customer.query.sql_with_params()
     except EmptyResultSet:
         return b'{"customers":[]}'
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Counting per customer by sorting beats hashing here: ~1.3M item facts into ~180k customers for the broad
+        # query at 5M receipts took ~860 ms with a hash aggregate and ~650 ms sorted (measured back to back).
+        cursor.execute("SET LOCAL enable_hashagg = off")
         cursor.execute(
             f"""
             SELECT '{{"customers":[' || coalesce(string_agg(
