@@ -28,6 +28,21 @@ def _free_port() -> int:
 PORT = _free_port()
 
 
+def wait_until_healthy(deadline: float, failure: str) -> None:
+    """Poll GET /healthz on PORT until it answers 200; raise RuntimeError(failure) after `deadline` (monotonic)."""
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(0.3)
+
+
 class Servers:
     """gunicorn (2 workers x 2 threads: the 2-core box) and one Celery worker process (concurrency 2)."""
 
@@ -92,17 +107,7 @@ class Servers:
             ],
         )
         deadline = time.monotonic() + 90
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not come up; see {self.log_dir / 'gunicorn.log'}")
-            time.sleep(0.3)
+        wait_until_healthy(deadline, f"gunicorn did not come up; see {self.log_dir / 'gunicorn.log'}")
         worker_log = self.log_dir / "worker.log"
         while " ready." not in worker_log.read_text(errors="replace"):
             if worker.poll() is not None or time.monotonic() > deadline:

@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 
 from tests.bench.dataset import admin_connection
-from tests.bench.harness import PORT, PYTHON, ROOT, request_token
+from tests.bench.harness import PORT, PYTHON, ROOT, request_token, wait_until_healthy
 
 AID = "T00000042"
 
@@ -187,18 +187,7 @@ def run(clients: int, duration: float, receipts: int) -> int:
         ),
     ]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not come up")
-            time.sleep(0.5)
+        wait_until_healthy(time.monotonic() + 60, "gunicorn did not come up")
         token = request_token(AID, credentials["client_id"], credentials["client_secret"])
         return _drive(token, clients, duration)
     finally:

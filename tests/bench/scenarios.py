@@ -413,19 +413,25 @@ def segments_cleanup(account_ids: list[int]) -> None:
     purchase_windows_forget_unused(older_than=timedelta(minutes=30))
 
 
-def _wait_run(run_id: str, timeout: float = 600) -> Any:
-    from segments.models import SegmentRun
-
+def _wait_finished(model: Any, pk: str, label: str, timeout: float = 600) -> Any:
+    """Poll a SegmentRun or PushRun until it leaves queued/running (and its duration is written); raise unless it
+    succeeded."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = SegmentRun.objects.filter(pk=run_id).first()
-        if run is not None and run.status not in (SegmentRun.Status.QUEUED, SegmentRun.Status.RUNNING):
-            if run.status != SegmentRun.Status.SUCCEEDED:
-                raise RuntimeError(f"segment run {run_id} ended {run.status}: {run.error_code} {run.error_message}")
+        run = model.objects.filter(pk=pk).first()
+        if run is not None and run.status not in (model.Status.QUEUED, model.Status.RUNNING):
+            if run.status != model.Status.SUCCEEDED:
+                raise RuntimeError(f"{label} {pk} ended {run.status}: {run.error_code} {run.error_message}")
             if run.duration_ms is not None:  # written just after the status flips
                 return run
         time.sleep(0.01)
-    raise RuntimeError(f"segment run {run_id} did not finish within {timeout}s")
+    raise RuntimeError(f"{label} {pk} did not finish within {timeout}s")
+
+
+def _wait_run(run_id: str) -> Any:
+    from segments.models import SegmentRun
+
+    return _wait_finished(SegmentRun, run_id, "segment run")
 
 
 def _latest_run_id(segment_uuid: str) -> str:
@@ -539,18 +545,10 @@ def _rule(bench: Bench, label: str):
     return services.rule_create(account=bench.account, document=document, actor="bench")
 
 
-def _wait_push(push_id: str, timeout: float = 600) -> Any:
+def _wait_push(push_id: str) -> Any:
     from discounts.models import PushRun
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = PushRun.objects.filter(pk=push_id).first()
-        if run is not None and run.status not in (PushRun.Status.QUEUED, PushRun.Status.RUNNING):
-            if run.status != PushRun.Status.SUCCEEDED:
-                raise RuntimeError(f"push {push_id} ended {run.status}: {run.error_code} {run.error_message}")
-            return run
-        time.sleep(0.01)
-    raise RuntimeError(f"push {push_id} did not finish within {timeout}s")
+    return _wait_finished(PushRun, push_id, "push")
 
 
 def scenario_push_once(bench: Bench, result: Result, members: int) -> None:
