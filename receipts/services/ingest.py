@@ -196,8 +196,7 @@ def _store(
         )
         rm.windows_add_receipts(cur, account.id, receipt_pks)
         rm.customers_lock(cur, (pk for pk in customer_of.values() if pk is not None))
-        rm.customers_add_receipts(cur, receipt_pks)
-        rm.customers_update_profiles(cur, rm.latest_profiles((r, customer_of[r.index]) for r in stored))
+        rm.customers_add_batch(cur, ((r, customer_of[r.index]) for r in stored))
 
     customer_pks = sorted({customers[r.customer_id] for r in stored if r.customer_id})
     rm.announce_batch(account.id)

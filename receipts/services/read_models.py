@@ -108,42 +108,6 @@ def customers_lock(cur: psycopg.Cursor, customer_pks: Iterable[int]) -> None:
         cur.execute("SELECT 1 FROM receipts_customer WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [pks])
 
 
-def add_counters(delta: str) -> str:
-    """SET assignments adding a delta row's receipts, purchases, gross, net, first_at and last_at to a customer c."""
-    return (
-        f"receipts_count = c.receipts_count + {delta}.receipts, purchases = c.purchases + {delta}.purchases, "
-        f"gross_total = c.gross_total + {delta}.gross, net_total = c.net_total + {delta}.net, "
-        f"first_purchase_at = least(c.first_purchase_at, {delta}.first_at), "
-        f"last_purchase_at = greatest(c.last_purchase_at, {delta}.last_at)"
-    )
-
-
-def customers_add_receipts(cur: psycopg.Cursor, receipt_pks: Sequence[int]) -> None:
-    """Add newly stored receipts to their customers' lifetime counters."""
-    if not receipt_pks:
-        return
-    cur.execute(
-        f"""
-        WITH delta AS (
-            SELECT customer_pk,
-                   count(*) AS receipts,
-                   count(*) FILTER (WHERE is_purchase) AS purchases,
-                   coalesce(sum(gross_amount) FILTER (WHERE is_purchase), 0) AS gross,
-                   coalesce(sum(net_amount) FILTER (WHERE is_purchase), 0) AS net,
-                   min(purchase_at) FILTER (WHERE is_purchase) AS first_at,
-                   max(purchase_at) FILTER (WHERE is_purchase) AS last_at
-            FROM receipts_receipt
-            WHERE id = ANY(%s) AND customer_pk IS NOT NULL
-            GROUP BY customer_pk
-        )
-        UPDATE receipts_customer c SET {add_counters("delta")}, updated_at = now()
-        FROM delta
-        WHERE c.id = delta.customer_pk
-        """,
-        [list(receipt_pks)],
-    )
-
-
 def customers_recompute(cur: psycopg.Cursor, customer_pks: Sequence[int]) -> None:
     """Recompute counters from scratch for a few customers (after a receipt moved between customers)."""
     if not customer_pks:
@@ -242,7 +206,7 @@ def customers_update_profiles(cur: psycopg.Cursor, profiles: dict[int, tuple[dat
 
 
 def customers_add_batch(cur: psycopg.Cursor, stored: Iterable[tuple[ParsedReceipt, int | None]]) -> None:
-    """`customers_add_receipts` and `customers_update_profiles` for a batch of newly stored receipts, in one UPDATE
+    """New receipts' lifetime counters and latest customer object (`customers_update_profiles`) for a batch of newly stored receipts, in one UPDATE
     per customer row (both change indexed columns, so each UPDATE writes every index of the row again).
 
     The counters are summed here from the parsed receipts, as stored, rather than read back from receipts_receipt;
@@ -290,7 +254,11 @@ def customers_add_batch(cur: psycopg.Cursor, stored: Iterable[tuple[ParsedReceip
     )
     cur.execute(
         f"""
-        UPDATE receipts_customer c SET {add_counters("d")}, {profile}, updated_at = now()
+        UPDATE receipts_customer c SET
+            receipts_count = c.receipts_count + d.receipts, purchases = c.purchases + d.purchases,
+            gross_total = c.gross_total + d.gross, net_total = c.net_total + d.net,
+            first_purchase_at = least(c.first_purchase_at, d.first_at),
+            last_purchase_at = greatest(c.last_purchase_at, d.last_at), {profile}, updated_at = now()
         FROM customer_deltas d
         WHERE c.id = d.pk
         """
