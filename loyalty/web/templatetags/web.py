@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import template
@@ -63,10 +64,11 @@ def criterion_text(criterion, personal_data=True):
     values = []
     for field in spec["fields"]:
         value = criterion.get(field["name"])
-        if field["name"] in ("csv", "customers") and criterion.get("customers") and not personal_data:
-            values.append(f"{len(criterion['customers'])} customers")
-            continue
-        if field["name"] == "csv" and value is None and criterion.get("customers"):
+        # a list shown as its length: always for an uploaded CSV, and for typed-in ids without personal data
+        hidden = (field["name"] == "csv" and value is None) or (
+            field["name"] in ("csv", "customers") and not personal_data
+        )
+        if hidden and criterion.get("customers"):
             values.append(f"{len(criterion['customers'])} customers")
             continue
         if value is None:
@@ -113,11 +115,4 @@ def get(mapping, key):
 @register.filter
 def localend(value, account):
     """An exclusive end instant as the inclusive last day people read: midnight ends the day before."""
-    from datetime import timedelta
-
-    if value is None:
-        return "—"
-    local_value = value.astimezone(account.tz)
-    if (local_value.hour, local_value.minute, local_value.second, local_value.microsecond) == (0, 0, 0, 0):
-        local_value -= timedelta(microseconds=1)
-    return local_value.strftime("%Y-%m-%d")
+    return formatting.local(value and value - timedelta(microseconds=1), account.tz, "%Y-%m-%d")
