@@ -150,6 +150,9 @@ class ParsedReceipt:
     item_count: int
     codes: list[tuple[str, str, str]]  # (kind, value, display name), distinct
     profile: Profile | None
+    # The document as JSON text when the caller has it already (a line of an import file): stored as is instead of
+    # encoding `document` again. PostgreSQL parses either into the same JSONB.
+    document_json: str | None = field(default=None, compare=False, repr=False)
 
 
 def _text(value: Any) -> str:

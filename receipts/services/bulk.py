@@ -1,41 +1,39 @@
-"""Bulk loading through COPY: the `import_receipts` command and the demo/benchmark generator.
+"""Bulk loading: the `import_receipts` and `generate_receipts` commands, the demo and the benchmark data.
 
-Same outcome as `receipt_ingest` (duplicates skipped, customers, facts and windows kept exact), but the two big
-tables are fed with COPY in chunks of thousands of receipts, and two chunks load at once on two connections
-(PostgreSQL parses each chunk's JSONB in its own backend, which is most of the work).
+Receipts go in chunks of thousands through the one write path (receipts.services.store), each chunk one
+transaction, with the same outcome as `POST /receipts` (duplicates skipped; customers, facts and windows exact).
+Two ways to run:
+
+- `receipts_bulk_load`: one process; `workers` chunks in flight on as many connections. For tests and small loads.
+- `receipts_load_parallel`: loader processes that each prepare their chunks (decode, validate and parse lines, or
+  generate receipts) and store them on their own connection. Preparing is Python work under one GIL and storing is
+  mostly PostgreSQL's (the JSONB documents, the indexes): with a process per core, one loader prepares while
+  another's chunk is in the server, and both cores stay busy.
 """
 
 from __future__ import annotations
 
 import gc
-import logging
+import multiprocessing
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from itertools import islice
-from operator import itemgetter
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_ready
+from typing import Any, Protocol
 
-import psycopg
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from loyalty.accounts.models import Account
-from loyalty.core.ids import uuid7_texts
-from loyalty.core.jsonutil import dumps
 from receipts.documents import ParsedReceipt
 from receipts.models import IngestBatch
 from receipts.services import read_models as rm
-
-logger = logging.getLogger(__name__)
-
-RECEIPT_COLUMNS = (
-    "id, uuid, account_id, receipt_id, store_id, customer_id, customer_pk, purchase_at, currency, gross_amount, "
-    "net_amount, entry_status, is_purchase, item_count, document, created_at, created_by, updated_at"
-)
-FACT_COLUMNS = "account_id, code, purchase_at, store_code, customer_pk, receipt_pk"
+from receipts.services.store import receipts_not_stored, receipts_store, retrying_deadlocks
 
 
 @dataclass
@@ -44,6 +42,8 @@ class BulkResult:
     stored: int = 0
     duplicates: int = 0
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)  # what loader processes found wrong, chunk by chunk
+    stopped: bool = False  # a chunk had problems and nothing from it on was stored
 
     @property
     def rate(self) -> float:
@@ -54,10 +54,6 @@ def _chunks(iterable: Iterable[ParsedReceipt], size: int) -> Iterator[list[Parse
     iterator = iter(iterable)
     while chunk := list(islice(iterator, size)):
         yield chunk
-
-
-class _UnprobedDuplicates(Exception):
-    """The COPY met a stored receipt that the sampled probe missed: the chunk is redone with the full probe."""
 
 
 @contextmanager
@@ -79,6 +75,43 @@ def _few_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _store_chunk(
+    account: Account, chunk: list[ParsedReceipt], created_by: str, known_codes: dict[tuple[str, str], int]
+) -> int:
+    """Store one chunk; returns how many were new. `known_codes` (item codes committed earlier) is used and, after
+    the commit, extended."""
+    unique: dict[tuple[str, str], ParsedReceipt] = {}
+    for receipt in chunk:  # duplicates inside the chunk: the first wins, as in the API
+        unique.setdefault((receipt.receipt_id, receipt.store_id), receipt)
+
+    def attempt() -> int:
+        # New customers are created and committed first, on their own: a new customer's row is locked by the
+        # transaction that inserts it, so a chunk creating customers made every other chunk with one of them wait
+        # until it committed (most of a parallel import's time when its customers were new). A chunk that fails
+        # after this leaves customers without receipts, as a receipt moved away does.
+        with transaction.atomic():
+            cur = rm.raw_cursor()
+            new = receipts_not_stored(cur=cur, account_id=account.id, receipts=list(unique.values()))
+            customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in new if r.customer_id))
+        if not new:
+            return 0
+        with transaction.atomic():
+            stored = receipts_store(
+                account=account,
+                receipts=new,
+                created_by=created_by,
+                source=IngestBatch.Source.IMPORT,
+                received=len(chunk),
+                probed=True,
+                customers=customers,
+                known_codes=known_codes,
+            )
+        known_codes.update(stored.codes)  # committed: safe for later chunks to use
+        return len(stored.rows)
+
+    return retrying_deadlocks(attempt)
+
+
 def receipts_bulk_load(
     *,
     account: Account,
@@ -88,7 +121,7 @@ def receipts_bulk_load(
     workers: int = 2,
     progress: Callable[[BulkResult], None] | None = None,
 ) -> BulkResult:
-    """Store parsed (already validated) receipts; each chunk is one transaction, `workers` chunks in flight."""
+    """Store parsed (already validated) receipts in this process; `workers` chunks in flight."""
     with _few_collections():
         return _bulk_load(account, receipts, created_by, chunk_size, workers, progress)
 
@@ -97,29 +130,16 @@ def _bulk_load(account, receipts, created_by, chunk_size, workers, progress) -> 
     result = BulkResult()
     started = time.monotonic()
     lock = threading.Lock()
-    # (kind, value) → id of the item codes that committed chunks resolved: later chunks only look up new ones.
     known_codes: dict[tuple[str, str], int] = {}
 
     def load(chunk: list[ParsedReceipt]) -> tuple[int, int]:
         try:
-            probe_all = False
-            attempt = 0
-            while True:
-                try:
-                    with lock:
-                        known = dict(known_codes)
-                    with transaction.atomic():
-                        stored, codes = _load_chunk(account, chunk, created_by, known, probe_all)
-                    with lock:
-                        known_codes.update(codes)  # committed: safe for other chunks to use
-                    return len(chunk), stored
-                except _UnprobedDuplicates:
-                    probe_all = True
-                except psycopg.errors.DeadlockDetected:
-                    attempt += 1
-                    if attempt == 3:
-                        raise
-                    time.sleep(0.1)
+            with lock:
+                known = dict(known_codes)
+            stored = _store_chunk(account, chunk, created_by, known)
+            with lock:
+                known_codes.update(known)
+            return len(chunk), stored
         finally:
             if threading.current_thread() is not threading.main_thread():
                 connection.close()
@@ -127,10 +147,7 @@ def _bulk_load(account, receipts, created_by, chunk_size, workers, progress) -> 
     def record(future: Future) -> None:
         received, stored = future.result()
         with lock:
-            result.received += received
-            result.stored += stored
-            result.duplicates += received - stored
-            result.seconds = time.monotonic() - started
+            _add(result, received, stored, started)
         if progress:
             progress(result)
 
@@ -154,130 +171,151 @@ def _bulk_load(account, receipts, created_by, chunk_size, workers, progress) -> 
     return result
 
 
-def _receipt_lines(account_id: int, rows: list[tuple[int, ParsedReceipt, int | None]], created_by: str) -> str:
-    now = datetime.now(UTC).isoformat()
-    text, null = rm.copy_text, "\\N"
-    account = f"\t{account_id}\t"
-    tail = f"\t{now}\t{text(created_by)}\t{now}\n"
-    return "".join(
-        [
-            f"{pk}\t{uuid}{account}{text(r.receipt_id)}\t{text(r.store_id)}\t{text(r.customer_id)}\t"
-            f"{null if customer_pk is None else customer_pk}\t{r.purchase_at.isoformat()}\t{text(r.currency)}\t"
-            f"{text(r.gross_amount)}\t{text(r.net_amount)}\t{text(r.entry_status)}\t{'t' if r.is_purchase else 'f'}\t"
-            f"{r.item_count}\t{text(dumps(r.document))}{tail}"
-            for (pk, r, customer_pk), uuid in zip(rows, uuid7_texts(len(rows)), strict=True)
-        ]
-    )
+def _add(result: BulkResult, received: int, stored: int, started: float) -> None:
+    result.received += received
+    result.stored += stored
+    result.duplicates += received - stored
+    result.seconds = time.monotonic() - started
 
 
-def _fact_lines(account_id: int, rows: list[tuple[int, ParsedReceipt, int | None]], codes: dict) -> str:
-    """COPY text for the facts of stored purchases of known customers, in index order."""
-    keyed: list[tuple[int, str, str]] = []
-    append = keyed.append
-    for pk, receipt, customer_pk in rows:
-        if customer_pk is None or not receipt.is_purchase:
-            continue
-        at = receipt.purchase_at.isoformat()
-        tail = f"\t{at}\t{codes[('store', receipt.store_id)]}\t{customer_pk}\t{pk}\n"
-        for kind, value, _ in receipt.codes:
-            append((codes[kind, value], at, tail))
-    keyed.sort(key=itemgetter(0, 1))
-    prefix = f"{account_id}\t"
-    return "".join([f"{prefix}{code}{tail}" for code, _, tail in keyed])
+# --- loader processes ------------------------------------------------------------------------------------------------
 
 
-def _load_chunk(
-    account: Account, chunk: list[ParsedReceipt], created_by: str, known_codes: dict, probe_all: bool
-) -> tuple[int, dict[tuple[str, str], int]]:
-    """Store one chunk; returns how many were stored and the item codes it resolved."""
-    cur = rm.raw_cursor()
-    rm.lock_windows_shared(cur, account.id)
-    unique: dict[tuple[str, str], ParsedReceipt] = {}
-    for receipt in chunk:  # duplicates inside the chunk: the first wins, as in the API
-        unique.setdefault((receipt.receipt_id, receipt.store_id), receipt)
-    keys = list(unique)
-    # New receipts are the common case: probe the first, middle and last key, and all of them only if one of those
-    # is stored (a chunk loaded again) or if the COPY meets a stored receipt anyway (then redone with probe_all).
-    probed = probe_all or bool(_existing_keys(cur, account.id, [keys[0], keys[len(keys) // 2], keys[-1]]))
-    if probed:
-        for key in _existing_keys(cur, account.id, keys):
-            unique.pop(key, None)
-    candidates = list(unique.values())
-    if not candidates:
-        return 0, {}
-    customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in candidates if r.customer_id))
-    resolved = rm.codes_resolve(
-        cur, account.id, (code for r in candidates for code in r.codes if (code[0], code[1]) not in known_codes)
-    )
-    codes = {**known_codes, **resolved}
-    cur.execute(
-        "SELECT nextval(pg_get_serial_sequence('receipts_receipt', 'id')) FROM generate_series(1, %s)",
-        [len(candidates)],
-    )
-    rows = [
-        (row[0], r, customers.get(r.customer_id) if r.customer_id else None)
-        for row, r in zip(cur.fetchall(), candidates, strict=True)
-    ]
-    receipt_text = _receipt_lines(account.id, rows, created_by)
+class ChunkSource(Protocol):
+    """Where a parallel load's chunks come from."""
+
+    def tasks(self) -> Iterator[Any]:
+        """In the calling process, in order: one small, picklable task per chunk (its lines, or its number)."""
+        ...
+
+    def prepare(self, task: Any, *, shard: int, shards: int) -> tuple[list[ParsedReceipt], list[str]]:
+        """In loader process `shard` of `shards`, which gets every `shards`-th task: the chunk's receipts and the
+        problems found in it."""
+        ...
+
+
+class LoaderFailed(RuntimeError):
+    pass
+
+
+def receipts_load_parallel(
+    *,
+    account: Account,
+    source: ChunkSource,
+    created_by: str,
+    processes: int = 2,
+    stop_on_problems: bool = True,
+    progress: Callable[[BulkResult], None] | None = None,
+) -> BulkResult:
+    """Load the source's chunks with `processes` loader processes (forked, each with its own connection).
+
+    Chunk i goes to process i % processes, so a source that generates can keep state per process. A chunk is
+    stored only when every chunk before it has been prepared and, with `stop_on_problems`, none of them (nor it)
+    had a problem: the first problem stops the load with everything before its chunk stored and nothing after,
+    as a single process would leave it.
+    """
+    started = time.monotonic()
+    result = BulkResult()
+    fork = multiprocessing.get_context("fork")
+    connections.close_all()  # never share this process's connection with the children
+    pipes: list[Connection] = []
+    loaders = []
+    for shard in range(processes):
+        ours, theirs = fork.Pipe()
+        loader = fork.Process(
+            target=_loader, args=(theirs, account.pk, source, shard, processes, created_by), daemon=True
+        )
+        loader.start()
+        theirs.close()
+        pipes.append(ours)
+        loaders.append(loader)
     try:
-        with transaction.atomic(), cur.copy(f"COPY receipts_receipt ({RECEIPT_COLUMNS}) FROM STDIN") as copy:
-            copy.write(receipt_text)
-        stored_rows = rows
-    except psycopg.errors.UniqueViolation:
-        if not probed:
-            raise _UnprobedDuplicates from None
-        # Another writer stored some of these meanwhile: take the slower path that skips what exists.
-        stored_rows = _insert_skipping_duplicates(cur, receipt_text, rows)
-    if not stored_rows:
-        return 0, resolved
-    with cur.copy(f"COPY receipts_itemfact ({FACT_COLUMNS}) FROM STDIN") as copy:
-        copy.write(_fact_lines(account.id, stored_rows, codes))
-    stored_pks = [pk for pk, _, _ in stored_rows]
-    rm.windows_add_receipts(cur, account.id, stored_pks)
-    customer_pks = sorted({customer_pk for _, _, customer_pk in stored_rows if customer_pk is not None})
-    rm.customers_lock(cur, customer_pks)
-    rm.customers_add_batch(cur, ((r, customer_pk) for _, r, customer_pk in stored_rows))
-    rm.announce_batch(account.id)
-    IngestBatch.objects.create(
-        account=account,
-        source=IngestBatch.Source.IMPORT,
-        created_by=created_by,
-        received=len(chunk),
-        stored=len(stored_rows),
-        duplicates=len(chunk) - len(stored_rows),
-        customer_pks=customer_pks,
-        purchase_from=min(r.purchase_at for _, r, _ in stored_rows),
-        purchase_to=max(r.purchase_at for _, r, _ in stored_rows),
-    )
-    return len(stored_rows), resolved
+        _coordinate(pipes, source, stop_on_problems, result, started, progress)
+    except BaseException:
+        for loader in loaders:
+            loader.kill()
+        raise
+    finally:
+        for pipe in pipes:
+            with suppress(OSError):
+                pipe.send(None)
+        for loader in loaders:
+            loader.join(timeout=60)
+    return result
 
 
-def _existing_keys(cur: psycopg.Cursor, account_id: int, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Which (receipt_id, store_id) are stored already: one probe of the unique index each."""
-    cur.execute(
-        """
-        SELECT r.receipt_id, r.store_id FROM unnest(%s::text[], %s::text[]) AS t(rid, sid)
-        JOIN receipts_receipt r ON r.account_id = %s AND r.receipt_id = t.rid AND r.store_id = t.sid
-        """,
-        [[k[0] for k in keys], [k[1] for k in keys], account_id],
-    )
-    return [tuple(row) for row in cur.fetchall()]
+def _coordinate(pipes, source, stop_on_problems, result, started, progress) -> None:
+    shards = len(pipes)
+    tasks = enumerate(source.tasks())
+    queued: dict[int, tuple[int, Any]] = {}  # shard → its next task, read ahead while it works on one
+    busy: set[int] = set()
+    checked: dict[int, tuple[int, list[str]]] = {}  # chunk → (its shard, its problems), awaiting a decision
+    decided = 0  # every chunk before this one is decided
+    read = 0  # tasks read so far
+    exhausted = False
+
+    def fill() -> None:
+        """Read tasks in order while the next one's shard has none waiting; hand idle shards their next task."""
+        nonlocal read, exhausted
+        while not exhausted and not result.stopped and read % shards not in queued:
+            try:
+                queued[read % shards] = next(tasks)
+                read += 1
+            except StopIteration:
+                exhausted = True
+        for shard in range(shards):
+            if shard not in busy and shard in queued and not result.stopped:
+                pipes[shard].send(queued.pop(shard))
+                busy.add(shard)
+
+    fill()
+    while busy:
+        for pipe in wait_ready([pipes[shard] for shard in busy]):
+            shard = pipes.index(pipe)
+            try:
+                message = pipe.recv()
+            except EOFError:
+                raise LoaderFailed(f"loader process {shard} exited unexpectedly") from None
+            if message[0] == "failed":
+                raise LoaderFailed(f"loader process {shard} failed:\n{message[2]}")
+            if message[0] == "checked":
+                _, index, problems = message
+                checked[index] = (shard, problems)
+                while decided in checked:  # decide in chunk order
+                    waiting, problems = checked.pop(decided)
+                    if not result.stopped:  # what a single process would report: nothing past the stop
+                        result.problems.extend(problems)
+                    result.stopped = result.stopped or (stop_on_problems and bool(problems))
+                    pipes[waiting].send("skip" if result.stopped else "store")
+                    if result.stopped:
+                        busy.discard(waiting)
+                    decided += 1
+            else:
+                _, index, received, stored = message
+                _add(result, received, stored, started)
+                busy.discard(shard)
+                if progress:
+                    progress(result)
+        fill()
+    result.seconds = time.monotonic() - started
 
 
-def _insert_skipping_duplicates(cur: psycopg.Cursor, receipt_text: str, rows):
-    cur.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS bulk_receipts (LIKE receipts_receipt INCLUDING DEFAULTS) ON COMMIT DROP"
-    )
-    with cur.copy(f"COPY bulk_receipts ({RECEIPT_COLUMNS}) FROM STDIN") as copy:
-        copy.write(receipt_text)
-    cur.execute(
-        f"""
-        INSERT INTO receipts_receipt ({RECEIPT_COLUMNS})
-        SELECT {RECEIPT_COLUMNS} FROM bulk_receipts ORDER BY id
-        ON CONFLICT (account_id, receipt_id, store_id) DO NOTHING
-        RETURNING id
-        """
-    )
-    stored = {row[0] for row in cur.fetchall()}
-    cur.execute("DROP TABLE bulk_receipts")
-    return [row for row in rows if row[0] in stored]
+def _loader(pipe: Connection, account_pk: int, source: ChunkSource, shard: int, shards: int, created_by: str) -> None:
+    try:
+        account = Account.objects.get(pk=account_pk)
+        known_codes: dict[tuple[str, str], int] = {}
+        with _few_collections():
+            while (message := pipe.recv()) is not None:
+                index, task = message
+                receipts, problems = source.prepare(task, shard=shard, shards=shards)
+                pipe.send(("checked", index, problems))
+                if pipe.recv() == "store":
+                    stored = _store_chunk(account, receipts, created_by, known_codes) if receipts else 0
+                    pipe.send(("stored", index, len(receipts), stored))
+    except EOFError:
+        pass  # the coordinator is gone
+    except BaseException:
+        with suppress(OSError):
+            pipe.send(("failed", shard, traceback.format_exc()))
+    finally:
+        connections.close_all()

@@ -103,6 +103,9 @@ PAYMENT_TYPES = ["card", "card", "vipps", "cash"]
 STATUSES = ["Concluded"] * 960 + ["Voided"] * 15 + ["Cancelled"] * 10 + ["Training"] * 5 + ["Reprinted"] * 10
 
 
+CHUNK = 10_000  # receipts per chunk: each covers its slice of the period
+
+
 def _zipf_cum_weights(n: int, s: float) -> list[float]:
     total, out = 0.0, []
     for rank in range(1, n + 1):
@@ -202,20 +205,30 @@ class ReceiptGenerator:
             self.customer_cum.append(total)
 
     def __iter__(self) -> Iterator[ParsedReceipt]:
-        spec, rng = self.spec, self.rng
-        chunk = 10_000
+        for chunk in self.chunks():
+            yield from chunk
+
+    def chunks(self, shard: int = 0, shards: int = 1) -> Iterator[list[ParsedReceipt]]:
+        """Every `shards`-th chunk of CHUNK receipts, starting at `shard`; each chunk covers its slice of the period,
+        time-ordered inside.
+
+        One shard is the whole stream, drawn from the seed's RNG. Shard k of several draws from an RNG seeded for
+        it, so loader processes generate in parallel and the same (seed, shards) give the same receipts.
+        """
+        spec = self.spec
+        if shards > 1:
+            self.rng = random.Random(spec.seed * 1_000 + shard)
+        rng = self.rng
         span = (self.end - self.start).total_seconds()
-        n = 0
-        while n < spec.receipts:
-            size = min(chunk, spec.receipts - n)
-            # time order: each chunk covers its slice of the period, sorted inside
-            lo = span * n / spec.receipts
-            hi = span * (n + size) / spec.receipts
+        for first in range(shard * CHUNK, spec.receipts, shards * CHUNK):
+            size = min(CHUNK, spec.receipts - first)
+            lo, hi = span * first / spec.receipts, span * (first + size) / spec.receipts
             offsets = sorted(rng.uniform(lo, hi) for _ in range(size))
-            buyers = rng.choices(self.customers, cum_weights=self.customer_cum, k=size) if self.customers else []
-            for k in range(size):
-                n += 1
-                yield self._receipt(n, self.start + timedelta(seconds=offsets[k]), buyers[k] if buyers else None)
+            buyers = (
+                rng.choices(self.customers, cum_weights=self.customer_cum, k=size) if self.customers else [None] * size
+            )
+            start = self.start
+            yield [self._receipt(first + k + 1, start + timedelta(seconds=offsets[k]), buyers[k]) for k in range(size)]
 
     def _line_template(self, index: int) -> tuple[str, str, int, list, dict | None, list | None, list]:
         """What every line of an item shares: id, description, price, groups, dimension, extra info, and the codes
@@ -319,6 +332,23 @@ class ReceiptGenerator:
             codes=receipt_codes,
             profile=profile,
         )
+
+
+class GeneratedChunks:
+    """A ChunkSource (receipts.services.bulk) of generated receipts: loader process k generates every k-th chunk
+    itself, so nothing but chunk numbers crosses between processes."""
+
+    def __init__(self, spec: GeneratorSpec):
+        self.generator = ReceiptGenerator(spec)  # made once here; the forked loaders share its catalogue
+        self._chunks: Iterator[list[ParsedReceipt]] | None = None
+
+    def tasks(self) -> Iterator[int]:
+        return iter(range(-(-self.generator.spec.receipts // CHUNK)))
+
+    def prepare(self, task: int, *, shard: int, shards: int) -> tuple[list[ParsedReceipt], list[str]]:
+        if self._chunks is None:
+            self._chunks = self.generator.chunks(shard, shards)
+        return next(self._chunks), []
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-from django.db import OperationalError, transaction
-from psycopg.types.json import Jsonb
+from django.db import transaction
 
 from loyalty.accounts.models import Account
-from loyalty.core.ids import uuid7
+from loyalty.core.ids import uuid7_texts
 from receipts.documents import (
     ParsedReceipt,
     contains_nul,
@@ -22,13 +18,10 @@ from receipts.documents import (
     validate_receipt,
 )
 from receipts.models import IngestBatch
-from receipts.services import read_models as rm
+from receipts.services.store import receipts_store, retrying_deadlocks
 from receipts.services.tokens import receipt_token_issue
 
-logger = logging.getLogger(__name__)
-
 MAX_BATCH = 1000
-DEADLOCK_RETRIES = 3
 
 
 class ReceiptValidationError(Exception):
@@ -87,39 +80,47 @@ def receipt_ingest(
     """Validate every receipt, then store the new ones, their customers and read models in one transaction."""
     parsed = receipts_validate(documents)
 
-    # Duplicates inside the batch: the first occurrence of (store.id, receipt_id) wins.
+    # Duplicates inside the batch: the first occurrence of (store.id, receipt_id) wins. Stored in key order, so two
+    # batches sharing receipts take their unique-index locks in the same order.
     unique: dict[tuple[str, str], ParsedReceipt] = {}
     for receipt in parsed:
         unique.setdefault((receipt.receipt_id, receipt.store_id), receipt)
     candidates = sorted(unique.values(), key=lambda r: (r.receipt_id, r.store_id))
-    uuids = {id(receipt): uuid7() for receipt in candidates}
+    uuids = uuid7_texts(len(candidates))
     if token_expire_days:
         expires_at = datetime.now(UTC) + timedelta(days=token_expire_days)
-        for receipt in candidates:
-            _attach_token(receipt, account, uuids[id(receipt)], expires_at, base_url)
+        for receipt, receipt_uuid in zip(candidates, uuids, strict=True):
+            _attach_token(receipt, account, receipt_uuid, expires_at, base_url)
 
-    for attempt in range(1, DEADLOCK_RETRIES + 1):
-        try:
-            with transaction.atomic():
-                result = _store(account, candidates, uuids, created_by, received=len(parsed))
-            return result
-        except OperationalError as exc:
-            # Two batches sharing customers can still deadlock on rare orders; the loser retries cleanly.
-            if not isinstance(exc.__cause__, psycopg.errors.DeadlockDetected) or attempt == DEADLOCK_RETRIES:
-                raise
-            time.sleep(0.05 * attempt)
-        except psycopg.errors.DeadlockDetected:
-            if attempt == DEADLOCK_RETRIES:
-                raise
-            time.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")
+    def attempt():
+        with transaction.atomic():
+            return receipts_store(
+                account=account,
+                receipts=candidates,
+                created_by=created_by,
+                source=IngestBatch.Source.API,
+                received=len(parsed),
+                uuids=uuids,
+            )
+
+    stored = retrying_deadlocks(attempt)
+    # Entities in the order the client sent them.
+    rows = sorted(stored.rows, key=lambda row: row.receipt.index)
+    return IngestResult(
+        receipts=[StoredReceipt(row.uuid, stored.created_at, created_by, stored.created_at) for row in rows],
+        duplicates=len(parsed) - len(rows),
+        customer_pks=sorted({row.customer_pk for row in rows if row.customer_pk is not None}),
+        batch_id=stored.batch_id,
+    )
 
 
-def _attach_token(receipt: ParsedReceipt, account: Account, receipt_uuid, expires_at: datetime, base_url: str) -> None:
+def _attach_token(
+    receipt: ParsedReceipt, account: Account, receipt_uuid: str, expires_at: datetime, base_url: str
+) -> None:
     token = receipt_token_issue(
         base_url=base_url,
         aid=account.aid,
-        receipt_uuid=str(receipt_uuid),
+        receipt_uuid=receipt_uuid,
         receipt_id=receipt.receipt_id,
         store_id=receipt.store_id,
         customer_id=receipt.customer_id,
@@ -137,85 +138,3 @@ def _attach_token(receipt: ParsedReceipt, account: Account, receipt_uuid, expire
         {"key": "dintero.receipt.token.url", "value": url, "value_type": "string"},
     ]
     receipt.document = {**receipt.document, "extra_info": extra}
-
-
-def _store(
-    account: Account,
-    candidates: list[ParsedReceipt],
-    uuids: dict[int, Any],
-    created_by: str,
-    *,
-    received: int,
-) -> IngestResult:
-    cur = rm.raw_cursor()
-    rm.lock_windows_shared(cur, account.id)
-    customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in candidates if r.customer_id))
-
-    cur.execute(
-        """
-        INSERT INTO receipts_receipt (
-            uuid, account_id, receipt_id, store_id, customer_id, customer_pk, purchase_at, currency,
-            gross_amount, net_amount, entry_status, is_purchase, item_count, document,
-            created_at, created_by, updated_at)
-        SELECT u, %s, rid, sid, cid, cpk, at, cur, gross, net, status, purchase, items, doc, now(), %s, now()
-        FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::text[],
-                    %s::int8[], %s::int8[], %s::text[], %s::bool[], %s::int[], %s::jsonb[])
-             AS t(u, rid, sid, cid, cpk, at, cur, gross, net, status, purchase, items, doc)
-        ON CONFLICT (account_id, receipt_id, store_id) DO NOTHING
-        RETURNING id, uuid, receipt_id, store_id, created_at, updated_at
-        """,
-        [
-            account.id,
-            created_by,
-            [uuids[id(r)] for r in candidates],
-            [r.receipt_id for r in candidates],
-            [r.store_id for r in candidates],
-            [r.customer_id for r in candidates],
-            [customers.get(r.customer_id) if r.customer_id else None for r in candidates],
-            [r.purchase_at for r in candidates],
-            [r.currency for r in candidates],
-            [r.gross_amount for r in candidates],
-            [r.net_amount for r in candidates],
-            [r.entry_status for r in candidates],
-            [r.is_purchase for r in candidates],
-            [r.item_count for r in candidates],
-            [Jsonb(r.document) for r in candidates],
-        ],
-    )
-    inserted = {(row[2], row[3]): row for row in cur.fetchall()}
-    stored = [r for r in candidates if (r.receipt_id, r.store_id) in inserted]
-    receipt_pks = [inserted[(r.receipt_id, r.store_id)][0] for r in stored]
-
-    if stored:
-        customer_of = {r.index: customers.get(r.customer_id) if r.customer_id else None for r in stored}
-        codes = rm.codes_resolve(cur, account.id, (code for r in stored for code in r.codes))
-        rm.facts_insert(
-            cur,
-            account.id,
-            rm.facts_for(((r, inserted[(r.receipt_id, r.store_id)][0], customer_of[r.index]) for r in stored), codes),
-        )
-        rm.windows_add_receipts(cur, account.id, receipt_pks)
-        rm.customers_lock(cur, (pk for pk in customer_of.values() if pk is not None))
-        rm.customers_add_batch(cur, ((r, customer_of[r.index]) for r in stored))
-
-    customer_pks = sorted({customers[r.customer_id] for r in stored if r.customer_id})
-    rm.announce_batch(account.id)
-    batch = IngestBatch.objects.create(
-        account=account,
-        source=IngestBatch.Source.API,
-        created_by=created_by,
-        received=received,
-        stored=len(stored),
-        duplicates=received - len(stored),
-        customer_pks=customer_pks,
-        purchase_from=min((r.purchase_at for r in stored), default=None),
-        purchase_to=max((r.purchase_at for r in stored), default=None),
-    )
-    # Entities in the order the client sent them.
-    entities = [
-        StoredReceipt(id=str(row[1]), created_at=row[4], created_by=created_by, updated_at=row[5])
-        for row in (inserted[(r.receipt_id, r.store_id)] for r in sorted(stored, key=lambda r: r.index))
-    ]
-    return IngestResult(
-        receipts=entities, duplicates=received - len(stored), customer_pks=customer_pks, batch_id=batch.pk
-    )

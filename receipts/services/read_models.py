@@ -35,7 +35,11 @@ def lock_windows_shared(cur: psycopg.Cursor, account_id: int) -> None:
 def codes_resolve(
     cur: psycopg.Cursor, account_id: int, codes: Iterable[tuple[str, str, str]]
 ) -> dict[tuple[str, str], int]:
-    """(kind, value) → code id, creating missing codes."""
+    """(kind, value) → code id, creating missing codes.
+
+    Looks them up first and inserts only the missing ones: nearly every code of a batch exists already, and an
+    INSERT … ON CONFLICT DO NOTHING of all of them cost ~10 µs per receipt of an API batch.
+    """
     unique: dict[tuple[str, str], str] = {}
     for kind, value, name in codes:
         if not unique.get((kind, value)):
@@ -43,24 +47,29 @@ def codes_resolve(
     if not unique:
         return {}
     keys = sorted(unique)  # a fixed order keeps concurrent batches from deadlocking on the unique index
-    kinds = [k for k, _ in keys]
-    values = [v for _, v in keys]
-    names = [unique[k] for k in keys]
-    cur.execute(
-        """
-        INSERT INTO receipts_itemcode (account_id, kind, value, name)
-        SELECT %s, k, v, n FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(k, v, n)
-        ON CONFLICT (account_id, kind, value) DO NOTHING
-        """,
-        [account_id, kinds, values, names],
-    )
+    found = _codes_find(cur, account_id, keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        cur.execute(
+            """
+            INSERT INTO receipts_itemcode (account_id, kind, value, name)
+            SELECT %s, k, v, n FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(k, v, n)
+            ON CONFLICT (account_id, kind, value) DO NOTHING
+            """,
+            [account_id, [k for k, _ in missing], [v for _, v in missing], [unique[key] for key in missing]],
+        )
+        found.update(_codes_find(cur, account_id, missing))
+    return found
+
+
+def _codes_find(cur: psycopg.Cursor, account_id: int, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     cur.execute(
         """
         SELECT c.id, c.kind, c.value
         FROM unnest(%s::text[], %s::text[]) AS t(k, v)
         JOIN receipts_itemcode c ON c.account_id = %s AND c.kind = t.k AND c.value = t.v
         """,
-        [kinds, values, account_id],
+        [[k for k, _ in keys], [v for _, v in keys], account_id],
     )
     return {(kind, value): code for code, kind, value in cur.fetchall()}
 

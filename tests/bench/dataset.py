@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-import queue
-import random
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 # Bump when the generator, the loader or the parameters below change what ends up in the tables.
@@ -24,7 +21,6 @@ DATASET_VERSION = "1"
 END = datetime(2026, 11, 1, tzinfo=UTC)
 MAIN_AID = "T00000500"
 SECOND_AID = "T00000501"  # 10 % of the main account: every query must filter it out
-CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -173,60 +169,26 @@ def dataset_info() -> dict[str, Any]:
 # --- generation ----------------------------------------------------------------------------------------------------
 
 
-def _shard_receipts(generator, shard: int, shards: int):
-    """The receipts of every `shards`-th chunk of 10,000, starting at `shard`.
-
-    Same shape as ReceiptGenerator.__iter__ (each chunk covers its slice of the period, time-ordered inside), but
-    with an RNG per shard, so processes can generate in parallel and ids stay roughly in time order.
-    """
-    spec = generator.spec
-    rng = random.Random(spec.seed * 1_000 + shard)
-    generator.rng = rng  # _receipt draws from generator.rng
-    span = (generator.end - generator.start).total_seconds()
-    for first in range(shard * CHUNK, spec.receipts, shards * CHUNK):
-        size = min(CHUNK, spec.receipts - first)
-        lo, hi = span * first / spec.receipts, span * (first + size) / spec.receipts
-        offsets = sorted(rng.uniform(lo, hi) for _ in range(size))
-        buyers = rng.choices(generator.customers, cum_weights=generator.customer_cum, k=size)
-        for k in range(size):
-            yield generator._receipt(first + k + 1, generator.start + timedelta(seconds=offsets[k]), buyers[k])
-
-
-def _load_shard(task: tuple[AccountSpec, int, int], results: Any) -> None:
-    from django.db import connections
-
-    from loyalty.accounts.models import Account
-    from receipts.services.bulk import receipts_bulk_load
-    from receipts.services.generator import ReceiptGenerator
-
-    connections.close_all()  # never share the parent's connection across fork
-    spec, shard, shards = task
-    account = Account.objects.get(aid=spec.aid)
-    generator = ReceiptGenerator(generator_spec(spec))
-    last = [time.monotonic()]
+def _every_30s(aid: str):
+    last = time.monotonic()
 
     def progress(result) -> None:
-        if time.monotonic() - last[0] > 30:
-            last[0] = time.monotonic()
-            print(f"  {spec.aid} shard {shard}: {result.stored:,} stored, {result.rate:,.0f}/s", flush=True)
+        nonlocal last
+        if time.monotonic() - last > 30:
+            last = time.monotonic()
+            print(f"  {aid}: {result.stored:,} stored, {result.rate:,.0f}/s", flush=True)
 
-    result = receipts_bulk_load(
-        account=account,
-        receipts=_shard_receipts(generator, shard, shards),
-        created_by="generator",
-        chunk_size=CHUNK,
-        workers=1,
-        progress=progress,
-    )
-    connections.close_all()
-    results.put((spec.aid, result.stored, result.seconds))
+    return progress
 
 
 def dataset_generate(params: DatasetParams, *, processes: int = 2) -> float:
     """Generate both accounts with `processes` loader processes (each: generate, encode, COPY); returns seconds."""
-    from django.db import connection, connections
+    from django.db import connection
 
+    from loyalty.accounts.models import Account
     from loyalty.accounts.services import account_upsert
+    from receipts.services.bulk import receipts_load_parallel
+    from receipts.services.generator import GeneratedChunks
 
     started = time.monotonic()
     for spec in (params.main, params.second):
@@ -234,32 +196,15 @@ def dataset_generate(params: DatasetParams, *, processes: int = 2) -> float:
         assert account.pk
     total = params.main.receipts + params.second.receipts
     print(f"generating {total:,} receipts with {processes} processes ...", flush=True)
-    connections.close_all()
-    # One process per shard and a plain result queue, not multiprocessing.Pool: tearing a Pool down once left a
-    # worker blocked on the pool's task-queue lock, and the run hung after every shard had finished.
-    fork = multiprocessing.get_context("fork")
     for spec in (params.main, params.second):
-        results = fork.Queue()
-        shards = [
-            fork.Process(target=_load_shard, args=((spec, shard, processes), results)) for shard in range(processes)
-        ]
-        for process in shards:
-            process.start()
-        reported = 0
-        while reported < len(shards):
-            try:
-                aid, stored, seconds = results.get(timeout=5)
-            except queue.Empty:
-                failed = [p.exitcode for p in shards if p.exitcode not in (None, 0)]
-                if failed:
-                    for process in shards:
-                        process.kill()
-                    raise RuntimeError(f"a loader process for {spec.aid} failed (exit code {failed[0]})") from None
-                continue
-            reported += 1
-            print(f"  {aid}: a shard stored {stored:,} receipts in {seconds:.0f}s", flush=True)
-        for process in shards:
-            process.join()
+        result = receipts_load_parallel(
+            account=Account.objects.get(aid=spec.aid),
+            source=GeneratedChunks(generator_spec(spec)),
+            created_by="generator",
+            processes=processes,
+            progress=_every_30s(spec.aid),
+        )
+        print(f"  {spec.aid}: {result.stored:,} receipts in {result.seconds:.0f}s ({result.rate:,.0f}/s)", flush=True)
     loaded = time.monotonic() - started
     print(f"loaded in {loaded:.0f}s ({total / loaded:,.0f} receipts/s); VACUUM ANALYZE ...", flush=True)
     # index-only scans over item facts need the visibility map; the planner needs statistics

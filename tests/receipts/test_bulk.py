@@ -11,7 +11,7 @@ from django.db import connection
 
 from loyalty.core.jsonutil import dumps
 from receipts.models import Customer, IngestBatch, ItemFact, Receipt
-from receipts.services import bulk
+from receipts.services import bulk, store
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
 from tests.receipts.factories import receipt
 
@@ -112,7 +112,7 @@ def test_a_receipt_stored_by_someone_else_meanwhile_is_skipped(account, api, mon
     generated = list(ReceiptGenerator(spec(receipts=50)))
     clash = generated[10].document
     assert api.post("/v1/accounts/T00000001/receipts", [clash], format="json").status_code == 200
-    monkeypatch.setattr(bulk, "_existing_keys", lambda cur, account_id, keys: [])
+    monkeypatch.setattr(store, "_existing_keys", lambda cur, account_id, keys: [])
 
     result = bulk.receipts_bulk_load(account=account, receipts=generated, created_by="test", workers=1)
 
@@ -123,27 +123,27 @@ def test_a_receipt_stored_by_someone_else_meanwhile_is_skipped(account, api, mon
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stored_receipt_between_the_probed_ones_is_skipped_exactly(account, api):
-    # given a stored receipt that the loader's sampled probe (first, middle, last) does not look at, stored with a
-    # customer of its own: the one on the generated copy has no other receipt
+def test_a_stored_receipt_in_a_chunk_is_skipped_exactly(account, api):
+    # given a stored receipt in the middle of a chunk, stored with a customer of its own: the one on the generated
+    # copy has no other receipt, so creating it would leave a customer without receipts
     generated = list(ReceiptGenerator(spec(receipts=50)))
     once = Counter(r.customer_id for r in generated)
     clash = next(r for r in generated[5:20] if r.customer_id and once[r.customer_id] == 1)
     other = clash.document | {"customer_id": "other"}
     assert api.post("/v1/accounts/T00000001/receipts", [other], format="json").status_code == 200
     probes = []
-    existing_keys = bulk._existing_keys
+    existing_keys = store._existing_keys
 
     def counting(cur, account_id, keys):
         probes.append(len(keys))
         return existing_keys(cur, account_id, keys)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bulk, "_existing_keys", counting)
+        patch.setattr(store, "_existing_keys", counting)
         result = bulk.receipts_bulk_load(account=account, receipts=generated, created_by="test", workers=1)
 
     assert (result.stored, result.duplicates) == (49, 1)
-    assert probes == [3, 50]  # the sample; after the COPY met the stored one, the chunk again with every key
+    assert probes == [50]  # one probe of every key of the chunk
     assert not Customer.objects.filter(customer_id=clash.customer_id).exists()
     assert Receipt.objects.get(receipt_id=clash.receipt_id).customer_id == "other"
     stored = [r for r in generated if r is not clash]

@@ -1,12 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.accounts.models import Account
-from receipts.services.bulk import BulkResult, receipts_bulk_load
-from receipts.services.generator import GeneratorSpec, ReceiptGenerator
+from receipts.services.bulk import BulkResult, receipts_load_parallel
+from receipts.services.generator import GeneratedChunks, GeneratorSpec
 
 
 class Command(BaseCommand):
-    help = "Generate realistic receipts for an account (bulk COPY; same parameters give the same data)."
+    help = (
+        "Generate realistic receipts for an account (bulk COPY by loader processes; the same parameters, "
+        "--processes included, give the same data)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--account", required=True)
@@ -18,12 +21,13 @@ class Command(BaseCommand):
         parser.add_argument("--groups", type=int, default=100)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--prefix", default="", help="receipt id prefix, to generate more data with a used seed")
+        parser.add_argument("--processes", type=int, default=2, help="loader processes, each generating its chunks")
 
     def handle(self, *args, **options):
         account = Account.objects.filter(aid=options["account"]).first()
         if account is None:
             raise CommandError(f"Account {options['account']} does not exist; create it with create_account first.")
-        for name in ("receipts", "customers", "stores", "days", "items", "groups"):
+        for name in ("receipts", "customers", "stores", "days", "items", "groups", "processes"):
             if options[name] < (0 if name in ("receipts", "customers") else 1):
                 raise CommandError(f"--{name} must be positive")
         spec = GeneratorSpec(
@@ -36,13 +40,18 @@ class Command(BaseCommand):
             groups=options["groups"],
             prefix=options["prefix"],
         )
-        generator = ReceiptGenerator(spec)
 
         def progress(result: BulkResult) -> None:
             if options["verbosity"] >= 1:
                 self.stdout.write(f"  {result.stored:,} stored, {result.duplicates:,} duplicates, {result.rate:,.0f}/s")
 
-        result = receipts_bulk_load(account=account, receipts=generator, created_by="generator", progress=progress)
+        result = receipts_load_parallel(
+            account=account,
+            source=GeneratedChunks(spec),
+            created_by="generator",
+            processes=options["processes"],
+            progress=progress,
+        )
         self.stdout.write(
             f"{account.aid}: {result.stored:,} receipts stored ({result.duplicates:,} duplicates) "
             f"in {result.seconds:.1f}s, {result.rate:,.0f} receipts/s"

@@ -1,9 +1,8 @@
 import sys
-from collections import deque
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from django.core.management.base import BaseCommand, CommandError
@@ -11,9 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from loyalty.accounts.models import Account
 from loyalty.api.swagger import Errors
 from receipts.documents import ParsedReceipt, contains_nul, parse_receipt, strip_entity_fields, validate_receipt
-from receipts.services.bulk import BulkResult, receipts_bulk_load
-
-PARSE_BATCH = 1_000  # lines per task sent to a parser process
+from receipts.services.bulk import BulkResult, receipts_load_parallel
 
 
 def _decode(raw: bytes) -> tuple[Any, Errors]:
@@ -34,114 +31,93 @@ def _report(number: int, problems: Errors) -> str:
     return f"line {number}: " + "; ".join(f"{p or '(receipt)'} {m}" for p, m in problems)
 
 
-def _parse_lines(batch: list[tuple[int, bytes]]) -> list[tuple[ParsedReceipt | None, str | None]]:
-    """Decode, validate (like the API) and parse numbered lines: (receipt, None) or (None, problem)."""
-    out: list[tuple[ParsedReceipt | None, str | None]] = []
-    for number, raw in batch:
-        document, problems = _decode(raw)
-        if problems:
-            out.append((None, _report(number, problems)))
-        else:
-            out.append((parse_receipt(number, strip_entity_fields(document)), None))
-    return out
+def parse_lines(lines: list[tuple[int, bytes]]) -> tuple[list[ParsedReceipt], list[str]]:
+    """Decode, validate (like the API) and parse numbered lines: the receipts, and a report per bad line."""
+    receipts: list[ParsedReceipt] = []
+    problems: list[str] = []
+    for number, raw in lines:
+        document, found = _decode(raw)
+        if found:
+            problems.append(_report(number, found))
+            continue
+        stripped = strip_entity_fields(document)
+        receipt = parse_receipt(number, stripped)
+        if stripped is document:  # the line is the document: store its text instead of encoding it again
+            receipt.document_json = raw.decode().strip()
+        receipts.append(receipt)
+    return receipts, problems
 
 
-def _check_lines(batch: list[tuple[int, bytes]]) -> list[str | None]:
-    """What a parser process does: each numbered line's problem, or None.
+class Lines:
+    """A ChunkSource (receipts.services.bulk) of a JSONL stream: this process reads and numbers the lines, the
+    loader processes parse theirs."""
 
-    The importing process decodes and parses the valid lines again (`_parse_checked`, ~25 µs per line): sending
-    it the parsed receipts instead cost ~45 µs per line of parsing and pickling here and ~19 µs of unpickling there.
-    """
-    return [_report(number, problems) if (problems := _decode(raw)[1]) else None for number, raw in batch]
+    def __init__(self, stream: BinaryIO, chunk_size: int):
+        self.stream = stream
+        self.chunk_size = chunk_size
 
+    def tasks(self) -> Iterator[list[tuple[int, bytes]]]:
+        lines = ((number, raw) for number, raw in enumerate(self.stream, start=1) if raw.strip())
+        while chunk := list(islice(lines, self.chunk_size)):
+            yield chunk
 
-def _parse_checked(
-    batch: list[tuple[int, bytes]], problems: list[str | None]
-) -> list[tuple[ParsedReceipt | None, str | None]]:
-    return [
-        (None, problem) if problem else (parse_receipt(number, strip_entity_fields(orjson.loads(raw))), None)
-        for (number, raw), problem in zip(batch, problems, strict=True)
-    ]
+    def prepare(
+        self, task: list[tuple[int, bytes]], *, shard: int, shards: int
+    ) -> tuple[list[ParsedReceipt], list[str]]:
+        return parse_lines(task)
 
 
 class Command(BaseCommand):
     help = (
         "Bulk-import receipts from a file of JSON lines (one Dintero receipt per line) or '-' for stdin. "
         "Every receipt is validated like the API does; with --skip-invalid bad lines are reported and skipped, "
-        "otherwise the first bad line stops the import before anything of its chunk is stored."
+        "otherwise the first bad line stops the import: the chunks before its chunk are stored, nothing after."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="a .jsonl file, or - for stdin")
         parser.add_argument("--account", required=True)
         parser.add_argument("--skip-invalid", action="store_true")
-        parser.add_argument("--chunk-size", type=int, default=10_000)
+        parser.add_argument("--chunk-size", type=int, default=10_000, help="lines per transaction")
         parser.add_argument(
-            "--parsers", type=int, default=2, help="processes decoding and validating lines (1: in this process)"
+            "--processes", type=int, default=2, help="loader processes (each parses and stores its chunks)"
         )
 
-    def handle(self, *args, path, account, skip_invalid, chunk_size, parsers, **options):
+    def handle(self, *args, path, account, skip_invalid, chunk_size, processes, **options):
         target = Account.objects.filter(aid=account).first()
         if target is None:
             raise CommandError(f"Account {account} does not exist; create it with create_account first.")
         if path != "-" and not Path(path).is_file():
             raise CommandError(f"{path} is not a file")
-        skipped: list[str] = []
-
-        def numbered() -> Iterator[list[tuple[int, bytes]]]:
-            stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
-            try:
-                lines = ((number, raw) for number, raw in enumerate(stream, start=1) if raw.strip())
-                while batch := list(islice(lines, PARSE_BATCH)):
-                    yield batch
-            finally:
-                if stream is not sys.stdin.buffer:
-                    stream.close()
-
-        def parsed_batches() -> Iterator[list[tuple[ParsedReceipt | None, str | None]]]:
-            if parsers <= 1:
-                yield from map(_parse_lines, numbered())
-                return
-            # Validating is most of the Python per receipt (see tests/bench/validation.py): parser processes do it,
-            # in order, a bounded number of batches ahead; this process parses the lines they passed.
-            import multiprocessing
-
-            from django.db import connections
-
-            connections.close_all()  # the children never use the database; do not hand them a socket
-            with multiprocessing.get_context("fork").Pool(parsers) as pool:
-                pending: deque = deque()
-                for batch in numbered():
-                    pending.append((batch, pool.apply_async(_check_lines, (batch,))))
-                    if len(pending) >= 4 * parsers:
-                        batch, checked = pending.popleft()
-                        yield _parse_checked(batch, checked.get())
-                while pending:
-                    batch, checked = pending.popleft()
-                    yield _parse_checked(batch, checked.get())
-
-        def receipts() -> Iterator[ParsedReceipt]:
-            for batch in parsed_batches():
-                for receipt, problem in batch:
-                    if problem is not None:
-                        if not skip_invalid:
-                            raise CommandError(problem)
-                        skipped.append(problem)
-                        continue
-                    yield receipt
+        if chunk_size < 1 or processes < 1:
+            raise CommandError("--chunk-size and --processes must be positive")
 
         def progress(result: BulkResult) -> None:
             if options["verbosity"] >= 1:
                 self.stdout.write(f"  {result.stored:,} stored, {result.duplicates:,} duplicates, {result.rate:,.0f}/s")
 
-        result = receipts_bulk_load(
-            account=target, receipts=receipts(), created_by="import", chunk_size=chunk_size, progress=progress
-        )
-        for message in skipped[:20]:
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
+        try:
+            result = receipts_load_parallel(
+                account=target,
+                source=Lines(stream, chunk_size),
+                created_by="import",
+                processes=processes,
+                stop_on_problems=not skip_invalid,
+                progress=progress,
+            )
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+        if result.stopped:
+            raise CommandError(
+                f"{result.problems[0]} (stopped: {result.stored:,} receipts of the chunks before it were stored)"
+            )
+        for message in result.problems[:20]:
             self.stderr.write(message)
-        if len(skipped) > 20:
-            self.stderr.write(f"... and {len(skipped) - 20} more invalid lines")
+        if len(result.problems) > 20:
+            self.stderr.write(f"... and {len(result.problems) - 20} more invalid lines")
         self.stdout.write(
             f"{target.aid}: {result.stored:,} receipts stored, {result.duplicates:,} duplicates, "
-            f"{len(skipped):,} invalid skipped, in {result.seconds:.1f}s ({result.rate:,.0f} receipts/s)"
+            f"{len(result.problems):,} invalid skipped, in {result.seconds:.1f}s ({result.rate:,.0f} receipts/s)"
         )

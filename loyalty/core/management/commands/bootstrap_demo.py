@@ -9,8 +9,8 @@ from django.utils import timezone
 from loyalty.accounts.models import Account
 from loyalty.accounts.services import account_upsert, staff_user_upsert
 from receipts.models import Receipt
-from receipts.services.bulk import receipts_bulk_load
-from receipts.services.generator import GeneratorSpec, ReceiptGenerator
+from receipts.services.bulk import receipts_load_parallel
+from receipts.services.generator import GeneratedChunks, GeneratorSpec
 
 DEMO_AID = "T00000001"
 DEMO_USER = "demo"
@@ -71,7 +71,7 @@ class Command(BaseCommand):
             spec = GeneratorSpec(
                 receipts=receipts, customers=customers, stores=10, days=365, items=800, groups=40, seed=1
             )
-            result = receipts_bulk_load(account=account, receipts=ReceiptGenerator(spec), created_by="demo")
+            result = receipts_load_parallel(account=account, source=GeneratedChunks(spec), created_by="demo")
             self.stdout.write(f"demo: {result.stored:,} receipts loaded in {result.seconds:.1f}s")
             self._demo_segments(account)
             self._demo_rule(account)
