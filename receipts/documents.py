@@ -204,31 +204,38 @@ MAKER_KEYS = {"maker", "brand"}
 def line_codes(items: Any) -> list[tuple[str, str, str]]:
     """The codes a receipt's lines contribute: items, groups, dimension labels and makers of lines bought.
 
-    Voided lines and returned items are not purchases of that item, so they contribute nothing.
+    Voided lines and returned items are not purchases of that item, so they contribute nothing. A code's name is
+    the first one seen (looked up only then: this runs for every line of every receipt stored).
     """
     codes: dict[tuple[str, str], str] = {}
-    for line in items if isinstance(items, list) else ():
-        if not isinstance(line, dict) or line.get("voided") is True or line.get("is_return_item") is True:
+    if not isinstance(items, list):
+        return []
+    for line in items:
+        if not isinstance(line, dict):
             continue
-        item_id = line.get("id")
-        if isinstance(item_id, str) and item_id:
-            codes.setdefault(("item", item_id), _text(line.get("description")))
-        for group in line.get("groups") or ():
-            if isinstance(group, dict) and isinstance(group.get("id"), str) and group["id"]:
-                codes.setdefault(("group", group["id"]), _text(group.get("name")))
-        dimension = line.get("dimension")
+        get = line.get
+        if get("voided") is True or get("is_return_item") is True:
+            continue
+        item_id = get("id")
+        if isinstance(item_id, str) and item_id and ("item", item_id) not in codes:
+            codes["item", item_id] = _text(get("description"))
+        for group in get("groups") or ():
+            if isinstance(group, dict):
+                group_id = group.get("id")
+                if isinstance(group_id, str) and group_id and ("group", group_id) not in codes:
+                    codes["group", group_id] = _text(group.get("name"))
+        dimension = get("dimension")
         if isinstance(dimension, dict):
             for key, value in dimension.items():
                 if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
                     label = f"{str(key).strip().lower()}={str(value).strip().lower()}"
-                    codes.setdefault(("label", label), "")
-        for info in line.get("extra_info") or ():
-            if (
-                isinstance(info, dict)
-                and str(info.get("key", "")).strip().lower() in MAKER_KEYS
-                and _text(info.get("value"))
-            ):
-                codes.setdefault(("maker", _text(info["value"]).lower()), _text(info["value"]))
+                    if ("label", label) not in codes:
+                        codes["label", label] = ""
+        for info in get("extra_info") or ():
+            if isinstance(info, dict) and str(info.get("key", "")).strip().lower() in MAKER_KEYS:
+                maker = _text(info.get("value"))
+                if maker and ("maker", maker.lower()) not in codes:
+                    codes["maker", maker.lower()] = maker
     return [(kind, value, name) for (kind, value), name in codes.items()]
 
 

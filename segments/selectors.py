@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from loyalty.accounts.models import Account
@@ -29,6 +29,14 @@ def segment_get(*, account: Account, segment_id: str | uuid.UUID) -> Segment:
     return segment
 
 
+# From this many members on, a segment's members are read by walking the account's customers in the order asked
+# for and probing each one's membership (a page of 25 reads a few dozen customers when most customers are members);
+# below it, by joining its members and sorting them. Left to the planner, the choice follows statistics that a
+# just-published version does not have yet: it once joined and sorted 110k members for a page of 25 (~270 ms
+# instead of ~15 ms at 5M receipts).
+WALK_CUSTOMERS_FROM = 5_000
+
+
 def segment_members(*, segment: Segment) -> QuerySet:
     """The customers of the segment's published version (empty before a first successful run).
 
@@ -37,6 +45,11 @@ def segment_members(*, segment: Segment) -> QuerySet:
     """
     customers = receipts.customers_for_account(account=segment.account)
     current = Segment.objects.filter(pk=segment.pk).values("current_version")[:1]
+    if segment.customers_count >= WALK_CUSTOMERS_FROM:
+        member = SegmentMember.objects.filter(segment=segment, version=Subquery(current), customer=OuterRef("pk"))
+        # a scalar subquery is always probed row by row: as EXISTS or IN, the planner hashed all members first, or
+        # joined and sorted them
+        return customers.alias(member=Subquery(member.values("version")[:1])).filter(member__isnull=False)
     member_ids = SegmentMember.objects.filter(segment=segment, version=Subquery(current)).values("customer")
     return customers.filter(id__in=member_ids)
 

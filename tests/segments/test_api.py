@@ -167,7 +167,10 @@ class TestLists:
         assert_response_matches("segments", "segmentGetList", response)
         assert [e["path"] for e in response.json()["errors"]] == [path]
 
-    def test_members_with_filters_sorting_and_paging(self, api):
+    # both ways of reading members: walking customers (large segments) and joining members (small ones)
+    @pytest.mark.parametrize("walk_customers_from", [0, 10**9])
+    def test_members_with_filters_sorting_and_paging(self, api, monkeypatch, walk_customers_from):
+        monkeypatch.setattr("segments.selectors.WALK_CUSTOMERS_FROM", walk_customers_from)
         seed_receipts(api)
         segment_id = create(api)
         run_all()

@@ -128,9 +128,11 @@ def test_progress_is_small_json(segment, owner, shop):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_members_search_pages_and_csv_export(segment, owner, shop):
+@pytest.mark.parametrize("walk_customers_from", [0, 10**9])  # large segments walk customers, small ones join
+def test_members_search_pages_and_csv_export(segment, owner, shop, monkeypatch, walk_customers_from):
     from segments.services.runs import segment_recalculate
 
+    monkeypatch.setattr("segments.selectors.WALK_CUSTOMERS_FROM", walk_customers_from)
     run = SegmentRun.objects.get(segment=segment)
     segment_recalculate(run_id=run.pk)
     page = owner.get(url("segment", shop, segment_id=segment.uuid), {"q": "C2"})
