@@ -235,3 +235,54 @@ def test_import_receipts_validates_and_reports(account, tmp_path):
     assert "2 receipts stored" in out.getvalue() and "2 invalid skipped" in out.getvalue()
     assert "line 4: (receipt) not JSON" in err.getvalue()
     assert Receipt.objects.count() == 2 and Customer.objects.get().purchases == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_import_stops_at_the_first_bad_chunk_whatever_the_loaders_timing(account, tmp_path, processes):
+    # given 5 chunks of 3 lines, the only bad line in the third chunk (line 8)
+    import json
+
+    documents = [receipt(customer_id=f"c{n % 4}") for n in range(15)]
+    lines = [json.dumps(d) for d in documents]
+    lines[7] = lines[7].replace('"purchase_at"', '"purchase_at_typo"')
+    path = tmp_path / "receipts.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    args = [str(path), "--account", "T00000001", "--chunk-size", "3", "--processes", str(processes)]
+
+    # when it is imported, then the chunks before the bad one are stored and nothing from it on
+    with pytest.raises(
+        CommandError,
+        match=r"line 8: purchase_at is required \(stopped: 6 receipts of the chunks before it were stored\)",
+    ):
+        call_command("import_receipts", *args, stdout=StringIO())
+    stored = set(Receipt.objects.values_list("receipt_id", flat=True))
+    assert stored == {d["receipt_id"] for d in documents[:6]}
+    assert sum(Customer.objects.values_list("receipts_count", flat=True)) == 6
+
+    # and with --skip-invalid every other line of every chunk is stored, the stored ones as duplicates
+    out = StringIO()
+    call_command("import_receipts", *args, "--skip-invalid", stdout=out, stderr=StringIO())
+    assert "8 receipts stored, 6 duplicates, 1 invalid skipped" in out.getvalue()
+    assert Receipt.objects.count() == 14
+    assert IngestBatch.objects.filter(account=account).count() == 2 + 3  # one per chunk that stored something
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_loader_process_fails_the_load(account, tmp_path):
+    # given a source whose third chunk cannot be prepared
+    from receipts.services.generator import GeneratedChunks
+
+    class Broken(GeneratedChunks):
+        def prepare(self, task, *, shard, shards):
+            if task == 2:
+                raise ValueError("chunk 2 is broken")
+            return super().prepare(task, shard=shard, shards=shards)
+
+    source = Broken(spec(receipts=40_000, customers=100))
+
+    with pytest.raises(bulk.LoaderFailed, match="chunk 2 is broken"):
+        bulk.receipts_load_parallel(account=account, source=source, created_by="test", processes=2)
+    # the chunks before it (10,000 each) may be stored; nothing of the broken one or after it
+    assert Receipt.objects.count() in (0, 10_000, 20_000)
+    assert not Receipt.objects.filter(receipt_id__in=[f"3-{n}" for n in (20_001, 30_001)]).exists()

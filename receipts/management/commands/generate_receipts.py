@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.accounts.models import Account
-from receipts.services.bulk import BulkResult, receipts_load_parallel
+from receipts.services.bulk import BulkResult, LoaderFailed, receipts_load_parallel
 from receipts.services.generator import GeneratedChunks, GeneratorSpec
 
 
@@ -45,13 +45,16 @@ class Command(BaseCommand):
             if options["verbosity"] >= 1:
                 self.stdout.write(f"  {result.stored:,} stored, {result.duplicates:,} duplicates, {result.rate:,.0f}/s")
 
-        result = receipts_load_parallel(
-            account=account,
-            source=GeneratedChunks(spec),
-            created_by="generator",
-            processes=options["processes"],
-            progress=progress,
-        )
+        try:
+            result = receipts_load_parallel(
+                account=account,
+                source=GeneratedChunks(spec),
+                created_by="generator",
+                processes=options["processes"],
+                progress=progress,
+            )
+        except LoaderFailed as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"{account.aid}: {result.stored:,} receipts stored ({result.duplicates:,} duplicates) "
             f"in {result.seconds:.1f}s, {result.rate:,.0f} receipts/s"

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from loyalty.accounts.models import Account
 from loyalty.api.swagger import Errors
 from receipts.documents import ParsedReceipt, contains_nul, parse_receipt, strip_entity_fields, validate_receipt
-from receipts.services.bulk import BulkResult, receipts_load_parallel
+from receipts.services.bulk import BulkResult, LoaderFailed, receipts_load_parallel
 
 
 def _decode(raw: bytes) -> tuple[Any, Errors]:
@@ -106,6 +106,8 @@ class Command(BaseCommand):
                 stop_on_problems=not skip_invalid,
                 progress=progress,
             )
+        except LoaderFailed as exc:
+            raise CommandError(str(exc)) from exc
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
