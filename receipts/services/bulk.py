@@ -214,6 +214,9 @@ def receipts_load_parallel(
     had a problem: the first problem stops the load with everything before its chunk stored and nothing after,
     as a single process would leave it.
     """
+    if connection.in_atomic_block:
+        # the loaders commit on connections of their own: they would not see what this transaction wrote
+        raise RuntimeError("receipts_load_parallel must not run inside a transaction")
     started = time.monotonic()
     result = BulkResult()
     fork = multiprocessing.get_context("fork")

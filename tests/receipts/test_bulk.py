@@ -286,3 +286,12 @@ def test_a_failing_loader_process_fails_the_load(account, tmp_path):
     # the chunks before it (10,000 each) may be stored; nothing of the broken one or after it
     assert Receipt.objects.count() in (0, 10_000, 20_000)
     assert not Receipt.objects.filter(receipt_id__in=[f"3-{n}" for n in (20_001, 30_001)]).exists()
+
+
+@pytest.mark.django_db
+def test_loader_processes_refuse_to_run_inside_a_transaction(account):
+    from receipts.services.generator import GeneratedChunks
+
+    with pytest.raises(RuntimeError, match="must not run inside a transaction"):
+        bulk.receipts_load_parallel(account=account, source=GeneratedChunks(spec()), created_by="test")
+    assert not Receipt.objects.exists()
