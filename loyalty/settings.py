@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULE = {
     "segments-sweep": {"task": "segments.sweep", "schedule": 60.0},
     "discounts-sweep": {"task": "discounts.sweep", "schedule": 60.0},
     "receipts-forget-unused-windows": {"task": "receipts.forget_unused_windows", "schedule": 3600.0},
+    "receipts-forget-unused-buyers": {"task": "receipts.forget_unused_buyers", "schedule": 3600.0},
 }
 LOYALTY_EMBEDDED_BROKER = CONFIG.embedded_broker
 LOYALTY_EMBEDDED_DATABASE = CONFIG.embedded_database

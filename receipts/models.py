@@ -14,6 +14,8 @@ Storage design (figures in ../README.md "Performance" and tests/bench/results/la
   profile (latest customer object seen). It is maintained set-based in the ingest transaction.
 - `PurchaseWindow`/`WindowStat` hold per-customer purchase counts and sums for the date windows segments use, so
   "count / amount in period" criteria read a small table instead of aggregating millions of receipts every time.
+- `CodeBuyer` holds, for the codes lifetime criteria use, who ever bought them (one row per customer instead of one
+  per purchase).
 """
 
 from __future__ import annotations
@@ -142,6 +144,9 @@ class ItemCode(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     value = models.TextField(db_collation="C")
     name = models.TextField(blank=True, default="")  # a display name seen in receipts (group names)
+    # Whether its lifetime buyers (CodeBuyer) are kept: since when (None: not kept), and when a segment last used them
+    buyers_since = models.DateTimeField(null=True)
+    buyers_used_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [
@@ -192,6 +197,37 @@ class ItemFact(models.Model):
 
     def __str__(self) -> str:
         return f"code {self.code_id} on receipt {self.receipt_id}"
+
+
+class CodeBuyer(models.Model):
+    """A customer who ever bought a code (one of their purchases has an ItemFact with it), kept for the codes that
+    criteria without a period ask about ("bought from group G", ever).
+
+    Answering those from the facts de-duplicates every fact of the code on every evaluation: for the most popular
+    group at 5M receipts, 1.3M facts into 180k customers, ~550 ms of a preview. The first use of a code builds its
+    rows (`receipts.services.buyers`); every ingest then adds its new buyers in the same transaction, and a receipt
+    moving between customers moves its buyer rows, so the rows are exact at every commit. Codes nobody used lately
+    are dropped, as purchase windows are.
+    """
+
+    pk = models.CompositePrimaryKey("account", "code", "customer")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    code = models.ForeignKey(
+        ItemCode, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False, db_column="code"
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        db_column="customer_pk",
+    )
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} bought code {self.code_id}"
 
 
 class PurchaseWindow(models.Model):

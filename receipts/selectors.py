@@ -11,7 +11,16 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from loyalty.accounts.models import Account
-from receipts.models import Customer, IngestBatch, ItemCode, ItemFact, PurchaseWindow, Receipt, WindowStat
+from receipts.models import (
+    CodeBuyer,
+    Customer,
+    IngestBatch,
+    ItemCode,
+    ItemFact,
+    PurchaseWindow,
+    Receipt,
+    WindowStat,
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -152,6 +161,22 @@ def customers_for_account(*, account: Account) -> QuerySet[Customer]:
 
 def item_facts_for_account(*, account: Account) -> QuerySet[ItemFact]:
     return ItemFact.objects.filter(account=account)
+
+
+def read_models_exist(*, account: Account, window_ids: set[int], kept_codes: set[int]) -> bool:
+    """Whether these purchase windows exist and these codes' buyers are kept (segments compile against them)."""
+    windows = PurchaseWindow.objects.filter(account=account, id__in=window_ids).count() if window_ids else 0
+    codes = (
+        ItemCode.objects.filter(account=account, id__in=kept_codes, buyers_since__isnull=False).count()
+        if kept_codes
+        else 0
+    )
+    return windows == len(window_ids) and codes == len(kept_codes)
+
+
+def code_buyers_for_account(*, account: Account) -> QuerySet[CodeBuyer]:
+    """Who ever bought a kept code (receipts.services.buyers.code_buyers_ensure keeps it first)."""
+    return CodeBuyer.objects.filter(account=account)
 
 
 def item_codes_for_account(*, account: Account) -> QuerySet[ItemCode]:

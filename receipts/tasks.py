@@ -2,9 +2,15 @@
 
 from celery import shared_task
 
+from receipts.services.buyers import code_buyers_forget_unused
 from receipts.services.windows import purchase_windows_forget_unused
 
 
 @shared_task(name="receipts.forget_unused_windows", acks_late=True, soft_time_limit=240, time_limit=300)
 def forget_unused_windows() -> int:
     return purchase_windows_forget_unused()
+
+
+@shared_task(name="receipts.forget_unused_buyers", acks_late=True, soft_time_limit=240, time_limit=300)
+def forget_unused_buyers() -> int:
+    return code_buyers_forget_unused()

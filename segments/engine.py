@@ -16,17 +16,42 @@ from django.utils import timezone
 
 from loyalty.accounts.models import Account
 from receipts import selectors as receipts
+from receipts.services.buyers import code_buyers_ensure
 from receipts.services.windows import purchase_window_ensure
 from segments.criteria import LIST_TYPES, definition_q, part_q
 from segments.criteria.base import Context
 
 
 def context(*, account: Account, now: datetime | None = None) -> Context:
+    windows: set[int] = set()
+    codes_kept: set[int] = set()
+
+    def window(start: datetime | None, end: datetime | None) -> int:
+        window_id = purchase_window_ensure(account=account, starts_at=start, ends_at=end)
+        windows.add(window_id)
+        return window_id
+
+    def buyers(codes: list[int]) -> bool:
+        kept = code_buyers_ensure(account=account, codes=codes)
+        if kept:
+            codes_kept.update(codes)
+        return kept
+
     return Context(
         account=account,
         now=now or timezone.now(),
-        window=lambda start, end: purchase_window_ensure(account=account, starts_at=start, ends_at=end),
+        window=window,
+        buyers=buyers,
+        windows_used=windows,
+        codes_kept=codes_kept,
     )
+
+
+def read_models_intact(ctx: Context) -> bool:
+    """Whether the purchase windows and kept code buyers a compiled definition reads all still exist, as the calling
+    transaction sees them. Compiling builds them before the computing transaction starts; a receipt that changes
+    customer in between drops the windows it falls in, and the computation would read no purchases there."""
+    return receipts.read_models_exist(account=ctx.account, window_ids=ctx.windows_used, kept_codes=ctx.codes_kept)
 
 
 def lists_resolve(*, account: Account, parts: list[dict[str, Any]]) -> None:

@@ -1,5 +1,5 @@
 """Changes to stored receipts: give an anonymous receipt a customer (PUT or token claim), move a receipt to
-another customer. Each keeps the customer counters, item facts and purchase windows exact."""
+another customer. Each keeps the customer counters, item facts, code buyers and purchase windows exact."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
     receipt.customer_pk_id = new_pk
     receipt.updated_at = timezone.now()
     receipt.save(update_fields=["customer_id", "customer_pk", "document", "updated_at", "token_claimed_at"])
+    codes: dict[tuple[str, str], int] = {}
     if receipt.is_purchase:
         codes = rm.codes_resolve(cur, account.id, parsed.codes)
         if old_pk is None:
@@ -41,6 +42,10 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
             rm.facts_move(cur, account.id, parsed, receipt.pk, list(codes.values()), new_pk)
     rm.customers_lock(cur, [pk for pk in (old_pk, new_pk) if pk is not None])
     rm.customers_recompute(cur, [pk for pk in (old_pk, new_pk) if pk is not None])
+    if codes:
+        rm.buyers_add(cur, account.id, [(parsed, receipt.pk, new_pk)], codes)
+        if old_pk is not None:
+            rm.buyers_recheck(cur, account.id, old_pk, list(codes.values()))
     if take_profile and parsed.profile is not None:
         rm.customers_update_profiles(cur, {new_pk: (parsed.purchase_at, parsed.profile)})
     rm.windows_forget_covering(cur, account.id, [receipt.purchase_at])

@@ -356,6 +356,58 @@ def facts_move(
     )
 
 
+def buyers_add(
+    cur: psycopg.Cursor, account_id: int, stored: Iterable[tuple[ParsedReceipt, int, int | None]], codes: dict
+) -> None:
+    """Add the buyers of kept codes (CodeBuyer) among stored receipts: (parsed, receipt pk, customer pk), with the
+    batch's (kind, value) → code map. Run late in the transaction, after the customers are locked: a buyer row an
+    uncommitted batch inserted makes another batch with the same new buyer wait for its commit."""
+    cur.execute("SELECT id FROM receipts_itemcode WHERE account_id = %s AND buyers_since IS NOT NULL", [account_id])
+    kept = {row[0] for row in cur.fetchall()}
+    if not kept:
+        return
+    pairs = {
+        (code, customer_pk)
+        for receipt, _, customer_pk in stored
+        if customer_pk is not None and receipt.is_purchase
+        for kind, value, _ in receipt.codes
+        if (code := codes[kind, value]) in kept
+    }
+    if not pairs:
+        return
+    ordered = sorted(pairs)
+    cur.execute(
+        """
+        INSERT INTO receipts_codebuyer (account_id, code, customer_pk)
+        SELECT %s, code, customer_pk FROM unnest(%s::int[], %s::int[]) AS t(code, customer_pk)
+        ON CONFLICT DO NOTHING
+        """,
+        [account_id, [code for code, _ in ordered], [customer for _, customer in ordered]],
+    )
+
+
+def buyers_recheck(cur: psycopg.Cursor, account_id: int, customer_pk: int, code_ids: Sequence[int]) -> None:
+    """A receipt with these codes left the customer: drop their buyer rows for the codes no other purchase of theirs
+    has. Each code's facts are probed at the customer's purchase times only (a few index lookups, not the code's
+    whole range)."""
+    if not code_ids:
+        return
+    cur.execute(
+        """
+        DELETE FROM receipts_codebuyer b
+        WHERE b.account_id = %(account)s AND b.customer_pk = %(customer)s AND b.code = ANY(%(codes)s)
+          AND NOT EXISTS (
+              SELECT 1 FROM receipts_itemfact f
+              WHERE f.account_id = %(account)s AND f.code = b.code AND f.customer_pk = %(customer)s
+                AND f.purchase_at = ANY(ARRAY(
+                    SELECT r.purchase_at FROM receipts_receipt r WHERE r.customer_pk = %(customer)s AND r.is_purchase
+                ))
+          )
+        """,
+        {"account": account_id, "customer": customer_pk, "codes": sorted(set(code_ids))},
+    )
+
+
 def windows_add_receipts(cur: psycopg.Cursor, account_id: int, receipt_pks: Sequence[int]) -> None:
     """Add stored purchases to every existing purchase window they fall in."""
     if not receipt_pks:

@@ -56,6 +56,10 @@ class Context:
     account: Account
     now: datetime
     window: Callable[[datetime | None, datetime | None], int]  # [start, end) → purchase window id
+    buyers: Callable[[list[int]], bool]  # keep these codes' lifetime buyers (receipts' CodeBuyer): whether they are
+    # what the compiled definition reads besides the tables themselves (see engine.read_models_intact)
+    windows_used: set[int] = field(default_factory=set)
+    codes_kept: set[int] = field(default_factory=set)
     tz: ZoneInfo = field(init=False)
 
     def __post_init__(self) -> None:

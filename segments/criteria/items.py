@@ -11,9 +11,16 @@ from segments.criteria.base import NEVER, Context, Fields
 
 
 def _bought(ctx: Context, codes: list[int]) -> Q:
+    """Ever bought one of these codes: read from the codes' kept buyers, one row per customer (the facts have one
+    per purchase: 1.3M for the most popular group at 5M receipts, against its 180k buyers)."""
     if not codes:
         return NEVER
-    facts = receipts.item_facts_for_account(account=ctx.account).filter(code__in=sorted(set(codes)))
+    codes = sorted(set(codes))
+    if ctx.buyers(codes):
+        buyers = receipts.code_buyers_for_account(account=ctx.account).filter(code__in=codes)
+        return Q(id__in=buyers.values("customer"))
+    # inside a transaction that could not build them: the same customers, from the facts
+    facts = receipts.item_facts_for_account(account=ctx.account).filter(code__in=codes)
     return Q(id__in=facts.values("customer"))
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from loyalty.core.ids import uuid7
 from receipts import selectors as receipts
 from segments import engine
-from segments.criteria.base import CURRENCY_EXPONENTS
+from segments.criteria.base import CURRENCY_EXPONENTS, Context
 from segments.models import MembershipSpan, Segment, SegmentRun
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,14 @@ REASONS = {
     SegmentRun.Trigger.SCHEDULED: MembershipSpan.Reason.TIME_WINDOW,
     SegmentRun.Trigger.NEW_RECEIPTS: MembershipSpan.Reason.NEW_RECEIPTS,
 }
+
+
+class ReadModelsChanged(Exception):
+    """A purchase window or kept code the compiled definition reads was dropped before the computation: compile
+    again (which builds it again)."""
+
+
+COMPILE_ATTEMPTS = 3
 
 
 class Superseded(Exception):
@@ -143,19 +151,26 @@ def _recalculate_locked(run: SegmentRun, now: datetime | None) -> SegmentRun:
     _progress(run, 5, status=SegmentRun.Status.RUNNING, started_at=timezone.now(), attempts=run.attempts + 1)
     timings: dict[str, int] = {}
     try:
-        ctx = engine.context(account=segment.account, now=now)
-        parts = segment.definition.get("parts", [])
-        tick = time.monotonic()
-        queryset = engine.matching_customers(account=segment.account, parts=parts, ctx=ctx)  # builds windows
-        timings["compile_ms"] = int((time.monotonic() - tick) * 1000)
-        affected = None
-        if run.scope == SegmentRun.Scope.INCREMENTAL and segment.current_version is not None:
-            affected = receipts.ingest_batch_customers(
-                account=segment.account, batch_from=run.batch_from, batch_to=run.batch_to
-            )
-            queryset = queryset.filter(id__in=affected)
-        _progress(run, 30)
-        result = _publish(run, segment, queryset, now, timings, affected=affected)
+        for attempt in range(1, COMPILE_ATTEMPTS + 1):
+            ctx = engine.context(account=segment.account, now=now)
+            parts = segment.definition.get("parts", [])
+            tick = time.monotonic()
+            # builds the purchase windows and code buyers the definition needs
+            queryset = engine.matching_customers(account=segment.account, parts=parts, ctx=ctx)
+            timings["compile_ms"] = int((time.monotonic() - tick) * 1000)
+            affected = None
+            if run.scope == SegmentRun.Scope.INCREMENTAL and segment.current_version is not None:
+                affected = receipts.ingest_batch_customers(
+                    account=segment.account, batch_from=run.batch_from, batch_to=run.batch_to
+                )
+                queryset = queryset.filter(id__in=affected)
+            _progress(run, 30)
+            try:
+                result = _publish(run, segment, queryset, ctx, now, timings, affected=affected)
+                break
+            except ReadModelsChanged:
+                if attempt == COMPILE_ATTEMPTS:
+                    raise
     except Superseded:
         return _finish(run, SegmentRun.Status.SUPERSEDED)
     except (OperationalError, InterfaceError) as exc:
@@ -203,7 +218,14 @@ def _finish(run: SegmentRun, status: str, **fields: Any) -> SegmentRun:
 
 
 def _publish(
-    run: SegmentRun, segment: Segment, queryset, now: datetime, timings: dict[str, int], *, affected: list[int] | None
+    run: SegmentRun,
+    segment: Segment,
+    queryset,
+    ctx: Context,
+    now: datetime,
+    timings: dict[str, int],
+    *,
+    affected: list[int] | None,
 ) -> SegmentRun:
     """Write the new version and flip to it in one transaction. With `affected` (an incremental run) only those
     customers are re-evaluated: the new version is the current one with their rows recomputed."""
@@ -215,6 +237,8 @@ def _publish(
         current, definition_version = cursor.fetchone()
         if definition_version != run.definition_version:
             raise Superseded
+        if not engine.read_models_intact(ctx):
+            raise ReadModelsChanged
         version = (current or 0) + 1
         tick = time.monotonic()
         if affected is not None:

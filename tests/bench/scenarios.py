@@ -262,6 +262,10 @@ def throwaway_cleanup(account_ids: list[int]) -> int:
                 [account_ids, customers],
             )
             cur.execute("DELETE FROM receipts_windowstat WHERE customer_pk = ANY(%s)", [customers])
+            cur.execute(
+                "DELETE FROM receipts_codebuyer WHERE account_id = ANY(%s) AND customer_pk = ANY(%s)",
+                [account_ids, customers],
+            )
             cur.execute("DELETE FROM segments_segmentmember WHERE customer_pk = ANY(%s)", [customers])
             cur.execute("DELETE FROM segments_membershipspan WHERE customer_pk = ANY(%s)", [customers])
             cur.execute("DELETE FROM receipts_customer WHERE id = ANY(%s)", [customers])

@@ -198,17 +198,22 @@ def engine_members(account, parts, now) -> set[str]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("timezone", "now"), CASES, ids=[c[0] for c in CASES])
 def test_engine_equals_reference(timezone, now, account, api):
-    # given generated receipts posted through the API to an account in this timezone
+    # given generated receipts posted through the API to an account in this timezone; every criterion was evaluated
+    # once after the first batches, so the read models it keeps from then on (purchase windows, code buyers) are
+    # kept current by the later batches
     account.timezone = timezone
     account.save()
     seed = abs(hash(timezone)) % 1000
     docs = dataset(seed=seed, timezone=timezone, now=now)
-    for start in range(0, len(docs), 500):
-        assert api.post("/v1/accounts/T00000001/receipts", docs[start : start + 500], format="json").status_code == 200
     ref = Reference(docs, timezone=timezone, now=now)
     rng = random.Random(seed)
     cases = criteria_cases(rng, ref)
     assert {ALIASES.get(c["type"], c["type"]) for c in cases} >= set(CRITERIA) - {"customer_csv_list"}
+    for start in range(0, len(docs), 500):
+        assert api.post("/v1/accounts/T00000001/receipts", docs[start : start + 500], format="json").status_code == 200
+        if start == 0:
+            for criterion in cases:
+                engine_members(account, [{"criteria": [criterion]}], now)
 
     # when each criterion, and random AND/OR combinations of them, are evaluated both ways
     mismatches = []

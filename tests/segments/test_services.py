@@ -228,3 +228,39 @@ def _wait_until(condition, timeout: float = 20) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not reached")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_window_dropped_between_compiling_and_computing_is_built_again(api, account, monkeypatch):
+    # given a period criterion, and a receipt changing customer right after the definition was compiled (which
+    # drops the purchase windows it falls in)
+    from receipts.models import PurchaseWindow
+    from segments import engine
+
+    post(api, *(receipt(customer_id="a", purchase_at=f"2024-05-0{d}T12:00:00Z") for d in (1, 2, 3)))
+    post(api, receipt(customer_id="b", purchase_at="2024-05-02T12:00:00Z"))
+    parts = [
+        {
+            "criteria": [
+                {"type": "transaction_count_in_period", "min": 2, "fromDate": "2024-05-01", "toDate": "2024-05-31"}
+            ]
+        }
+    ]
+    segment = make_segment(account, parts)
+    compiled = []
+    matching_customers = engine.matching_customers
+
+    def compile_then_drop(**kwargs):
+        queryset = matching_customers(**kwargs)
+        compiled.append(set(kwargs["ctx"].windows_used))
+        if len(compiled) == 1:
+            PurchaseWindow.objects.filter(account=account).delete()  # as windows_forget_covering does
+        return queryset
+
+    monkeypatch.setattr(engine, "matching_customers", compile_then_drop)
+
+    # when it is calculated, then it compiles again (building the window again) and finds the right members
+    run = segment_recalculate(run_id=queued(segment).id)
+    assert run.status == "succeeded"
+    assert members(segment) == {"a"}
+    assert len(compiled) == 2 and compiled[0] and compiled[0] != compiled[1]
