@@ -155,6 +155,8 @@ class ItemCode(models.Model):
                 condition=Q(kind__in=["item", "group", "label", "maker", "store"]), name="item_code_kind"
             ),
         ]
+        # every ingest asks which codes' buyers are kept: a few rows, not a scan of the whole catalogue
+        indexes = [models.Index(fields=["account"], condition=Q(buyers_since__isnull=False), name="item_code_kept")]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
