@@ -33,9 +33,10 @@ TARGETS = {
     "customer_segment broad": 1_500,
     "recalculate aggregate (steady state)": 500,
     "recalculate OR (steady state)": 500,
+    # issue 7 sets the preview target for the definitions its table lists above it (aggregate and OR); the 10-criterion
+    # segment has none, for its preview as for its recalculation
     "preview aggregate": 300,
     "preview OR": 300,
-    "preview mixed (10 criteria)": 300,
     "push 100k members (once)": 3_000,
 }
 PAGE_TARGET = 150
