@@ -60,6 +60,20 @@ def test_the_generator_output_for_a_seed_does_not_change():
     assert digest.hexdigest() == "91582da680ebd22e82157665c42c91dd62de669c621521b3cc24cd9959a030f3"
 
 
+def test_shards_of_the_generator_cover_every_receipt_once_and_repeat_for_a_seed():
+    big = spec(receipts=25_000, customers=300)
+
+    def shards():
+        return [[r for chunk in ReceiptGenerator(big).chunks(k, 2) for r in chunk] for k in (0, 1)]
+
+    first, again = shards(), shards()
+    numbers = sorted(r.index for shard in first for r in shard)
+    assert numbers == list(range(1, 25_001))
+    assert [r.index for r in first[0]][:3] == [1, 2, 3] and first[1][0].index == 10_001
+    assert [[r.document for r in s] for s in first] == [[r.document for r in s] for s in again]
+    assert [r.document for r in first[0][:10_000]] != [r.document for r in list(ReceiptGenerator(big))[:10_000]]
+
+
 def _expected_counters(receipts):
     expected: dict[str, list] = {}
     for r in receipts:
