@@ -85,14 +85,19 @@ def _store_chunk(
         unique.setdefault((receipt.receipt_id, receipt.store_id), receipt)
 
     def attempt() -> int:
-        # New customers are created and committed first, on their own: a new customer's row is locked by the
-        # transaction that inserts it, so a chunk creating customers made every other chunk with one of them wait
-        # until it committed (most of a parallel import's time when its customers were new). A chunk that fails
-        # after this leaves customers without receipts, as a receipt moved away does.
+        # New customers and item codes are created and committed first, on their own: a new row is locked by the
+        # transaction that inserts it, so a chunk creating customers or codes made every other chunk with one of
+        # them wait until it committed (most of a parallel import's time when its customers were new, and of a
+        # generator's first million receipts, whose rarer items keep turning up). A chunk that fails after this
+        # leaves customers without receipts, as a receipt moved away does, and codes nothing refers to yet.
         with transaction.atomic():
             cur = rm.raw_cursor()
             new = receipts_not_stored(cur=cur, account_id=account.id, receipts=list(unique.values()))
             customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in new if r.customer_id))
+            codes = rm.codes_resolve(
+                cur, account.id, (code for r in new for code in r.codes if (code[0], code[1]) not in known_codes)
+            )
+        known_codes.update(codes)  # committed
         if not new:
             return 0
         with transaction.atomic():

@@ -1,6 +1,7 @@
 """The generator and the COPY bulk loader keep every read model exact."""
 
 import hashlib
+import threading
 from collections import Counter
 from datetime import UTC, datetime
 from io import StringIO
@@ -13,7 +14,7 @@ from loyalty.core.jsonutil import dumps
 from receipts.models import Customer, IngestBatch, ItemFact, Receipt
 from receipts.services import bulk, store
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
-from tests.receipts.factories import receipt
+from tests.receipts.factories import line, receipt
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -134,6 +135,55 @@ def test_a_receipt_stored_by_someone_else_meanwhile_is_skipped(account, api, mon
     assert Receipt.objects.filter(account=account).count() == 50
     assert Counter(Receipt.objects.values_list("receipt_id", flat=True)).most_common(1)[0][1] == 1
     connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_inside_its_transaction_does_not_hold_up_another_with_the_same_new_item(account, monkeypatch):
+    # given two chunks of different customers that both bring a new item (and its new group)
+    from receipts.documents import parse_receipt
+    from receipts.models import ItemCode
+    from receipts.services import read_models as rm
+
+    def chunk(customer_id: str) -> list:
+        items = [line("new-item", groups=("new-group",))]
+        return [parse_receipt(0, receipt(customer_id=customer_id, items=items))]
+
+    first, second = chunk("first"), chunk("second")
+    # and the first chunk stopped inside its transaction, just before it updates its customer
+    inside, release = threading.Event(), threading.Event()
+    add_batch = rm.customers_add_batch
+
+    def pausing(cur, stored):
+        if threading.current_thread().name == "first":
+            inside.set()
+            release.wait(30)
+        return add_batch(cur, stored)
+
+    monkeypatch.setattr(rm, "customers_add_batch", pausing)
+    outcome: dict[str, int] = {}
+
+    def load(name: str, receipts: list) -> None:
+        try:
+            outcome[name] = bulk._store_chunk(account, receipts, "test", {})
+        finally:
+            connection.close()
+
+    paused = threading.Thread(target=load, args=("first", first), name="first")
+    paused.start()
+    try:
+        assert inside.wait(30)
+        # when the second chunk is stored meanwhile
+        other = threading.Thread(target=load, args=("second", second), name="second")
+        other.start()
+        other.join(20)
+        # then it did not wait for the first one's commit (the new codes were committed before either transaction)
+        assert not other.is_alive() and outcome.get("second") == 1
+    finally:
+        release.set()
+        paused.join(30)
+    assert outcome == {"first": 1, "second": 1}
+    assert ItemCode.objects.filter(account=account, value__in=["new-item", "new-group"]).count() == 2
+    assert ItemFact.objects.filter(account=account, code__value="new-item").count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
