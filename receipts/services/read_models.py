@@ -215,12 +215,20 @@ def customers_update_profiles(cur: psycopg.Cursor, profiles: dict[int, tuple[dat
 
 
 def customers_add_batch(cur: psycopg.Cursor, stored: Iterable[tuple[ParsedReceipt, int | None]]) -> None:
-    """New receipts' lifetime counters and latest customer object (`customers_update_profiles`) for a batch of newly stored receipts, in one UPDATE
-    per customer row (both change indexed columns, so each UPDATE writes every index of the row again).
+    """New receipts' lifetime counters and latest customer object (`customers_update_profiles`) for a batch of
+    newly stored receipts, in one UPDATE per customer row (both change indexed columns, so each UPDATE writes every
+    index of the row again).
 
     The counters are summed here from the parsed receipts, as stored, rather than read back from receipts_receipt;
     they and the latest customer object travel by COPY. Lock the customers first (`customers_lock`).
     """
+    deltas = customer_deltas_text(stored)
+    if deltas:
+        customers_apply_deltas(cur, deltas)
+
+
+def customer_deltas_text(stored: Iterable[tuple[ParsedReceipt, int | None]]) -> str:
+    """The COPY text `customers_apply_deltas` takes: per customer, what the receipts add (empty: no customer)."""
     deltas: dict[int, list] = {}
     receipts = []
     for receipt, customer_pk in stored:
@@ -241,12 +249,8 @@ def customers_add_batch(cur: psycopg.Cursor, stored: Iterable[tuple[ParsedReceip
             if delta[5] is None or at > delta[5]:
                 delta[5] = at
     if not deltas:
-        return
+        return ""
     profiles = latest_profiles(receipts)
-    cur.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS customer_deltas (pk int, receipts int, purchases int, gross numeric, "
-        f"net numeric, first_at timestamptz, last_at timestamptz, {PROFILE_TABLE}) ON COMMIT DROP"
-    )
     lines = []
     for pk in sorted(deltas):
         receipts_count, purchases, gross, net, first_at, last_at = deltas[pk]
@@ -255,8 +259,16 @@ def customers_add_batch(cur: psycopg.Cursor, stored: Iterable[tuple[ParsedReceip
             f"{pk}\t{receipts_count}\t{purchases}\t{gross}\t{net}\t{copy_text(first_at)}\t{copy_text(last_at)}"
             f"\t{profile}\n"
         )
+    return "".join(lines)
+
+
+def customers_apply_deltas(cur: psycopg.Cursor, deltas: str) -> None:
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS customer_deltas (pk int, receipts int, purchases int, gross numeric, "
+        f"net numeric, first_at timestamptz, last_at timestamptz, {PROFILE_TABLE}) ON COMMIT DROP"
+    )
     with cur.copy("COPY customer_deltas FROM STDIN") as copy:
-        copy.write("".join(lines))
+        copy.write(deltas)
     take = "d.at IS NOT NULL AND (c.profile_at IS NULL OR c.profile_at <= d.at)"  # as customers_update_profiles
     profile = ", ".join(
         f"{column} = CASE WHEN {take} THEN d.{source} ELSE c.{column} END" for column, source, _ in PROFILE_COLUMNS

@@ -355,6 +355,108 @@ def scenario_import(bench: Bench, result: Result, receipts: int, runs: int = 1) 
     result.extra["wall_rate"] = receipts / (statistics.median(result.samples) / 1000)
 
 
+CEILING_LAYERS = {  # what is stored → (scenario name, what the note says)
+    "receipts": ("ingest ceiling: receipts", "the receipts (JSONB documents, 4 indexes)"),
+    "facts": ("ingest ceiling: receipts + facts", "the receipts and their item facts"),
+    "customers": (
+        "ingest ceiling: receipts + facts + customers",
+        "the receipts, their item facts and the customers' counters and profiles",
+    ),
+}
+
+
+def scenario_ingest_ceiling(bench: Bench, result: Result, receipts: int, layers: str, sessions: int = 2) -> None:
+    """What the server alone takes to store receipts: rows formatted beforehand, then COPYed from `sessions`
+    connections in chunks of 10,000, one transaction each, into the full tables. Nothing is decoded, validated or
+    formatted while timed, so no ingest path (the import command does all of that and more) can be faster."""
+    from django.db import connection, transaction
+
+    from loyalty.core.ids import uuid7_texts
+    from receipts.services import read_models as rm
+    from receipts.services.generator import CHUNK, ReceiptGenerator
+    from receipts.services.store import FACT_COLUMNS, RECEIPT_COLUMNS, StoredRow, _fact_lines, _receipt_lines
+
+    account = bench.account
+    spec = generator_spec(bench.params.main, prefix=f"{THROWAWAY}-c{int(time.time())}{layers[0]}-", days=30)
+    spec = spec.__class__(**{**spec.__dict__, "receipts": receipts, "customers": max(500, receipts // 10)})
+    parsed = list(ReceiptGenerator(spec))
+    for receipt in parsed:
+        if receipt.customer_id:
+            receipt.customer_id = THROWAWAY.upper() + receipt.customer_id
+            receipt.document["customer_id"] = receipt.customer_id
+    with transaction.atomic():
+        cur = rm.raw_cursor()
+        customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in parsed if r.customer_id))
+        codes = rm.codes_resolve(cur, account.id, (code for r in parsed for code in r.codes))
+        cur.execute(
+            "SELECT now(), array(SELECT nextval(pg_get_serial_sequence('receipts_receipt', 'id'))"
+            " FROM generate_series(1, %s))",
+            [len(parsed)],
+        )
+        now, pks = cur.fetchone()
+    rows = [
+        StoredRow(pk, uuid, r, customers.get(r.customer_id) if r.customer_id else None)
+        for pk, uuid, r in zip(pks, uuid7_texts(len(parsed)), parsed, strict=True)
+    ]
+    chunks = []
+    for first in range(0, len(rows), CHUNK):
+        part = rows[first : first + CHUNK]
+        chunks.append(
+            (
+                _receipt_lines(account.id, part, "bench", now),
+                _fact_lines(account.id, part, codes) if layers != "receipts" else "",
+                sorted({row.customer_pk for row in part if row.customer_pk}),
+                rm.customer_deltas_text((row.receipt, row.customer_pk) for row in part)
+                if layers == "customers"
+                else "",
+            )
+        )
+    lock = threading.Lock()
+
+    def session() -> None:
+        try:
+            while True:
+                with lock:
+                    if not chunks:
+                        return
+                    receipt_text, fact_text, customer_pks, deltas = chunks.pop(0)
+                with transaction.atomic():
+                    cur = rm.raw_cursor()
+                    with cur.copy(f"COPY receipts_receipt ({RECEIPT_COLUMNS}) FROM STDIN") as copy:
+                        copy.write(receipt_text)
+                    if fact_text:
+                        with cur.copy(f"COPY receipts_itemfact ({FACT_COLUMNS}) FROM STDIN") as copy:
+                            copy.write(fact_text)
+                    if deltas:
+                        rm.customers_lock(cur, customer_pks)
+                        rm.customers_apply_deltas(cur, deltas)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=session) for _ in range(sessions)]
+    ms, _ = timed(lambda: ([thread.start() for thread in threads], [thread.join() for thread in threads]))
+    stored = _count_throwaway(account.id, spec.prefix)
+    if stored != receipts:
+        raise RuntimeError(f"stored {stored:,} of {receipts:,} receipts")
+    result.samples.append(ms)
+    result.rate = receipts / (ms / 1000)
+    result.note = (
+        f"{receipts:,} receipts: COPY of {CEILING_LAYERS[layers][1]}, formatted beforehand, from {sessions} sessions;"
+        " no decoding, validation, duplicate probe, windows or buyers while timed (an upper bound for any ingest path)"
+    )
+
+
+def _count_throwaway(account_id: int, prefix: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM receipts_receipt WHERE account_id = %s AND receipt_id >= %s AND receipt_id < %s",
+            [account_id, prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)],
+        )
+        return cur.fetchone()[0]
+
+
 # --- reads ---------------------------------------------------------------------------------------------------------
 
 

@@ -155,6 +155,16 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         lambda r: scenarios.scenario_import(bench, r, max(5_000, int(100_000 * min(scale, 1.0)))),
         "receipts/s",
     )
+    # the server's own share of storing a receipt, without any Python preparation: what bounds the two above
+    for layers, (name, _) in scenarios.CEILING_LAYERS.items():
+        scenarios.throwaway_cleanup(account_ids)
+        add(
+            name,
+            lambda r, layers=layers: scenarios.scenario_ingest_ceiling(
+                bench, r, max(5_000, int(100_000 * min(scale, 1.0))), layers
+            ),
+            "receipts/s",
+        )
     # ingest samples go before anything reads: segments and queries see exactly the dataset
     scenarios.throwaway_cleanup(account_ids)
     for kind in ("selective", "broad"):
