@@ -117,16 +117,7 @@ def receipts_store(
         cur, account.id, (code for r in candidates for code in r.codes if (code[0], code[1]) not in known)
     )
     codes = {**known, **resolved}
-    cur.execute(
-        "SELECT now(), array(SELECT nextval(pg_get_serial_sequence('receipts_receipt', 'id'))"
-        " FROM generate_series(1, %s))",
-        [len(candidates)],
-    )
-    created_at, pks = cur.fetchone()
-    rows = [
-        StoredRow(pk, uuid, r, customers.get(r.customer_id) if r.customer_id else None)
-        for pk, uuid, r in zip(pks, ids or uuid7_texts(len(candidates)), candidates, strict=True)
-    ]
+    created_at, rows = stored_rows(cur, candidates, customers, ids)
     receipt_text = _receipt_lines(account.id, rows, created_by, created_at)
     try:
         with transaction.atomic(), cur.copy(f"COPY receipts_receipt ({RECEIPT_COLUMNS}) FROM STDIN") as copy:
@@ -157,6 +148,24 @@ def receipts_store(
         purchase_to=max(row.receipt.purchase_at for row in rows),
     )
     return StoredBatch(rows=rows, created_at=created_at, codes=resolved, batch_id=batch.pk)
+
+
+def stored_rows(
+    cur: psycopg.Cursor, receipts: Sequence[ParsedReceipt], customers: dict[str, int], uuids: Sequence[str] | None
+) -> tuple[datetime, list[StoredRow]]:
+    """The transaction's now() and the receipts with their primary keys (drawn from the sequence in one query),
+    Entity ids (new ones unless given) and customer pks."""
+    cur.execute(
+        "SELECT now(), array(SELECT nextval(pg_get_serial_sequence('receipts_receipt', 'id'))"
+        " FROM generate_series(1, %s))",
+        [len(receipts)],
+    )
+    now, pks = cur.fetchone()
+    rows = [
+        StoredRow(pk, uuid, r, customers.get(r.customer_id) if r.customer_id else None)
+        for pk, uuid, r in zip(pks, uuids or uuid7_texts(len(receipts)), receipts, strict=True)
+    ]
+    return now, rows
 
 
 def _receipt_lines(account_id: int, rows: list[StoredRow], created_by: str, now: datetime) -> str:

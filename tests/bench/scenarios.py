@@ -371,10 +371,9 @@ def scenario_ingest_ceiling(bench: Bench, result: Result, receipts: int, layers:
     formatted while timed, so no ingest path (the import command does all of that and more) can be faster."""
     from django.db import connection, transaction
 
-    from loyalty.core.ids import uuid7_texts
     from receipts.services import read_models as rm
     from receipts.services.generator import CHUNK, ReceiptGenerator
-    from receipts.services.store import FACT_COLUMNS, RECEIPT_COLUMNS, StoredRow, _fact_lines, _receipt_lines
+    from receipts.services.store import FACT_COLUMNS, RECEIPT_COLUMNS, _fact_lines, _receipt_lines, stored_rows
 
     account = bench.account
     spec = generator_spec(bench.params.main, prefix=f"{THROWAWAY}-c{int(time.time())}{layers[0]}-", days=30)
@@ -388,16 +387,7 @@ def scenario_ingest_ceiling(bench: Bench, result: Result, receipts: int, layers:
         cur = rm.raw_cursor()
         customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in parsed if r.customer_id))
         codes = rm.codes_resolve(cur, account.id, (code for r in parsed for code in r.codes))
-        cur.execute(
-            "SELECT now(), array(SELECT nextval(pg_get_serial_sequence('receipts_receipt', 'id'))"
-            " FROM generate_series(1, %s))",
-            [len(parsed)],
-        )
-        now, pks = cur.fetchone()
-    rows = [
-        StoredRow(pk, uuid, r, customers.get(r.customer_id) if r.customer_id else None)
-        for pk, uuid, r in zip(pks, uuid7_texts(len(parsed)), parsed, strict=True)
-    ]
+        now, rows = stored_rows(cur, parsed, customers, None)
     chunks = []
     for first in range(0, len(rows), CHUNK):
         part = rows[first : first + CHUNK]
