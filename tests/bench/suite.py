@@ -127,6 +127,7 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     from django.conf import settings
 
     from tests.bench import baselines, scenarios
+    from tests.bench.dataset import dataset_vacuum
     from tests.bench.scenarios import Result
 
     def want(name: str) -> bool:
@@ -167,6 +168,7 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         )
     # ingest samples go before anything reads: segments and queries see exactly the dataset
     scenarios.throwaway_cleanup(account_ids)
+    dataset_vacuum()
     for kind in ("selective", "broad"):
         add(f"customer_segment {kind}", lambda r, kind=kind: scenarios.scenario_customer_segment(bench, r, kind))
     add(
