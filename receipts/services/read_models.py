@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from itertools import chain
 
 import psycopg
 from django.db import connection
@@ -60,6 +61,12 @@ def codes_resolve(
         )
         found.update(_codes_find(cur, account_id, missing))
     return found
+
+
+def codes_missing(receipts: Iterable[ParsedReceipt], known: dict[tuple[str, str], int]) -> list[tuple[str, str, str]]:
+    """The codes of these receipts that `known` lacks, each (kind, value, name) once, in the order first seen."""
+    distinct = dict.fromkeys(chain.from_iterable(receipt.codes for receipt in receipts))
+    return [code for code in distinct if (code[0], code[1]) not in known]
 
 
 def _codes_find(cur: psycopg.Cursor, account_id: int, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:

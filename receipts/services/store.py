@@ -93,9 +93,10 @@ def receipts_store(
     """Store the receipts that are new.
 
     They must be unique by (receipt_id, store_id): the caller keeps the first of repeats and counts the rest in
-    `received`. `probed`: the caller has just left out the stored ones (`receipts_not_stored`) and ensured their
-    `customers` (customer_id → pk). `uuids` are their Entity ids when the caller needs them beforehand (claim
-    tokens carry them); `known_codes` are item codes committed earlier (a bulk load's cache).
+    `received`. `probed`: the caller has just left out the stored ones (`receipts_not_stored`), ensured their
+    `customers` (customer_id → pk) and resolved every item code they have into `known_codes`. `uuids` are their
+    Entity ids when the caller needs them beforehand (claim tokens carry them); `known_codes` are item codes
+    committed earlier (a bulk load's cache).
     """
     cur = rm.raw_cursor()
     rm.lock_windows_shared(cur, account.id)
@@ -113,9 +114,7 @@ def receipts_store(
 
     if customers is None:
         customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in candidates if r.customer_id))
-    resolved = rm.codes_resolve(
-        cur, account.id, (code for r in candidates for code in r.codes if (code[0], code[1]) not in known)
-    )
+    resolved = {} if probed else rm.codes_resolve(cur, account.id, rm.codes_missing(candidates, known))
     codes = {**known, **resolved}
     created_at, rows = stored_rows(cur, candidates, customers, ids)
     receipt_text = _receipt_lines(account.id, rows, created_by, created_at)
