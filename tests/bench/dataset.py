@@ -207,6 +207,7 @@ def dataset_generate(params: DatasetParams, *, processes: int = 2) -> float:
     loaded = time.monotonic() - started
     print(f"loaded in {loaded:.0f}s ({total / loaded:,.0f} receipts/s); VACUUM ANALYZE ...", flush=True)
     dataset_vacuum()
+    _checkpoint()
     seconds = time.monotonic() - started
     _mark_completed(params, seconds)
     print(f"dataset ready in {seconds:.0f}s", flush=True)
@@ -232,6 +233,21 @@ def dataset_vacuum() -> None:
             "receipts_windowstat",
         ):
             cur.execute(f"VACUUM (ANALYZE) {table}")
+
+
+def _checkpoint() -> None:
+    """Write the new dataset out now: left to the checkpointer, the ~17 GB of dirty pages were flushed while the
+    first scenarios ran (load 1.9 instead of 1.1, `customer_segment` 40 % slower)."""
+    import psycopg
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cur:
+            cur.execute("CHECKPOINT")
+    except DatabaseError as exc:  # Django's wrapper of psycopg's error
+        if not isinstance(exc.__cause__, psycopg.errors.InsufficientPrivilege):
+            raise
+        print("no CHECKPOINT (needs superuser or pg_checkpoint): the first scenarios share the box with it")
 
 
 def env_for(db_name: str, queue: str) -> dict[str, str]:

@@ -153,7 +153,7 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     )
     add(
         "bulk import (import_receipts)",
-        lambda r: scenarios.scenario_import(bench, r, max(5_000, int(100_000 * min(scale, 1.0)))),
+        lambda r: scenarios.scenario_import(bench, r, max(5_000, int(100_000 * min(scale, 1.0))), runs=3),
         "receipts/s",
     )
     # the server's own share of storing a receipt, without any Python preparation: what bounds the two above
