@@ -207,7 +207,7 @@ def dataset_generate(params: DatasetParams, *, processes: int = 2) -> float:
     loaded = time.monotonic() - started
     print(f"loaded in {loaded:.0f}s ({total / loaded:,.0f} receipts/s); VACUUM ANALYZE ...", flush=True)
     dataset_vacuum()
-    _checkpoint()
+    dataset_checkpoint()
     seconds = time.monotonic() - started
     _mark_completed(params, seconds)
     print(f"dataset ready in {seconds:.0f}s", flush=True)
@@ -235,9 +235,10 @@ def dataset_vacuum() -> None:
             cur.execute(f"VACUUM (ANALYZE) {table}")
 
 
-def _checkpoint() -> None:
-    """Write the new dataset out now: left to the checkpointer, the ~17 GB of dirty pages were flushed while the
-    first scenarios ran (load 1.9 instead of 1.1, `customer_segment` 40 % slower)."""
+def dataset_checkpoint() -> None:
+    """Write what was just written out now. Left to the checkpointer, a new dataset's ~17 GB of dirty pages (or the
+    ingest samples' few GB) were flushed while the next scenarios ran (load 1.9 instead of 1.1, `customer_segment`
+    selective 18-20 ms instead of 10-13)."""
     import psycopg
     from django.db import DatabaseError, connection
 

@@ -78,7 +78,14 @@ def _run(args: argparse.Namespace, params: Any, began: float) -> int:
     from django.core.management import call_command
 
     from tests.bench import scenarios
-    from tests.bench.dataset import database_prepare, dataset_generate, dataset_info, env_for
+    from tests.bench.dataset import (
+        database_prepare,
+        dataset_checkpoint,
+        dataset_generate,
+        dataset_info,
+        dataset_vacuum,
+        env_for,
+    )
     from tests.bench.harness import Servers, client_token
 
     print(f"bench at scale {args.scale}: database {params.db_name}", flush=True)
@@ -97,8 +104,11 @@ def _run(args: argparse.Namespace, params: Any, began: float) -> int:
     account_ids = list(
         Account.objects.filter(aid__in=[params.main.aid, params.second.aid]).values_list("pk", flat=True)
     )
-    scenarios.throwaway_cleanup(account_ids)
+    if scenarios.throwaway_cleanup(account_ids):  # an interrupted run's samples
+        dataset_vacuum()
     scenarios.segments_cleanup(account_ids)
+    # what an earlier run (or anything else) left dirty is written out before the first scenario, not during it
+    dataset_checkpoint()
 
     env = env_for(params.db_name, os.environ["CELERY_QUEUE"])
     servers = Servers(env, data_dir / "logs")
@@ -127,7 +137,7 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     from django.conf import settings
 
     from tests.bench import baselines, scenarios
-    from tests.bench.dataset import dataset_vacuum
+    from tests.bench.dataset import dataset_checkpoint, dataset_vacuum
     from tests.bench.scenarios import Result
 
     def want(name: str) -> bool:
@@ -169,6 +179,7 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     # ingest samples go before anything reads: segments and queries see exactly the dataset
     scenarios.throwaway_cleanup(account_ids)
     dataset_vacuum()
+    dataset_checkpoint()
     for kind in ("selective", "broad"):
         add(f"customer_segment {kind}", lambda r, kind=kind: scenarios.scenario_customer_segment(bench, r, kind))
     add(
