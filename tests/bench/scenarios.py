@@ -223,21 +223,31 @@ def definitions(q: dict[str, Any], shift: int = 0) -> dict[str, list[dict[str, A
 # --- ingest --------------------------------------------------------------------------------------------------------
 
 
-def _throwaway_documents(bench: Bench, count: int, tag: str) -> list[dict[str, Any]]:
+def _throwaway_receipts(bench: Bench, count: int, tag: str) -> list[Any]:
     """Receipts like the dataset's (same catalogue and stores, the last 30 days) for customers of their own, so they
-    can be deleted exactly afterwards."""
+    can be deleted exactly afterwards: parsed, their documents and customer ids already carrying the throwaway
+    marks (receipt ids start with f"{THROWAWAY}-{tag}-")."""
     from receipts.services.generator import ReceiptGenerator
 
-    spec = bench.params.main
-    gen_spec = generator_spec(spec, prefix=f"{THROWAWAY}-{tag}-", days=30)
+    gen_spec = generator_spec(bench.params.main, prefix=f"{THROWAWAY}-{tag}-", days=30)
     gen_spec = gen_spec.__class__(**{**gen_spec.__dict__, "receipts": count, "customers": max(500, count // 10)})
-    out = []
-    for receipt in ReceiptGenerator(gen_spec):
-        document = receipt.document
-        if document.get("customer_id"):
-            document["customer_id"] = THROWAWAY.upper() + document["customer_id"]
-        out.append(document)
-    return out
+    parsed = list(ReceiptGenerator(gen_spec))
+    for receipt in parsed:
+        if receipt.customer_id:
+            receipt.customer_id = THROWAWAY.upper() + receipt.customer_id
+            receipt.document["customer_id"] = receipt.customer_id
+    return parsed
+
+
+def _throwaway_documents(bench: Bench, count: int, tag: str) -> list[dict[str, Any]]:
+    return [receipt.document for receipt in _throwaway_receipts(bench, count, tag)]
+
+
+def _median_rate(result: Result, rates: list[float]) -> str:
+    """Record the median of several runs' rates; → how the note says it."""
+    result.rate = statistics.median(rates)
+    result.extra["rates"] = [round(rate) for rate in rates]
+    return f"median of {len(rates)} runs ({', '.join(f'{rate:,.0f}' for rate in rates)}/s)"
 
 
 def throwaway_cleanup(account_ids: list[int]) -> int:
@@ -346,11 +356,9 @@ def scenario_import(bench: Bench, result: Result, receipts: int, runs: int = 1) 
         rates.append(float(match.group(1).replace(",", "")) if match else receipts / (ms / 1000))
         result.samples.append(ms)
     # the command's own rate (load only); the wall time in samples adds process start-up and JSONL reading
-    result.rate = statistics.median(rates)
-    result.extra["rates"] = [round(rate) for rate in rates]
     result.note = (
-        f"{receipts:,} receipts per run, median of {runs} runs ({', '.join(f'{rate:,.0f}' for rate in rates)}/s), "
-        "JSONL file, `manage.py import_receipts` into the full tables, "
+        f"{receipts:,} receipts per run, {_median_rate(result, rates)}, JSONL file, "
+        "`manage.py import_receipts` into the full tables, "
         f"{bench.windows} purchase windows kept current; wall time incl. start-up "
         f"{receipts / (statistics.median(result.samples) / 1000):,.0f} receipts/s"
     )
@@ -374,16 +382,9 @@ def scenario_ingest_ceiling(
     connections in chunks of 10,000, one transaction each, into the full tables. Nothing is decoded, validated or
     formatted while timed, so no ingest path (the import command does all of that and more) can be faster. Each run
     stores the same receipts under new receipt ids, for the same customers; the rate is the median."""
-    from receipts.services.generator import ReceiptGenerator
-
-    stamp = f"{THROWAWAY}-c{int(time.time())}{layers[0]}"
-    spec = generator_spec(bench.params.main, prefix=f"{stamp}-", days=30)
-    spec = spec.__class__(**{**spec.__dict__, "receipts": receipts, "customers": max(500, receipts // 10)})
-    parsed = list(ReceiptGenerator(spec))
-    for receipt in parsed:
-        if receipt.customer_id:
-            receipt.customer_id = THROWAWAY.upper() + receipt.customer_id
-            receipt.document["customer_id"] = receipt.customer_id
+    tag = f"c{int(time.time())}{layers[0]}"
+    stamp = f"{THROWAWAY}-{tag}"
+    parsed = _throwaway_receipts(bench, receipts, tag)
     rates = []
     for run in range(runs):
         prefix = f"{stamp}{run}-"
@@ -396,11 +397,9 @@ def scenario_ingest_ceiling(
             raise RuntimeError(f"stored {stored:,} of {receipts:,} receipts")
         result.samples.append(ms)
         rates.append(receipts / (ms / 1000))
-    result.rate = statistics.median(rates)
-    result.extra["rates"] = [round(rate) for rate in rates]
     result.note = (
-        f"{receipts:,} receipts per run, median of {runs} runs ({', '.join(f'{rate:,.0f}' for rate in rates)}/s): "
-        f"COPY of {CEILING_LAYERS[layers][1]}, formatted beforehand, from {sessions} sessions; no decoding, "
+        f"{receipts:,} receipts per run, {_median_rate(result, rates)}: COPY of {CEILING_LAYERS[layers][1]}, "
+        f"formatted beforehand, from {sessions} sessions; no decoding, "
         "validation, duplicate probe, windows or buyers while timed (an upper bound for any ingest path)"
     )
 
