@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # e.g. make bench BENCH_ARGS="--scale 0.01"
 BENCH_ARGS ?=
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The architecture and the types: import-linter's floors and mypy over the core layers.
+check: $(DEV_STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .

@@ -12,15 +12,11 @@ from django.http import Http404
 
 from loyalty.accounts.models import Account
 from receipts.models import (
-    CodeBuyer,
     Customer,
-    IngestBatch,
     ItemCode,
-    ItemFact,
-    PurchaseWindow,
     Receipt,
-    WindowStat,
 )
+from receipts.readmodels.queries import ItemFilter, customer_search_q, matching_receipts_per_customer
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -50,10 +46,6 @@ def receipt_to_minimal(receipt: Receipt) -> dict[str, Any]:
         "updated_at": _iso(receipt.updated_at),
         **{name: document[name] for name in MINIMAL_FIELDS if name in document},
     }
-
-
-def receipts_for_account(*, account: Account) -> QuerySet[Receipt]:
-    return Receipt.objects.filter(account=account)
 
 
 def customer_find(*, account: Account, customer_id: str) -> Customer | None:
@@ -155,175 +147,6 @@ def receipts_search(*, account: Account, receipt_id: str) -> list[Receipt]:
 # --- read models for segmentation --------------------------------------------------------------------------------
 
 
-def customers_for_account(*, account: Account) -> QuerySet[Customer]:
-    return Customer.objects.filter(account=account)
-
-
-def item_facts_for_account(*, account: Account) -> QuerySet[ItemFact]:
-    return ItemFact.objects.filter(account=account)
-
-
-def read_models_exist(*, account: Account, window_ids: set[int], kept_codes: set[int]) -> bool:
-    """Whether these purchase windows exist and these codes' buyers are kept (segments compile against them)."""
-    windows = PurchaseWindow.objects.filter(account=account, id__in=window_ids).count() if window_ids else 0
-    codes = (
-        ItemCode.objects.filter(account=account, id__in=kept_codes, buyers_since__isnull=False).count()
-        if kept_codes
-        else 0
-    )
-    return windows == len(window_ids) and codes == len(kept_codes)
-
-
-def code_buyers_for_account(*, account: Account) -> QuerySet[CodeBuyer]:
-    """Who ever bought a kept code (receipts.services.buyers.code_buyers_ensure keeps it first)."""
-    return CodeBuyer.objects.filter(account=account)
-
-
-def item_codes_for_account(*, account: Account) -> QuerySet[ItemCode]:
-    return ItemCode.objects.filter(account=account)
-
-
-def window_stats(*, window: PurchaseWindow) -> QuerySet[WindowStat]:
-    return WindowStat.objects.filter(window=window)
-
-
-def ingest_batches_after(*, account: Account, after_id: int) -> QuerySet[IngestBatch]:
-    return IngestBatch.objects.filter(account=account, id__gt=after_id).order_by("id")
-
-
-@dataclass(frozen=True)
-class ItemFilter:
-    """One `items` entry of a receipt filter: a line matches when every given field matches."""
-
-    id: str | None = None
-    group: str | None = None
-
-
-def codes_lookup(*, account: Account, kind: str, values: list[str], case_insensitive: bool = False) -> list[int]:
-    queryset = ItemCode.objects.filter(account=account, kind=kind)
-    if case_insensitive:
-        from django.db.models.functions import Lower
-
-        lowered = sorted({v.lower() for v in values})
-        queryset = queryset.annotate(lowered=Lower("value")).filter(lowered__in=lowered)
-    else:
-        queryset = queryset.filter(value__in=values)
-    return list(queryset.values_list("id", flat=True))
-
-
-def codes_resolve_existing(*, account: Account, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """(kind, value) → code id for the pairs that exist, in one query."""
-    from django.db import connection
-
-    if not pairs:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT c.id, c.kind, c.value
-            FROM unnest(%s::text[], %s::text[]) AS t(k, v)
-            JOIN receipts_itemcode c ON c.account_id = %s AND c.kind = t.k AND c.value = t.v
-            """,
-            [[k for k, _ in pairs], [v for _, v in pairs], account.pk],
-        )
-        return {(kind, value): code for code, kind, value in cursor.fetchall()}
-
-
-def matching_receipts_per_customer(
-    *,
-    account: Account,
-    purchase_from: datetime | None = None,
-    purchase_to: datetime | None = None,
-    store_ids: list[str] | None = None,
-    items: list[ItemFilter] | None = None,
-) -> QuerySet:
-    """Per customer, how many purchase receipts match Dintero's receipt filter: every given filter narrows the
-    receipts; an items entry matches a line when each field it gives matches (id = the item id, group = one of the
-    line's group ids); a receipt matches when any entry matches any of its lines.
-
-    → a queryset of {"customer": pk, "purchases": n}, read from the item facts index only (plus the receipt
-    document for entries that give both id and group, which must match on the same line).
-    """
-    from django.db.models import Count, Exists, OuterRef, Q
-
-    # every code the filter names, in one query
-    wanted = [("store", store_id) for store_id in store_ids or []]
-    for entry in items or []:
-        wanted.append(("item", entry.id) if entry.id is not None else ("group", entry.group))
-    codes = codes_resolve_existing(account=account, pairs=wanted)
-
-    facts = ItemFact.objects.filter(account=account)
-    if purchase_from is not None:
-        facts = facts.filter(purchase_at__gte=purchase_from)
-    if purchase_to is not None:
-        facts = facts.filter(purchase_at__lte=purchase_to)
-    store_codes = [codes[("store", s)] for s in store_ids or [] if ("store", s) in codes]
-    if store_ids is not None:
-        facts = facts.filter(store_code__in=store_codes)
-
-    code_count = 0
-    if items:
-        simple_codes: set[int] = set()
-        combined = Q(code__in=[])
-        for entry in items:
-            key = ("item", entry.id) if entry.id is not None else ("group", entry.group)
-            if key not in codes:
-                continue
-            if entry.id is not None and entry.group is not None:
-                on_same_line = Receipt.objects.filter(
-                    pk=OuterRef("receipt"),
-                    document__items__contains=[{"id": entry.id, "groups": [{"id": entry.group}]}],
-                )
-                combined |= Q(code=codes[key]) & Q(Exists(on_same_line))
-                code_count += 1
-            else:
-                simple_codes.add(codes[key])
-        code_count += len(simple_codes)
-        facts = facts.filter(Q(code__in=sorted(simple_codes)) | combined)
-    else:
-        # every purchase receipt of a customer has exactly one store fact
-        if store_ids is None:
-            store_codes = list(ItemCode.objects.filter(account=account, kind="store").values_list("id", flat=True))
-        facts = facts.filter(code__in=store_codes)
-        code_count = 1
-    # one matching code per receipt at most: count rows; several: count distinct receipts
-    purchases = Count("*") if code_count <= 1 else Count("receipt", distinct=True)
-    return facts.values("customer").annotate(purchases=purchases).order_by()
-
-
-def window_stats_by_id(*, window_id: int) -> QuerySet[WindowStat]:
-    return WindowStat.objects.filter(window_id=window_id)
-
-
-def purchases_of_account(*, account: Account) -> QuerySet[Receipt]:
-    """Receipts that count as purchases, of known customers."""
-    return Receipt.objects.filter(account=account, is_purchase=True, customer_pk__isnull=False)
-
-
-def ingest_watermark(*, account: Account, up_to: int | None = None) -> tuple[int, datetime] | None:
-    """(id, stored at) of the newest receipt batch of this account (up to a batch id): what a segment version
-    computed now (or from batches up to that one) includes."""
-    batches = IngestBatch.objects.filter(account=account)
-    if up_to is not None:
-        batches = batches.filter(id__lte=up_to)
-    return batches.order_by("-id").values_list("id", "created_at").first()
-
-
-def ingest_batch_customers(*, account: Account, batch_from: int, batch_to: int) -> list[int]:
-    """Every customer touched by the receipt batches in [batch_from, batch_to]."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT DISTINCT unnest(customer_pks) FROM receipts_ingestbatch
-            WHERE account_id = %s AND id BETWEEN %s AND %s
-            """,
-            [account.pk, batch_from, batch_to],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
 def customer_segment_json(
     *,
     account: Account,
@@ -359,12 +182,6 @@ def customer_segment_json(
             params,
         )
         return cursor.fetchone()[0].encode()
-
-
-def newest_batch_per_account() -> dict[int, int]:
-    from django.db.models import Max
-
-    return dict(IngestBatch.objects.values("account").annotate(newest=Max("id")).values_list("account", "newest"))
 
 
 # --- back-office pages ---------------------------------------------------------------------------------------------
@@ -407,25 +224,6 @@ def _parse_receipt_cursor(cursor: str) -> tuple[datetime, int]:
         return parsed, int(pk)
     except ValueError as exc:
         raise InvalidCursor("Not a cursor of this list.") from exc
-
-
-def customer_search_q(text: str, *, personal_data: bool = True, names: bool = False):
-    """A search term as a customer condition: the id always (indexed), the e-mail only for terms with an @ and the
-    phone only for phone-like terms, so a receipt-id search never scans the account's customers for them; first and
-    last names (exact, any case) with `names`. Without `personal_data` only the id: who may not see e-mails must not
-    learn from a search whose e-mail matched."""
-    from django.db.models import Q
-
-    match = Q(customer_id=text)
-    if not personal_data:
-        return match
-    if "@" in text:
-        match |= Q(email=text.lower())
-    if text.lstrip("+").replace(" ", "").isdigit() and len(text) >= 5:
-        match |= Q(phone=text)
-    if names:
-        match |= Q(first_name__iexact=text) | Q(last_name__iexact=text)
-    return match
 
 
 def _search_customers(account: Account, text: str, *, personal_data: bool = True) -> list[int]:

@@ -14,6 +14,7 @@ from loyalty.api.swagger import parse_datetime, type_name
 from loyalty.api.views import DinteroAPIView
 from receipts import selectors as receipts
 from receipts.documents import SPEC_PATH
+from receipts.readmodels import queries as receipts_readmodels
 
 
 def _validate(body: Any) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def _validate(body: Any) -> dict[str, Any]:
             errors.append({"path": "store_ids", "message": "must have at most 1000 items"})
     out["store_ids"] = store_ids
     items = body.get("items")
-    filters: list[receipts.ItemFilter] | None = None
+    filters: list[receipts_readmodels.ItemFilter] | None = None
     if items is not None:
         if not isinstance(items, list) or len(items) > 1000:
             errors.append({"path": "items", "message": "must be an array of at most 1000 item filters"})
@@ -55,7 +56,7 @@ def _validate(body: Any) -> dict[str, Any]:
                         errors.append({"path": f"items[{index}].{key}", "message": "must be a string"})
                 if item_id is None and group is None:
                     errors.append({"path": f"items[{index}]", "message": "must give id, group or both"})
-                filters.append(receipts.ItemFilter(id=item_id, group=group))
+                filters.append(receipts_readmodels.ItemFilter(id=item_id, group=group))
     out["items"] = filters
     if errors:
         raise DinteroError(400, "validation_error", "The segmentation filter is invalid.", errors)

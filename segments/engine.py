@@ -15,7 +15,7 @@ from django.db.models import BooleanField, ExpressionWrapper, QuerySet
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
-from receipts import selectors as receipts
+from receipts.readmodels import queries as receipts
 from receipts.services.buyers import code_buyers_ensure
 from receipts.services.windows import purchase_window_ensure
 from segments.criteria import LIST_TYPES, definition_q, part_q

@@ -10,7 +10,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from loyalty.accounts.models import Account
-from receipts import selectors as receipts
+from receipts.readmodels import queries as receipts
 from segments.models import Segment, SegmentMember, SegmentRun
 
 

@@ -20,6 +20,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from loyalty.core.errors import DomainError
+
 logger = logging.getLogger(__name__)
 
 DINTERO = "dintero"
@@ -98,6 +100,9 @@ _DRF_CODES = {
 def _translate(exc: Exception) -> tuple[int, str, str, list[tuple[str, str, str]] | None, dict[str, str]]:
     """→ (status, code, message, field errors, extra headers) for any exception we render."""
     headers: dict[str, str] = {}
+    if isinstance(exc, DomainError):
+        fields = [(f.path, f.message, f.code) for f in exc.field_errors] or None
+        return exc.status, exc.code, exc.message, fields, headers
     if isinstance(exc, OperationalError | InterfaceError | psycopg.OperationalError | psycopg.InterfaceError):
         # the database went away mid-request (a restart, a failover): nothing was committed; try again
         logger.warning("database unavailable: %s", type(exc).__name__)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q
 
-from receipts import selectors as receipts
+from receipts.readmodels import queries as receipts
 from segments.criteria.base import NEVER, Context, Fields
 
 

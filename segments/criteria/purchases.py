@@ -9,7 +9,7 @@ from django.db.models import Q, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
 
-from receipts import selectors as receipts
+from receipts.readmodels import queries as receipts
 from segments.criteria.base import Context, Fields
 
 MAX_EACH_DAY_WINDOW = 366

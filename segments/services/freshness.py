@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
-from receipts import selectors as receipts
+from receipts.readmodels import queries as receipts
 from segments import policy as policies
 from segments.criteria import ALIASES
 from segments.models import IngestCursor, Segment, SegmentRun

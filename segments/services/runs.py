@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from loyalty.core.ids import uuid7
-from receipts import selectors as receipts
+from receipts.readmodels import queries as receipts
 from segments import engine
 from segments.criteria.base import CURRENCY_EXPONENTS, Context
 from segments.models import MembershipSpan, Segment, SegmentRun

@@ -1,0 +1,82 @@
+"""The one home of raw SQL's plumbing: cursors, identifiers from models, composition, COPY and advisory locks.
+
+Each app keeps its statements in named modules (`<app>/sql.py` or a `sql/` package) and builds them with
+`psycopg.sql` from these helpers, so table and column names always come from the models' `_meta`, never from
+literals, and values always travel as parameters.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from django.db import connection, models
+from psycopg import sql
+
+__all__ = [
+    "Composable",
+    "advisory_key",
+    "advisory_unlock",
+    "advisory_xact_lock",
+    "column",
+    "columns",
+    "copy_columns",
+    "raw_cursor",
+    "render",
+    "sql",
+    "table",
+]
+
+Composable = sql.Composable
+
+
+def raw_cursor() -> psycopg.Cursor[Any]:
+    """A psycopg cursor with server-side binding on Django's connection, in the caller's transaction.
+
+    Arrays travel as parameters (not as SQL text) and COPY is available; Django's own cursor offers neither."""
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def table(model: type[models.Model]) -> sql.Identifier:
+    return sql.Identifier(model._meta.db_table)
+
+
+def column(model: type[models.Model], field: str) -> sql.Identifier:
+    """A field's column (`customer` → `customer_id` for a foreign key)."""
+    return sql.Identifier(model._meta.get_field(field).column)  # type: ignore[union-attr]
+
+
+def columns(model: type[models.Model], fields: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(column(model, name) for name in fields)
+
+
+def copy_columns(model: type[models.Model], *, exclude: Sequence[str] = ()) -> list[str]:
+    """The concrete fields of a model in declaration order, by name: the column list a COPY of it writes."""
+    return [
+        f.name
+        for f in model._meta.concrete_fields
+        if f.name not in exclude and not (isinstance(f, models.AutoField) and f.name in exclude)
+    ]
+
+
+def render(statement: sql.Composable) -> str:
+    """A composed statement as text, for Django's cursor and for querysets' `extra`/`RawSQL` (values stay params)."""
+    connection.ensure_connection()
+    return statement.as_string(connection.connection)
+
+
+def advisory_key(namespace: str, object_id: int) -> int:
+    """A 64-bit advisory lock key: the namespace's CRC in the high bits, the object id in the low ones."""
+    return (zlib.crc32(namespace.encode()) << 31) ^ object_id
+
+
+def advisory_xact_lock(cur: Any, key: int, *, shared: bool = False) -> None:
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    cur.execute(sql.SQL("SELECT {}(%s)").format(sql.Identifier(function)).as_string(cur.connection), [key])
+
+
+def advisory_unlock(cur: Any, key: int) -> None:
+    cur.execute("SELECT pg_advisory_unlock(%s)", [key])
