@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from loyalty.accounts.scopes import Role
 from loyalty.accounts.selectors import staff_membership, staff_memberships
+from loyalty.web.errors import page_errors
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -20,7 +21,8 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Resolve `aid` to the user's membership. A non-member gets 404 (an account's existence is not disclosed) and
     a viewer's writes 403; the view receives `request.account`, `request.role`, `request.can_edit` and
-    `request.can_see_personal_data`."""
+    `request.can_see_personal_data`. A `NotFound` or `Forbidden` the view meets is the 404 or 403 page."""
+    view = page_errors(view)
 
     @wraps(view)
     def wrapper(request: HttpRequest, aid: str, *args, **kwargs) -> HttpResponse:
@@ -40,6 +42,11 @@ def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def actor(request: HttpRequest) -> str:
+    """Who a service records as having made a change from a page: the signed-in staff user."""
+    return f"user:{request.user.get_username()}"
 
 
 def page(request: HttpRequest, template: str, context: dict | None = None, *, status: int = 200) -> HttpResponse:
