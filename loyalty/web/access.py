@@ -18,6 +18,13 @@ from loyalty.web.errors import page_errors
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def personal_data_visible(*, role: str) -> bool:
+    """The one rule of the pages for customers' names, contacts, birthdays and addresses (shown, searched,
+    exported): they are for the roles that run campaigns with them; a viewer reads the shop's numbers without
+    learning who its customers are. Every page reads it as `request.can_see_personal_data`."""
+    return role in (Role.OWNER, Role.EDITOR)
+
+
 def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Resolve `aid` to the user's membership. A non-member gets 404 (an account's existence is not disclosed) and
     a viewer's writes 403; the view receives `request.account`, `request.role`, `request.can_edit` and
@@ -34,9 +41,7 @@ def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         request.account = membership.account
         request.role = membership.role
         request.can_edit = membership.role in (Role.OWNER, Role.EDITOR)
-        # customers' names, contacts, birthdays and addresses are for the roles that run campaigns with them;
-        # a viewer reads the shop's numbers without learning who its customers are
-        request.can_see_personal_data = membership.role in (Role.OWNER, Role.EDITOR)
+        request.can_see_personal_data = personal_data_visible(role=membership.role)
         if request.method not in SAFE_METHODS and not request.can_edit:
             raise PermissionDenied("Viewers cannot change anything.")
         return view(request, *args, **kwargs)
