@@ -13,14 +13,23 @@ from django.urls import reverse
 
 from loyalty.accounts.scopes import Role
 from loyalty.accounts.selectors import staff_membership, staff_memberships
+from loyalty.web.errors import page_errors
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def personal_data_visible(*, role: str) -> bool:
+    """The one rule of the pages for customers' names, contacts, birthdays and addresses (shown, searched,
+    exported): they are for the roles that run campaigns with them; a viewer reads the shop's numbers without
+    learning who its customers are. Every page reads it as `request.can_see_personal_data`."""
+    return role in (Role.OWNER, Role.EDITOR)
 
 
 def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Resolve `aid` to the user's membership. A non-member gets 404 (an account's existence is not disclosed) and
     a viewer's writes 403; the view receives `request.account`, `request.role`, `request.can_edit` and
-    `request.can_see_personal_data`."""
+    `request.can_see_personal_data`. A `NotFound` or `Forbidden` the view meets is the 404 or 403 page."""
+    view = page_errors(view)
 
     @wraps(view)
     def wrapper(request: HttpRequest, aid: str, *args, **kwargs) -> HttpResponse:
@@ -32,14 +41,17 @@ def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         request.account = membership.account
         request.role = membership.role
         request.can_edit = membership.role in (Role.OWNER, Role.EDITOR)
-        # customers' names, contacts, birthdays and addresses are for the roles that run campaigns with them;
-        # a viewer reads the shop's numbers without learning who its customers are
-        request.can_see_personal_data = membership.role in (Role.OWNER, Role.EDITOR)
+        request.can_see_personal_data = personal_data_visible(role=membership.role)
         if request.method not in SAFE_METHODS and not request.can_edit:
             raise PermissionDenied("Viewers cannot change anything.")
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def actor(request: HttpRequest) -> str:
+    """Who a service records as having made a change from a page: the signed-in staff user."""
+    return f"user:{request.user.get_username()}"
 
 
 def page(request: HttpRequest, template: str, context: dict | None = None, *, status: int = 200) -> HttpResponse:

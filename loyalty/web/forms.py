@@ -102,6 +102,18 @@ def _period(start, end, tz) -> tuple[datetime, datetime]:
     )
 
 
+# the discount rule document's paths (as its validation names them) → the rule and push forms' fields
+RULE_FIELDS = {
+    "reward.type": "reward_type",
+    "reward.value": "reward_value",
+    "requirement.purchase_from": "purchase_from",
+    "requirement.purchase_to": "purchase_to",
+    "requirement.gross_amount": "min_gross",
+    "requirement.store_ids": "store_ids",
+    "limitation.discount_reward_usage": "reward_usage",
+}
+
+
 class RuleFieldsMixin:
     """Name, reward and period of a discount rule: shared by the rule form and the push form's inline rule."""
 

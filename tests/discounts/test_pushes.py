@@ -15,8 +15,8 @@ from discounts.services import rule_create, rule_customers_give
 from segments.models import SegmentRun
 from segments.services import segments as segment_services
 from segments.services.runs import segment_recalculate
+from tests.helpers import db_dsn, wait_until
 from tests.receipts.factories import receipt
-from tests.segments.test_services import _dsn, _wait_until
 from tests.spec import assert_response_matches
 
 RECEIPTS = "/v1/accounts/T00000001/receipts"
@@ -141,12 +141,12 @@ class TestPushes:
         rule = a_rule(account)
         buy(api, "c")
         run = segment_services.segment_refresh(segment=segment, actor="t")
-        blocker = psycopg.connect(**_dsn(), autocommit=False)
+        blocker = psycopg.connect(**db_dsn(), autocommit=False)
         blocker.execute("SELECT 1 FROM segments_segment WHERE id = %s FOR NO KEY UPDATE", [segment.pk])
         recalculation = threading.Thread(target=lambda: (segment_recalculate(run_id=run.id), connection.close()))
         recalculation.start()
         try:
-            _wait_until(lambda: SegmentRun.objects.get(pk=run.pk).progress >= 30)
+            wait_until(lambda: SegmentRun.objects.get(pk=run.pk).progress >= 30)
             push = segment_push_start(
                 account=account, segment=segment, rule=rule, mode="once", remove_departed=False, actor="t"
             )

@@ -13,7 +13,6 @@ import pytest
 
 CHROMIUM = Path(os.environ.get("LOYALTY_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-PASSWORD = "correct horse battery staple"
 
 
 def _unavailable() -> str | None:
@@ -99,11 +98,3 @@ def demo_shop(transactional_db):
     )
     receipts_bulk_load(account=account, receipts=ReceiptGenerator(spec), created_by="e2e", workers=1)
     return account
-
-
-def sign_in(page, username: str = "demo", password: str = PASSWORD) -> None:
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/a/*/")

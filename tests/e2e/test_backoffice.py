@@ -7,18 +7,9 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.steps import count, expect, sign_in
 
 # Waits go through locators: a wait_for_function predicate is evaluated with eval(), which the pages' CSP forbids.
-NUMBER = re.compile(r"^\d+$")
-
-
-def expect(locator):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
-
-
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -58,22 +49,40 @@ def test_filter_receipts_and_open_one(page, demo_shop, shot):
     shot(page, "receipt")
 
 
-def _count(page, selector: str) -> int:
-    expect(page.locator(selector)).to_have_attribute("data-count", NUMBER)
-    return int(page.locator(selector).get_attribute("data-count"))
+SEGMENT = "Regulars at Bergen Bakery"
 
 
 def test_build_calculate_push_and_see_the_rules_customers(page, demo_shop, celery_worker, shot, wait_for):
     from segments.models import Segment
 
     sign_in(page)
+    both = _build_with_live_counts(page, shot)
+
+    # saving starts the calculation; the progress bar follows it to the end without a manual reload
+    page.get_by_role("button", name="Save and calculate").click()
+    page.wait_for_url("**/segments/*/")
+    segment = Segment.objects.get(name=SEGMENT)
+    wait_for(lambda: Segment.objects.get(pk=segment.pk).calculated_at, timeout=60, message="the calculation")
+    expect(page.locator("#run-progress")).to_have_count(0, timeout=30_000)
+    _see_the_members(page, shot, both)
+    _push_to_a_new_synced_rule(page, shot)
+    _see_the_rules_customers(page, shot, both)
+
+    # the dashboard now lists the segment and its calculation
+    page.get_by_role("link", name="Dashboard", exact=True).click()
+    assert SEGMENT in page.locator("main").inner_text()
+    shot(page, "dashboard-with-segments")
+
+
+def _build_with_live_counts(page, shot) -> int:
+    """Build a two-part segment, checking the live preview's counts; returns the whole definition's count."""
     page.get_by_role("link", name="Segments", exact=True).click()
     page.get_by_role("link", name="Build your first segment").click()
-    page.get_by_label("Name").fill("Regulars at Bergen Bakery")
+    page.get_by_label("Name").fill(SEGMENT)
     # part 1: at least 3 purchases
     part1 = page.locator("[data-part='0']")
     part1.get_by_label("At least").fill("3")
-    first = _count(page, "#preview-count")
+    first = count(page, "#preview-count")
     assert first > 0
     # part 2 (AND): bought in store S001
     page.get_by_role("button", name="+ Add a part (AND)").click()
@@ -81,33 +90,31 @@ def test_build_calculate_push_and_see_the_rules_customers(page, demo_shop, celer
     part2.get_by_label("Criterion", exact=True).select_option("bought_through_channel")
     part2.get_by_label("Stores").select_option(["S001"])
     expect(page.locator("#preview-count")).not_to_have_attribute("data-count", str(first))
-    both = _count(page, "#preview-count")
+    both = count(page, "#preview-count")
     assert 0 < both < first
-    assert _count(page, "[data-part-count='0']") == first
+    assert count(page, "[data-part-count='0']") == first
     # an invalid value is explained next to its field
     part1.get_by_label("At least").fill("-1")
     page.locator("[data-path='parts[0].criteria[0].min'] .field-error").wait_for()
     part1.get_by_label("At least").fill("3")
     expect(page.locator("#preview-count")).to_have_attribute("data-count", str(both))
     shot(page, "segment-builder")
+    return both
 
-    # saving starts the calculation; the progress bar follows it to the end without a manual reload
-    page.get_by_role("button", name="Save and calculate").click()
-    page.wait_for_url("**/segments/*/")
-    segment = Segment.objects.get(name="Regulars at Bergen Bakery")
-    wait_for(lambda: Segment.objects.get(pk=segment.pk).calculated_at, timeout=60, message="the calculation")
-    expect(page.locator("#run-progress")).to_have_count(0, timeout=30_000)
+
+def _see_the_members(page, shot, both: int) -> None:
     assert page.locator("#stat-customers").get_attribute("data-count") == str(both)
     members = page.locator("#members-table tbody tr")
     assert members.count() == min(both, 25)
     shot(page, "segment")
     # a member's page shows the segment among theirs
     page.locator("#members-table tbody a").first.click()
-    assert "Regulars at Bergen Bakery" in page.locator("main").inner_text()
+    assert SEGMENT in page.locator("main").inner_text()
     shot(page, "customer")
     page.go_back()
 
-    # push to a new rule, kept in sync
+
+def _push_to_a_new_synced_rule(page, shot) -> None:
     page.get_by_label("Discount rule", exact=True).select_option("new")
     page.get_by_label("Rule name", exact=True).fill("Oslo regulars 10%")
     page.get_by_label("Reward", exact=True).select_option("discount_percent")
@@ -119,14 +126,11 @@ def test_build_calculate_push_and_see_the_rules_customers(page, demo_shop, celer
     page.locator("#pushes-table .badge-succeeded").wait_for(timeout=30_000)
     shot(page, "segment-pushed")
 
+
+def _see_the_rules_customers(page, shot, both: int) -> None:
     # the rule lists the segment's members as its customers
     page.locator("#pushes-table a").first.click()
     assert page.locator("#rule-customers-count").get_attribute("data-count") == str(both)
     assert page.locator("#rule-customers tbody tr").count() == min(both, 50)
-    assert "Regulars at Bergen Bakery" in page.locator("main").inner_text()
+    assert SEGMENT in page.locator("main").inner_text()
     shot(page, "rule")
-
-    # the dashboard now lists the segment and its calculation
-    page.get_by_role("link", name="Dashboard", exact=True).click()
-    assert "Regulars at Bergen Bakery" in page.locator("main").inner_text()
-    shot(page, "dashboard-with-segments")

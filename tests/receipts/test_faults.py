@@ -4,16 +4,14 @@ stored, and its retry stores it exactly once."""
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
 from django.db import connection
 
 from receipts.models import Customer, Receipt
-from tests.conftest import restart_database
+from tests.helpers import db_dsn, restart_database, wait_until
 from tests.receipts.factories import receipt
-from tests.segments.test_services import _dsn
 
 RECEIPTS = "/v1/accounts/T00000001/receipts"
 
@@ -25,7 +23,7 @@ def test_a_database_restart_mid_batch_loses_nothing_and_the_retry_stores_once(ap
     batch = [receipt(customer_id="c1", receipt_id=f"B{n}") for n in range(1000)]
 
     # given another session holding c1's row, so the batch waits inside its transaction, receipts already written
-    blocker = psycopg.connect(**_dsn(), autocommit=False)
+    blocker = psycopg.connect(**db_dsn(), autocommit=False)
     blocker.execute("SELECT 1 FROM receipts_customer WHERE customer_id = 'c1' FOR UPDATE")
     outcome: dict = {}
 
@@ -37,10 +35,7 @@ def test_a_database_restart_mid_batch_loses_nothing_and_the_retry_stores_once(ap
 
     poster = threading.Thread(target=post_batch)
     poster.start()
-    deadline = time.monotonic() + 60
-    while not _batch_is_waiting(blocker):
-        assert time.monotonic() < deadline, "the batch never reached its customer update"
-        time.sleep(0.1)
+    wait_until(lambda: _batch_is_waiting(blocker), timeout=60, message="the batch to reach its customer update")
 
     # when the server restarts
     restart_database()
@@ -65,7 +60,7 @@ def test_a_database_restart_mid_batch_loses_nothing_and_the_retry_stores_once(ap
 
 
 def _batch_is_waiting(blocker: psycopg.Connection) -> bool:
-    with psycopg.connect(**_dsn(), autocommit=True) as probe:
+    with psycopg.connect(**db_dsn(), autocommit=True) as probe:
         row = probe.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
             ["%FROM receipts_customer WHERE id = ANY%"],

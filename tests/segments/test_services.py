@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import psycopg
@@ -11,10 +10,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from segments import selectors
 from segments.models import MembershipSpan, Segment, SegmentMember, SegmentRun
 from segments.services import segments as services
 from segments.services.runs import runs_sweep, segment_recalculate
+from tests.helpers import COUNT_2, db_dsn, sessions_blocked_by, wait_until
+from tests.helpers import segment_member_ids as members
 from tests.receipts.factories import receipt
 
 RECEIPTS = "/v1/accounts/T00000001/receipts"
@@ -30,14 +30,6 @@ def make_segment(account, parts, name="s") -> Segment:
 
 def queued(segment) -> SegmentRun:
     return SegmentRun.objects.filter(segment=segment, status="queued").latest("created_at")
-
-
-def members(segment) -> set[str]:
-    segment.refresh_from_db()
-    return set(selectors.segment_members(segment=segment).values_list("customer_id", flat=True))
-
-
-COUNT_2 = [{"criteria": [{"type": "transaction_count", "min": 2}]}]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -104,13 +96,14 @@ class TestPublish:
         run = services.segment_refresh(segment=segment, actor="test")
 
         # given a second session holding the segment row, so the publish stops just before it flips the version
-        blocker = psycopg.connect(**_dsn(), autocommit=False)
+        blocker = psycopg.connect(**db_dsn(), autocommit=False)
         blocker.execute("SELECT 1 FROM segments_segment WHERE id = %s FOR NO KEY UPDATE", [segment.pk])
         worker = threading.Thread(target=lambda: (segment_recalculate(run_id=run.id), connection.close()))
         worker.start()
         try:
-            _wait_until(lambda: SegmentRun.objects.get(pk=run.pk).progress >= 30)
-            time.sleep(0.5)  # the new version's rows are being written, uncommitted
+            wait_until(lambda: SegmentRun.objects.get(pk=run.pk).progress >= 30)
+            # the new version's rows are written, uncommitted, and the publish waits for the segment row
+            wait_until(lambda: sessions_blocked_by(blocker), message="the publish to wait for the segment row")
             # then a reader still sees the complete previous version
             assert members(segment) == {"a"}
             assert SegmentRun.objects.get(pk=run.pk).status == "running"
@@ -208,26 +201,6 @@ class TestSweep:
         run = queued(segment)
         SegmentRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now())
         assert runs_sweep()["failed"] == 0
-
-
-def _dsn() -> dict:
-    settings = connection.settings_dict
-    return {
-        "dbname": settings["NAME"],
-        "user": settings["USER"],
-        "password": settings["PASSWORD"] or None,
-        "host": settings["HOST"] or None,
-        "port": settings["PORT"] or None,
-    }
-
-
-def _wait_until(condition, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,9 +16,9 @@ from segments.services import runs
 from segments.services import segments as services
 from segments.services.runs import runs_sweep
 from segments.tasks import recalculate
-from tests.conftest import WorkerProcess
+from tests.helpers import COUNT_2, WorkerProcess, db_dsn
+from tests.helpers import segment_member_ids as members
 from tests.receipts.factories import receipt
-from tests.segments.test_services import COUNT_2, _dsn, members
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -63,7 +63,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_the_sweep_recovers(account, a
         )
 
         # when the next run is held just before it publishes, and its worker is killed there
-        blocker = psycopg.connect(**_dsn(), autocommit=False)
+        blocker = psycopg.connect(**db_dsn(), autocommit=False)
         blocker.execute("SELECT 1 FROM segments_segment WHERE id = %s FOR NO KEY UPDATE", [segment.pk])
         run = services.segment_refresh(segment=segment, actor="t")
         wait_for(lambda: SegmentRun.objects.get(pk=run.pk).progress >= 30, message="the run to be computing")

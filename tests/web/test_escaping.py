@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from receipts.models import Customer, Receipt
 from segments.services.segments import segment_create
-from tests.web.conftest import ingest, receipt_doc
+from tests.web.shop import ingest, receipt_doc
 
 pytestmark = pytest.mark.django_db
 

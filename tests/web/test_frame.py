@@ -87,6 +87,25 @@ def test_signing_out_is_a_post_and_ends_the_session(owner, account):
     assert owner.get(reverse("web:dashboard", kwargs={"aid": account.aid})).status_code == 302
 
 
+def test_signing_out_revokes_the_users_api_refresh_tokens(account):
+    from rest_framework.test import APIClient
+
+    from loyalty.accounts.services import staff_user_upsert
+
+    # given a staff user holding an API refresh token and signed in to the back-office
+    user, _ = staff_user_upsert(account=account, username="rita", role="editor", password="s3cret-Pass!")
+    api = APIClient()
+    issued = api.post("/api/admin/login_check", {"username": "rita", "password": "s3cret-Pass!"}, format="json")
+    refresh_token = issued.json()["refresh_token"]
+    browser = Client()
+    browser.force_login(user)
+    # when they sign out of the back-office
+    assert browser.post(reverse("web:logout")).status_code == 302
+    # then the refresh token issued before is refused
+    refused = api.post("/api/token/refresh", {"refresh_token": refresh_token}, format="json")
+    assert refused.status_code == 401
+
+
 def test_a_user_without_accounts_is_told_so(db, login):
     client = login()
     response = client.get(reverse("web:home"), follow=True)

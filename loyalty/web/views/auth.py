@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from loyalty.accounts.selectors import staff_memberships
+from loyalty.accounts.services import staff_refresh_tokens_revoke
 from loyalty.api.throttling import CredentialThrottle
 
 
@@ -35,7 +36,11 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    def post(self, request, *args, **kwargs):
+        # signing out of the back-office ends the API sessions too: a refresh token issued before it is refused after
+        if request.user.is_authenticated:
+            staff_refresh_tokens_revoke(user=request.user)
+        return super().post(request, *args, **kwargs)
 
 
 def home(request: HttpRequest) -> HttpResponse:

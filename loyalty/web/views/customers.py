@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 
 from discounts import selectors as discounts
 from loyalty.web.access import account_view, page
+from loyalty.web.errors import domain_errors
 from loyalty.web.formatting import exponent
 from receipts import selectors as receipts
 from segments import selectors as segments
@@ -20,9 +21,10 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "limit": PER_PAGE,
         "search_personal_data": request.can_see_personal_data,
     }
-    try:
+    # a cursor that is not one of this list's starts over from the first page
+    with domain_errors() as caught:
         result = receipts.customers_page(**query, after=request.GET.get("after") or None)
-    except receipts.InvalidCursor:
+    if caught.failed:
         result = receipts.customers_page(**query, after=None)
     return page(request, "web/customers.html", {"result": result, "q": search, "nav": "customers"})
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from loyalty.web.access import account_view, page
+from loyalty.web.errors import domain_errors
 from loyalty.web.forms import ReceiptFilterForm
 from loyalty.web.receipt_view import printed_receipt
 from receipts import selectors as receipts
@@ -26,7 +27,8 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         filters = form.filters(search_personal_data=request.can_see_personal_data)
         estimate = receipts.receipts_estimate(account=account, filters=filters)
-        try:
+        # a cursor from another list or a mangled URL: said above the empty list, with a way back to the newest
+        with domain_errors() as caught:
             result = receipts.receipts_page(
                 account=account,
                 filters=filters,
@@ -34,8 +36,7 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
                 after=request.GET.get("after") or None,
                 before=request.GET.get("before") or None,
             )
-        except receipts.InvalidCursor as exc:
-            cursor_error = str(exc)
+        cursor_error = caught.message
     filtered = any(
         request.GET.get(name) for name in ("q", "store", "from", "to", "status", "currency", "customer", "min", "max")
     )

@@ -8,15 +8,12 @@ from django.shortcuts import redirect
 
 from discounts import selectors as discounts
 from discounts import services
-from loyalty.web.access import account_view, page
-from loyalty.web.forms import RuleForm
+from loyalty.web.access import account_view, actor, page
+from loyalty.web.errors import domain_errors
+from loyalty.web.forms import RULE_FIELDS, RuleForm
 from receipts import selectors as receipts
 
 REFS_PER_PAGE = 50
-
-
-def actor(request: HttpRequest) -> str:
-    return f"user:{request.user.get_username()}"
 
 
 @account_view
@@ -28,27 +25,15 @@ def _form_page(request, form, rule=None, status=200) -> HttpResponse:
     return page(request, "web/rule_form.html", {"form": form, "rule": rule, "nav": "rules"}, status=status)
 
 
-def _problems(form, exc) -> None:
-    if isinstance(exc, services.RuleUpdateError):
-        # its message names the rule and every frozen field
-        form.add_error(None, exc.message)
-        return
-    form.add_error(None, exc.message)
-    for path, message in exc.errors:
-        form.add_error(None, f"{path}: {message}" if path else message)
-
-
 @account_view
 def rule_new(request: HttpRequest) -> HttpResponse:
     stores = receipts.stores_for_account(account=request.account)
     if request.method == "POST":
         form = RuleForm(request.POST, account=request.account, stores=stores)
         if form.is_valid():
-            try:
+            with domain_errors(form, fields=RULE_FIELDS) as caught:
                 rule = services.rule_create(account=request.account, document=form.document(), actor=actor(request))
-            except services.DiscountValidationError as exc:
-                _problems(form, exc)
-            else:
+            if not caught.failed:
                 messages.success(request, f"Discount rule “{rule.name}” created.")
                 return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
         return _form_page(request, form, status=400)
@@ -64,11 +49,9 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST":
         form = RuleForm(request.POST, account=request.account, stores=stores)
         if form.is_valid():
-            try:
+            with domain_errors(form, fields=RULE_FIELDS) as caught:
                 services.rule_update(account=request.account, rule=rule, changes=form.document(), actor=actor(request))
-            except (services.DiscountValidationError, services.RuleUpdateError) as exc:
-                _problems(form, exc)
-            else:
+            if not caught.failed:
                 messages.success(request, "Discount rule saved.")
                 return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
         return _form_page(request, form, rule=rule, status=400)

@@ -12,23 +12,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from discounts import pushes
 from discounts import selectors as discounts
-from discounts.services import DiscountValidationError
-from loyalty.web.access import account_view, page
+from loyalty.web.access import account_view, actor, page
 from loyalty.web.criteria_ui import catalogue
-from loyalty.web.forms import PushForm
+from loyalty.web.errors import domain_errors
+from loyalty.web.forms import RULE_FIELDS, PushForm
 from receipts import selectors as receipts
 from segments import selectors
-from segments.criteria.base import CriterionError
 from segments.models import SegmentRun
 from segments.services import segments as services
 from segments.services.freshness import segment_freshness
 
 MEMBERS_PER_PAGE = 25
 MAX_DEFINITION_BYTES = 2_000_000
-
-
-def actor(request: HttpRequest) -> str:
-    return f"user:{request.user.get_username()}"
+FORM_FIELDS = ("name", "description")
 
 
 @account_view
@@ -58,6 +54,8 @@ def _builder(request: HttpRequest, *, segment=None, values=None, errors=None, st
     }
     errors = errors or []
     field_errors = {path: message for path, message in errors if not path.startswith("parts")}
+    # a problem neither an input nor the builder shows (a definition's problems all have a path) still reaches the page
+    general = [f"{p}: {m}" if p else m for p, m in errors if not p.startswith("parts") and p not in FORM_FIELDS]
     return page(
         request,
         "web/segment_form.html",
@@ -65,6 +63,7 @@ def _builder(request: HttpRequest, *, segment=None, values=None, errors=None, st
             "segment": segment,
             "values": values,
             "field_errors": field_errors,
+            "general_errors": general,
             "builder": {
                 "parts": values["parts"],
                 "errors": [{"path": p, "message": m} for p, m in errors if p.startswith("parts")],
@@ -87,16 +86,15 @@ def _save(request: HttpRequest, segment=None) -> HttpResponse:
     }
     if errors:
         return _builder(request, segment=segment, values=values, errors=errors, status=400)
-    try:
+    with domain_errors() as caught:
         if segment is None:
             saved = services.segment_create(account=request.account, data=values, actor=actor(request))
         else:
             saved = services.segment_update(
                 segment=segment, data={**values, "active": segment.active}, actor=actor(request)
             )
-    except CriterionError as exc:
-        problems = [(path, message) for path, message, _ in exc.errors]
-        return _builder(request, segment=segment, values=values, errors=problems, status=400)
+    if caught.failed:
+        return _builder(request, segment=segment, values=values, errors=caught.problems(), status=400)
     messages.success(request, f"Segment “{saved.name}” saved; it is being calculated.")
     return redirect("web:segment", aid=request.account.aid, segment_id=saved.uuid)
 
@@ -296,7 +294,7 @@ def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
     form = PushForm(request.POST, account=account, rules=_live_rules(account))
     if form.is_valid():
         data = form.cleaned_data
-        try:
+        with domain_errors(form, fields=RULE_FIELDS) as caught:
             if data["rule"] == PushForm.NEW:
                 pushes.segment_push_to_new_rule(
                     account=account,
@@ -315,13 +313,7 @@ def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
                     remove_departed=data["remove_departed"],
                     actor=actor(request),
                 )
-        except pushes.PushError as exc:
-            form.add_error(None, str(exc))
-        except DiscountValidationError as exc:
-            form.add_error(None, exc.message)
-            for path, message in exc.errors:
-                form.add_error(None, f"{path}: {message}" if path else message)
-        else:
+        if not caught.failed:
             messages.success(request, "Push queued.")
             return redirect("web:segment", aid=account.aid, segment_id=segment.uuid)
     return _detail(request, segment, push_form=form, status=400)

@@ -1,0 +1,155 @@
+"""Helpers shared by test modules: polling with a deadline, a second database session, real worker processes, the
+database restart. Test modules import from here (or from an app's `factories.py`), never from each other."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+from django.conf import settings
+from django.db import connection, connections
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+# a definition: customers with at least two receipts
+COUNT_2 = [{"criteria": [{"type": "transaction_count", "min": 2}]}]
+
+
+def wait_until(condition: Callable[[], T], *, timeout: float = 30, interval: float = 0.05, message: str = "") -> T:
+    """Poll `condition` (another process or thread is making it true) until it returns something truthy, which is
+    returned; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message or condition}")
+        time.sleep(interval)
+
+
+def db_dsn() -> dict:
+    """Connection arguments of the test database, for a second session (psycopg) beside Django's."""
+    db = connection.settings_dict
+    return {
+        "dbname": db["NAME"],
+        "user": db["USER"],
+        "password": db["PASSWORD"] or None,
+        "host": db["HOST"] or None,
+        "port": db["PORT"] or None,
+    }
+
+
+def sessions_blocked_by(blocker: psycopg.Connection) -> int:
+    """How many sessions wait for a lock `blocker` holds: the barrier for "the other side has reached the lock"."""
+    with psycopg.connect(**db_dsn(), autocommit=True) as probe:
+        row = probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [blocker.info.backend_pid]
+        ).fetchone()
+    return row[0] if row else 0
+
+
+def segment_member_ids(segment) -> set[str]:
+    """The customer ids of the segment's current version."""
+    from segments import selectors
+
+    segment.refresh_from_db()
+    return set(selectors.segment_members(segment=segment).values_list("customer_id", flat=True))
+
+
+class WorkerProcess:
+    """A real `celery worker` subprocess consuming `queue` (default: this test run's), on the test database."""
+
+    def __init__(self, db_name: str, log_path: Path, queue: str | None = None):
+        self.db_name = db_name
+        self.log_path = log_path
+        self.queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "LOYALTY_DB_NAME": self.db_name, "CELERY_QUEUE": self.queue, "PYTHONUNBUFFERED": "1"}
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it until stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "loyalty",
+                "worker",
+                "-l",
+                "INFO",
+                "-c",
+                "2",
+                "-n",
+                f"test-{uuid.uuid4().hex[:6]}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                # messages left in the queue point at rows that are gone: start clean
+                "--purge",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_until(self._ready, timeout=60, interval=0.2, message="the celery worker to be ready")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{self.log()}")
+        return " ready." in self.log()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+def queue_purge(queue: str) -> None:
+    """Drop the messages waiting in `queue` on the configured broker."""
+    from loyalty.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+
+
+def restart_database() -> None:
+    """Restart the PostgreSQL server the tests use (embedded, or the machine's cluster in CI)."""
+    if getattr(settings, "LOYALTY_EMBEDDED_DATABASE", False):
+        from loyalty.embedded_postgres import server as embedded
+
+        embedded.stop(Path(settings.LOYALTY_DATA_DIR))
+        embedded.ensure_running(Path(settings.LOYALTY_DATA_DIR))
+    else:
+        versions = sorted(Path(p).name for p in glob.glob("/etc/postgresql/*"))
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart", "-m", "fast"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    connections.close_all()
