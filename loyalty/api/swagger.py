@@ -278,3 +278,16 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+def allow_numeric_mcc(definitions: dict[str, Any]) -> None:
+    """Dintero's erratum, shared by the Receipts and Discounts specs (which define the same StoreRequirement):
+    their own example receipts send store MCCs as numbers where the schema says string. Changes `definitions`."""
+    store = definitions["StoreRequirement"]["properties"]
+    store["mcc"]["items"]["type"] = ["string", "integer"]
+    for bound in ("start", "end"):
+        schema = store["mcc_ranges"]["items"]["properties"][bound]
+        schema["type"] = ["string", "integer"]
+        # minimum/maximum 4 there mean "four digits", which the pattern already says
+        schema.pop("minimum", None)
+        schema.pop("maximum", None)
