@@ -12,7 +12,7 @@ from loyalty.accounts.scopes import SCOPES, Role
 from loyalty.accounts.services import api_client_create, api_client_revoke
 from loyalty.core.services import audit_record
 
-WRITE_ROLES = {Role.OWNER, Role.EDITOR}
+WRITE_ROLES: set[str] = {Role.OWNER, Role.EDITOR}
 
 
 def user_roles(request) -> dict[int, str]:

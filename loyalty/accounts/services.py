@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -194,7 +194,7 @@ def staff_token_refresh(*, refresh_token: str, base_url: str) -> TokenPair | Non
         return _pair(row.user, base_url, row.family)
 
 
-def staff_refresh_tokens_revoke(*, user: AbstractBaseUser) -> int:
+def staff_refresh_tokens_revoke(*, user: User) -> int:
     """Revoke every refresh token the user still holds (signing out of the back-office ends the API sessions too).
     Access tokens already issued run out on their own (minutes). Returns how many were revoked."""
     return RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())

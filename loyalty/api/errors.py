@@ -123,8 +123,9 @@ def _translate(exc: Exception) -> tuple[int, str, str, list[tuple[str, str, str]
         fields = flatten_validation(exc.detail)
         return 400, "validation_error", "The request is invalid.", fields, headers
     if isinstance(exc, exceptions.Throttled):
-        if exc.wait is not None:
-            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        wait = getattr(exc, "wait", None)  # set by DRF's Throttled; its stubs leave it out
+        if wait is not None:
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return 429, "too_many_requests", str(exc.detail), None, headers
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'

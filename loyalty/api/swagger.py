@@ -22,13 +22,19 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from loyalty.api.schema_codegen import CodeGenerator, declared_types, string_patterns
 from loyalty.api.swagger_check import compile_check
 
 Errors = list[tuple[str, str]]
-Validator = Callable[[Any, Errors], None]
+
+
+class Validator(Protocol):
+    """validate(value, errors, path=""): appends (path, message) to `errors` for every problem found."""
+
+    def __call__(self, value: Any, errors: Errors, path: str = "") -> None: ...
+
 
 _TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
 
@@ -68,7 +74,11 @@ def _uuid_problem(value: str) -> str | None:
     return None
 
 
-FORMAT_PROBLEMS = {"date-time": _date_time_problem, "date": _date_problem, "uuid": _uuid_problem}
+FORMAT_PROBLEMS: dict[str, Callable[[str], str | None]] = {
+    "date-time": _date_time_problem,
+    "date": _date_problem,
+    "uuid": _uuid_problem,
+}
 
 _TYPE_TESTS = {
     "string": "isinstance({v}, str)",

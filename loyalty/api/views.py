@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import server_error as django_server_error
 from rest_framework.views import APIView
@@ -24,7 +26,8 @@ class AccountAPIView(APIView):
 
     @property
     def principal(self) -> Principal:
-        return self.request.user
+        # the JWT authentication (every API view's) puts a Principal where Django keeps the user
+        return cast(Principal, self.request.user)
 
 
 class DinteroAPIView(AccountAPIView):
