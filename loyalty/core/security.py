@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from loyalty.core.services import audit_record
+
 POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -52,8 +54,6 @@ class AuditMiddleware:
             and request.resolver_match is not None
             and request.resolver_match.url_name not in {"login", "logout", "preview", "switch-account"}
         ):
-            from loyalty.core.services import audit_record
-
             match = request.resolver_match
             audit_record(
                 account=getattr(request, "account", None),
