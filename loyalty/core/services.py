@@ -42,10 +42,11 @@ def audit_record(
     object_id: str = "",
     summary: str = "",
 ) -> None:
-    """Record a change (call it inside the write's transaction). `account` is the accounts.Account it happened in.
-    Summaries name things, never personal data or secrets."""
+    """Record a change (call it inside the write's transaction). `account` is the accounts.Account it happened in
+    (the platform's core sits below accounts, so it is taken as any model). Summaries name things, never personal
+    data or secrets."""
     AuditEvent.objects.create(
-        account=account,
+        account_id=account.pk if account is not None else None,
         actor=actor[:255],
         action=action[:64],
         object_type=object_type[:64],
