@@ -127,3 +127,33 @@ class TestListQueryCounts:
 
 def test_the_factories_document_is_valid():
     assert discount()["reward"]["type"] == "discount_amount"
+
+
+@pytest.fixture
+def pushed_segment(account):
+    from discounts.pushes import segment_push_start
+    from segments.services.segments import segment_create
+
+    segment = segment_create(
+        account=account,
+        data={"name": "Twice", "parts": [{"criteria": [{"type": "transaction_count", "min": 2}]}]},
+        actor="t",
+    )
+    for each in [rule(account, name=f"rule {n}") for n in range(ROWS)]:
+        segment_push_start(account=account, segment=segment, rule=each, mode="sync", remove_departed=False, actor="t")
+    return segment
+
+
+@pytest.mark.django_db
+class TestSegmentListQueryCounts:
+    """The segment, then a count and one page: however many pushes and rules."""
+
+    def test_a_segments_pushes(self, api, pushed_segment, django_assert_num_queries):
+        url = f"/api/T00000001/segment/{pushed_segment.uuid}/pushes?perPage=50"
+        body = _counted(api, django_assert_num_queries, url, 5)
+        assert len(body["items"]) == ROWS
+
+    def test_the_rules_a_segment_feeds(self, api, pushed_segment, django_assert_num_queries):
+        url = f"/api/T00000001/segment/{pushed_segment.uuid}/association/discount_rule?perPage=50"
+        body = _counted(api, django_assert_num_queries, url, 5)
+        assert len(body["items"]) == ROWS
