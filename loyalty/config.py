@@ -203,7 +203,8 @@ def _broker(environ: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str, 
 
 
 def _jwt(environ: Mapping[str, str]) -> tuple[str, int]:
-    """The PEM private key (empty: derived from SECRET_KEY) and the access tokens' lifetime in seconds."""
+    """The PEM private key (empty: tokens are signed with HS256, see loyalty.accounts.tokens) and the access
+    tokens' lifetime in seconds."""
     jwt_private_key = environ.get("JWT_PRIVATE_KEY", "").strip()
     key_file = environ.get("JWT_PRIVATE_KEY_FILE", "").strip()
     if key_file and not jwt_private_key:

@@ -38,6 +38,8 @@ class AuditMiddleware:
     events; the APIs record `created_by` on what they write."""
 
     WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+    # pages whose service records the event itself (discounts.services, discounts.pushes): not twice
+    AUDITED_BY_SERVICES = {"web:rule-new", "web:rule-edit", "web:segment-push", "web:segment-unlink"}
     SKIPPED_PREFIXES = ("/v1/", "/api/", "/admin/", "/static/")
 
     def __init__(self, get_response):
@@ -53,6 +55,7 @@ class AuditMiddleware:
             and request.user.is_authenticated
             and request.resolver_match is not None
             and request.resolver_match.url_name not in {"login", "logout", "preview", "switch-account"}
+            and request.resolver_match.view_name not in self.AUDITED_BY_SERVICES
         ):
             match = request.resolver_match
             audit_record(
