@@ -30,9 +30,12 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/python manage.py run
 
+# ruff (style, complexity), the floors (import-linter), the types (mypy), then the tests.
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The architecture and the types: import-linter's floors and mypy over the core layers.

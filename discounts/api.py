@@ -14,8 +14,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from discounts import documents, selectors, services
+from discounts.errors import DiscountValidationError
 from discounts.filters import PublicRuleFilter, RefFilter, RefState, RuleFilter, RuleState
-from loyalty.api.errors import DinteroError
 from loyalty.api.spec_scopes import x_scopes
 from loyalty.api.swagger import Errors
 from loyalty.api.views import DinteroAPIView
@@ -30,12 +30,8 @@ def scopes(operation_id: str) -> tuple[str, ...]:
     return x_scopes(documents.SPEC_PATH, operation_id)
 
 
-def _problems(errors: Errors) -> list[dict[str, str]]:
-    return [{"path": path, "message": message} for path, message in errors]
-
-
-def _validation_error(message: str, errors: Errors) -> DinteroError:
-    return DinteroError(400, "validation_error", message, _problems(errors))
+def _validation_error(message: str, errors: Errors) -> DiscountValidationError:
+    return DiscountValidationError(message, errors)
 
 
 def _query(serializer_class, request) -> dict[str, Any]:
@@ -169,10 +165,7 @@ class RulesView(DinteroAPIView):
         tags=RULES,
     )
     def post(self, request, aid):
-        try:
-            rule = services.rule_create(account=self.account, document=request.data, actor=self.principal.actor)
-        except services.DiscountValidationError as exc:
-            raise _validation_error(exc.message, exc.errors) from exc
+        rule = services.rule_create(account=self.account, document=request.data, actor=self.principal.actor)
         return Response(selectors.rule_to_api(rule))
 
 
@@ -211,14 +204,7 @@ class RuleView(DinteroAPIView):
     )
     def put(self, request, aid, did):
         rule = selectors.rule_get(account=self.account, rule_id=did)
-        try:
-            rule = services.rule_update(
-                account=self.account, rule=rule, changes=request.data, actor=self.principal.actor
-            )
-        except services.DiscountValidationError as exc:
-            raise _validation_error(exc.message, exc.errors) from exc
-        except services.RuleUpdateError as exc:
-            raise DinteroError(400, "bad_request", exc.message, _problems(exc.errors)) from exc
+        rule = services.rule_update(account=self.account, rule=rule, changes=request.data, actor=self.principal.actor)
         return Response(selectors.rule_to_api(rule, statistics=True))
 
     @extend_schema(
@@ -274,16 +260,13 @@ class RuleCustomersView(DinteroAPIView):
     def post(self, request, aid, did):
         rule = selectors.rule_get(account=self.account, rule_id=did)
         body = _body("aid_discounts_did_customers_post", request)
-        try:
-            services.rule_customers_give(
-                account=self.account,
-                rule=rule,
-                customer_ids=body["customers"],
-                offering_constraint_id=body.get("offering_constraint_id"),
-                actor=self.principal.actor,
-            )
-        except services.DiscountValidationError as exc:
-            raise _validation_error(exc.message, exc.errors) from exc
+        services.rule_customers_give(
+            account=self.account,
+            rule=rule,
+            customer_ids=body["customers"],
+            offering_constraint_id=body.get("offering_constraint_id"),
+            actor=self.principal.actor,
+        )
         return Response(selectors.rule_to_api(rule, statistics=True))
 
     @extend_schema(
@@ -297,15 +280,12 @@ class RuleCustomersView(DinteroAPIView):
     def delete(self, request, aid, did):
         rule = selectors.rule_get(account=self.account, rule_id=did)
         customers = _body("aid_discounts_did_customers_delete", request)["customers"]
-        try:
-            services.rule_customers_take(
-                account=self.account,
-                rule=rule,
-                customer_ids=None if documents.ANY_CUSTOMER in customers else customers,
-                actor=self.principal.actor,
-            )
-        except services.DiscountValidationError as exc:
-            raise _validation_error(exc.message, exc.errors) from exc
+        services.rule_customers_take(
+            account=self.account,
+            rule=rule,
+            customer_ids=None if documents.ANY_CUSTOMER in customers else customers,
+            actor=self.principal.actor,
+        )
         return Response(selectors.rule_to_api(rule, statistics=True))
 
 
@@ -328,10 +308,7 @@ class RuleSearchView(DinteroAPIView):
             raise _validation_error(
                 "The search is too wide.", [("query", f"must name at most {SEARCH_MAX_CUSTOMERS} customers in all")]
             )
-        try:
-            cursor = selectors.decode_cursor(query["starting_after"]) if "starting_after" in query else None
-        except selectors.InvalidCursor as exc:
-            raise _validation_error("The query is invalid.", [("starting_after", str(exc))]) from exc
+        cursor = selectors.decode_cursor(query["starting_after"]) if "starting_after" in query else None
         page = selectors.rules_search(
             account=self.account,
             query=body["query"],

@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from loyalty.api.swagger import Errors, Validator, compile_schema, parse_datetime
-from receipts.documents import contains_nul, customer_id_problems
-from receipts.documents import spec as receipts_spec
+from loyalty.api.swagger import Errors, Validator, allow_numeric_mcc, compile_schema, parse_datetime
+from loyalty.core.validation import contains_nul, customer_id_problems
 
 SPEC_PATH = Path(__file__).resolve().parent / "spec" / "dintero-discounts.yaml"
 
@@ -44,9 +43,8 @@ def spec() -> dict[str, Any]:
     # Erratum: `maxItems: 10` sits on the link object, where it checks nothing; the limit is on the list of links.
     links = definitions["Links"]
     links["maxItems"] = links["items"].pop("maxItems")
-    # The requirement definitions are copied from the Receipts API, and so is its erratum: Dintero's own examples
-    # send store MCCs as numbers where the schema says string (see receipts.documents.spec).
-    definitions["StoreRequirement"] = receipts_spec()["definitions"]["StoreRequirement"]
+    # The requirement definitions are the Receipts API's, and so is their erratum.
+    allow_numeric_mcc(definitions)
     return loaded
 
 

@@ -16,9 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from discounts import documents
+from discounts.errors import PushError
 from discounts.models import DiscountRule, PushLink, PushRun
-from discounts.services import rule_customers_give, rule_customers_take_departed
+from discounts.services import rule_create, rule_customers_give, rule_customers_take_departed
 from loyalty.accounts.models import Account
+from loyalty.core.jobs import enqueue_on_commit
+from loyalty.core.services import audit_record
 from segments import selectors as segments
 from segments.models import Segment
 
@@ -28,8 +31,11 @@ STUCK_AFTER = timedelta(minutes=10)
 RESEND_AFTER = timedelta(minutes=2)
 
 
-class PushError(Exception):
-    """A push that cannot start; the message says why (shown to the user)."""
+__all__ = ["PushError"]  # raised here; importable from here
+
+# Audit actions: the back-office pages' names for these writes (see discounts.services).
+PUSH_START = "web:segment-push"
+PUSH_LINK_REMOVE = "web:segment-unlink"
 
 
 def given_by(segment: Segment) -> str:
@@ -38,18 +44,37 @@ def given_by(segment: Segment) -> str:
 
 
 def _send(push_id: uuid.UUID) -> None:
-    from discounts.tasks import push
+    """Queue the push's task after commit; a broker that is down leaves the run queued for the sweep."""
+    enqueue_on_commit("discounts.push", args=[str(push_id)])
 
-    try:
-        push.delay(str(push_id))
-    except Exception:
-        logger.warning("could not enqueue push %s; the sweeper will retry", push_id, exc_info=True)
+
+def _audit(segment: Segment, *, account: Account, actor: str, action: str, rule: DiscountRule, summary: str) -> None:
+    audit_record(
+        account=account,
+        actor=actor,
+        action=action,
+        object_type=Segment._meta.label,
+        object_id=str(segment.uuid),
+        summary=f"{summary} rule {rule.pk}",
+    )
 
 
 def segment_push_start(
     *, account: Account, segment: Segment, rule: DiscountRule, mode: str, remove_departed: bool, actor: str
 ) -> PushRun:
     """Queue a push (and, for `sync`, link the rule to the segment). The work happens in Celery after commit."""
+    with transaction.atomic():
+        run = _push_queue(
+            account=account, segment=segment, rule=rule, mode=mode, remove_departed=remove_departed, actor=actor
+        )
+        _audit(segment, account=account, actor=actor, action=PUSH_START, rule=rule, summary=f"push ({mode}) onto")
+    return run
+
+
+def _push_queue(
+    *, account: Account, segment: Segment, rule: DiscountRule, mode: str, remove_departed: bool, actor: str
+) -> PushRun:
+    """segment_push_start without the audit event: the syncs the platform starts itself."""
     if mode not in PushRun.Mode.values:
         raise PushError("mode must be once or sync")
     if rule.account_id != account.pk or segment.account_id != account.pk or rule.deleted_at is not None:
@@ -67,15 +92,17 @@ def segment_push_start(
         run = PushRun.objects.create(
             account=account, segment=segment, rule=rule, mode=mode, remove_departed=remove_departed, created_by=actor
         )
-        transaction.on_commit(lambda: _send(run.id))
+        _send(run.id)
     return run
 
 
 def push_link_remove(*, account: Account, segment: Segment, rule: DiscountRule, actor: str) -> bool:
     """Stop keeping the rule in sync; customers keep what they were given."""
-    deleted, _ = PushLink.objects.filter(account=account, segment=segment, rule=rule).delete()
-    if deleted:
-        logger.info("%s unlinked rule %s from segment %s", actor, rule.pk, segment.pk)
+    with transaction.atomic():
+        deleted, _ = PushLink.objects.filter(account=account, segment=segment, rule=rule).delete()
+        if deleted:
+            logger.info("%s unlinked rule %s from segment %s", actor, rule.pk, segment.pk)
+            _audit(segment, account=account, actor=actor, action=PUSH_LINK_REMOVE, rule=rule, summary="unlinked")
     return bool(deleted)
 
 
@@ -144,7 +171,7 @@ def segment_published(*, segment_id: int) -> list[PushRun]:
         if link.rule.deleted_at is not None:
             continue
         runs.append(
-            segment_push_start(
+            _push_queue(
                 account=link.account,
                 segment=link.segment,
                 rule=link.rule,
@@ -177,7 +204,7 @@ def pushes_sweep(*, now=None) -> dict[str, int]:
             continue
         if open_runs.filter(segment=link.segment, rule=link.rule).exists():
             continue
-        segment_push_start(
+        _push_queue(
             account=link.account,
             segment=link.segment,
             rule=link.rule,
@@ -194,8 +221,6 @@ def segment_push_to_new_rule(
 ) -> PushRun:
     """Create a rule and push the segment onto it, in one transaction: a rule the push cannot start for (an
     uncalculated segment pushed once) is not left behind. Raises DiscountValidationError or PushError."""
-    from discounts.services import rule_create
-
     with transaction.atomic():
         rule = rule_create(account=account, document=document, actor=actor)
         return segment_push_start(

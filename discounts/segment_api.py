@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from discounts import selectors
 from discounts.models import PushRun
-from discounts.pushes import PushError, push_link_remove, segment_push_start
+from discounts.pushes import push_link_remove, segment_push_start
 from loyalty.api.errors import OpenLoyaltyError, ol_field_error
 from loyalty.api.openloyalty import paging
 from loyalty.api.views import OpenLoyaltyAPIView
@@ -73,10 +73,7 @@ class SegmentPushView(OpenLoyaltyAPIView):
         if not isinstance(discount_id, str) or not discount_id:
             errors.append(ol_field_error("discountId", "This value should not be blank.", "required"))
         else:
-            try:
-                rule = selectors.rule_get(account=self.account, rule_id=discount_id)
-            except selectors.RuleNotFound:
-                rule = None
+            rule = selectors.rule_find(account=self.account, rule_id=discount_id)
             if rule is None:
                 errors.append(ol_field_error("discountId", "No such discount rule in this account.", "not_found"))
         mode = body.get("mode")
@@ -89,17 +86,14 @@ class SegmentPushView(OpenLoyaltyAPIView):
             errors.append(ol_field_error("removeDeparted", "This value should be true or false.", "invalid"))
         if errors:
             raise OpenLoyaltyError(400, "Validation failed.", errors)
-        try:
-            run = segment_push_start(
-                account=self.account,
-                segment=found,
-                rule=rule,
-                mode=mode,
-                remove_departed=remove_departed,
-                actor=self.principal.actor,
-            )
-        except PushError as exc:
-            raise OpenLoyaltyError(400, str(exc), [ol_field_error("mode", str(exc), "not_calculated")]) from exc
+        run = segment_push_start(
+            account=self.account,
+            segment=found,
+            rule=rule,
+            mode=mode,
+            remove_departed=remove_departed,
+            actor=self.principal.actor,
+        )
         return Response({"pushId": str(run.id)}, status=status.HTTP_202_ACCEPTED)
 
 

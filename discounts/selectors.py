@@ -12,27 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import Http404
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django_filters import FilterSet
 
 from discounts.documents import ANY_CUSTOMER, NO_CUSTOMER, WILDCARD_ITEM, public_metadata
+from discounts.errors import InvalidCursor, PushNotFound, RuleNotFound
 from discounts.models import DiscountRef, DiscountRule, PushLink, PushRun
 from loyalty.accounts.models import Account
 
 # Usage (available_for_receipt, claims) is not part of this implementation, so no rule is ever used: the
 # statistics the spec promises are all zero rather than missing.
 ZERO_STATISTICS = {"usage": 0, "used": 0, "amount": 0, "stamp": 0}
-
-
-class RuleNotFound(Http404):
-    def __init__(self, rule_id: Any):
-        super().__init__(f"Discount rule {rule_id} was not found.")
-
-
-class InvalidCursor(Exception):
-    pass
 
 
 def iso(value: datetime | None) -> str | None:
@@ -103,13 +94,18 @@ def rules_for_account(*, account: Account) -> QuerySet[DiscountRule]:
     return DiscountRule.objects.filter(account=account)
 
 
-def rule_get(*, account: Account, rule_id: str) -> DiscountRule:
-    """A live rule of the account; deleted, foreign and malformed ids are all 404."""
+def rule_find(*, account: Account, rule_id: str) -> DiscountRule | None:
+    """A live rule of the account, or None for deleted, foreign and malformed ids."""
     try:
         pk = uuid.UUID(rule_id)
-    except ValueError as exc:
-        raise RuleNotFound(rule_id) from exc
-    rule = DiscountRule.objects.filter(account=account, pk=pk, deleted_at__isnull=True).first()
+    except ValueError:
+        return None
+    return DiscountRule.objects.filter(account=account, pk=pk, deleted_at__isnull=True).first()
+
+
+def rule_get(*, account: Account, rule_id: str) -> DiscountRule:
+    """A live rule of the account; deleted, foreign and malformed ids are all 404."""
+    rule = rule_find(account=account, rule_id=rule_id)
     if rule is None:
         raise RuleNotFound(rule_id)
     return rule
@@ -333,10 +329,10 @@ def push_run_get(*, segment, push_id: str) -> PushRun:
     try:
         key = uuid.UUID(str(push_id))
     except ValueError as exc:
-        raise Http404("No such push.") from exc
+        raise PushNotFound from exc
     run = PushRun.objects.filter(segment=segment, pk=key).select_related("rule").first()
     if run is None:
-        raise Http404("No such push.")
+        raise PushNotFound
     return run
 
 
@@ -365,12 +361,9 @@ def pushed_rules_for_segment(*, segment) -> QuerySet[DiscountRule]:
 
 def rules_overview(*, account: Account) -> list[DiscountRule]:
     """Live rules, newest first, with how many customers hold them and the segments feeding them."""
-    from django.db.models import Count, Prefetch
-    from django.db.models import Q as _Q
-
     return list(
         DiscountRule.objects.filter(account=account, deleted_at__isnull=True)
-        .annotate(customers=Count("refs", filter=_Q(refs__deleted_at__isnull=True)))
+        .annotate(customers=Count("refs", filter=Q(refs__deleted_at__isnull=True)))
         .prefetch_related(Prefetch("push_links", queryset=PushLink.objects.select_related("segment")))
         .order_by("-id")[:500]
     )

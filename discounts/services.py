@@ -14,35 +14,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from discounts import documents
+from discounts import sql as statements
+from discounts.errors import DiscountValidationError, RuleNotFound, RuleUpdateError
 from discounts.models import DiscountRule
-from discounts.selectors import RuleNotFound, rule_was_given
+from discounts.selectors import rule_was_given
 from loyalty.accounts.models import Account
-from loyalty.api.swagger import Errors
-from loyalty.core.ids import UUID7_BLOCK_SQL, uuid7_block
-from receipts.services.read_models import raw_cursor
+from loyalty.core.ids import uuid7_block
+from loyalty.core.services import audit_record
+from loyalty.core.sql import raw_cursor
+from loyalty.core.validation import Problems
+
+__all__ = ["DiscountValidationError", "RuleUpdateError"]  # raised here; importable from here
+
+# Audit actions: the back-office pages' names for the writes they make (so the log reads the same whichever way a
+# change came in), and this app's own for the writes only the API and the pushes make.
+RULE_CREATE = "web:rule-new"
+RULE_UPDATE = "web:rule-edit"
+RULE_DELETE = "discounts:rule-delete"
+RULE_CUSTOMERS_GIVE = "discounts:rule-customers-give"
+RULE_CUSTOMERS_TAKE = "discounts:rule-customers-take"
 
 
-class DiscountValidationError(Exception):
-    """The input breaks the spec's schema; `errors` lists every problem as (path, message). Nothing was written."""
-
-    def __init__(self, message: str, errors: Errors):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
-
-
-class RuleUpdateError(Exception):
-    """An update the PUT rules forbid (frozen or read-only fields); the message names the rule."""
-
-    def __init__(self, rule: DiscountRule, problems: Errors):
-        name = f'"{rule.name}" ({rule.id})' if rule.name else str(rule.id)
-        details = "; ".join(f"{path} {message}" for path, message in problems)
-        super().__init__(f"Discount rule {name} cannot be updated: {details}.")
-        self.message = str(self)
-        self.errors = problems
-
-
-def _invalid(what: str, errors: Errors) -> DiscountValidationError:
+def _invalid(what: str, errors: Problems) -> DiscountValidationError:
     return DiscountValidationError(f"{what} has {len(errors)} problem{'s' if len(errors) != 1 else ''}.", errors)
 
 
@@ -63,6 +56,17 @@ def _columns(parsed: documents.ParsedRule) -> dict[str, Any]:
     return {name: getattr(parsed, name) for name in COLUMNS}
 
 
+def _audit(rule: DiscountRule, *, account: Account, actor: str, action: str, summary: str = "") -> None:
+    audit_record(
+        account=account,
+        actor=actor,
+        action=action,
+        object_type=DiscountRule._meta.label,
+        object_id=str(rule.pk),
+        summary=summary or (rule.name or str(rule.pk)),
+    )
+
+
 def _lock_rule(account: Account, rule_id: Any) -> DiscountRule:
     rule = DiscountRule.objects.select_for_update().filter(account=account, pk=rule_id, deleted_at__isnull=True).first()
     if rule is None:
@@ -78,14 +82,17 @@ def rule_create(*, account: Account, document: Any, actor: str) -> DiscountRule:
     if errors:
         raise _invalid("The discount rule", errors)
     now = timezone.now()
-    return DiscountRule.objects.create(
-        account=account,
-        **_columns(documents.parse_rule(document)),
-        created_at=now,
-        created_by=actor,
-        updated_at=now,
-        updated_by=actor,
-    )
+    with transaction.atomic():
+        rule = DiscountRule.objects.create(
+            account=account,
+            **_columns(documents.parse_rule(document)),
+            created_at=now,
+            created_by=actor,
+            updated_at=now,
+            updated_by=actor,
+        )
+        _audit(rule, account=account, actor=actor, action=RULE_CREATE)
+    return rule
 
 
 def rule_update_validate(
@@ -127,6 +134,7 @@ def rule_update(
         locked.updated_at = timezone.now()
         locked.updated_by = actor
         locked.save(update_fields=[*COLUMNS, "updated_at", "updated_by"])
+        _audit(locked, account=account, actor=actor, action=RULE_UPDATE)
     return locked
 
 
@@ -137,28 +145,11 @@ def rule_delete(*, account: Account, rule: DiscountRule, actor: str) -> Discount
         locked.deleted_at = locked.updated_at = timezone.now()
         locked.deleted_by = locked.updated_by = actor
         locked.save(update_fields=["deleted_at", "deleted_by", "updated_at", "updated_by"])
+        _audit(locked, account=account, actor=actor, action=RULE_DELETE)
     return locked
 
 
 # --- refs -------------------------------------------------------------------------------------------------------
-
-# A customer without an offering constraint gets a ref only when they hold no live ref of the rule at all (the
-# NOT EXISTS); with a constraint, only when they hold no live ref with that constraint (the unique index). The
-# ON CONFLICT also drops repeats that the same statement inserts.
-_GIVE = """
-    INSERT INTO discounts_discountref
-        (id, account_id, rule_id, customer_id, offering_constraint_id, created_at, created_by)
-    SELECT {new_id}, %(account)s::int, %(rule)s::uuid, given.customer_id, %(constraint)s::text,
-           %(now)s::timestamptz, %(actor)s::text
-    FROM unnest(%(customers)s::text[]) WITH ORDINALITY AS given(customer_id, n)
-    {only_new}
-    ON CONFLICT DO NOTHING
-"""
-_ONLY_WITHOUT_LIVE_REF = """
-    WHERE NOT EXISTS (
-        SELECT 1 FROM discounts_discountref held
-        WHERE held.rule_id = %(rule)s::uuid AND held.customer_id = given.customer_id AND held.deleted_at IS NULL)
-"""
 
 
 def rule_customers_give(
@@ -185,10 +176,7 @@ def rule_customers_give(
             return 0
         cur = raw_cursor()
         cur.execute(
-            _GIVE.format(
-                new_id=UUID7_BLOCK_SQL.format(n="given.n"),
-                only_new="" if offering_constraint_id else _ONLY_WITHOUT_LIVE_REF,
-            ),
+            statements.give(only_without_live_ref=not offering_constraint_id),
             {
                 "account": account.pk,
                 "rule": rule.pk,
@@ -199,6 +187,7 @@ def rule_customers_give(
                 "customers": customers,
             },
         )
+        _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_GIVE, count=cur.rowcount)
         return cur.rowcount
 
 
@@ -214,20 +203,13 @@ def rule_customers_take(*, account: Account, rule: DiscountRule, customer_ids: S
     with transaction.atomic():
         _lock_rule(account, rule.pk)
         params: dict[str, Any] = {"account": account.pk, "rule": rule.pk, "now": timezone.now(), "actor": actor}
-        scope = ""
         if customer_ids is not None:
             if not customer_ids:
                 return 0
             params["customers"] = list(dict.fromkeys(customer_ids))
-            scope = "AND ref.customer_id = ANY(%(customers)s::text[])"
         cur = raw_cursor()
-        cur.execute(
-            f"""
-            UPDATE discounts_discountref ref SET deleted_at = %(now)s::timestamptz, deleted_by = %(actor)s::text
-            WHERE ref.account_id = %(account)s::int AND ref.rule_id = %(rule)s::uuid AND ref.deleted_at IS NULL {scope}
-            """,
-            params,
-        )
+        cur.execute(statements.take(only_customers=customer_ids is not None), params)
+        _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_TAKE, count=cur.rowcount)
         return cur.rowcount
 
 
@@ -242,11 +224,7 @@ def rule_customers_take_departed(
         _lock_rule(account, rule.pk)
         cur = raw_cursor()
         cur.execute(
-            """
-            UPDATE discounts_discountref ref SET deleted_at = %(now)s::timestamptz, deleted_by = %(actor)s::text
-            WHERE ref.account_id = %(account)s::int AND ref.rule_id = %(rule)s::uuid AND ref.deleted_at IS NULL
-              AND ref.created_by = %(given_by)s::text AND NOT (ref.customer_id = ANY(%(keep)s::text[]))
-            """,
+            statements.TAKE_DEPARTED,
             {
                 "account": account.pk,
                 "rule": rule.pk,
@@ -256,4 +234,11 @@ def rule_customers_take_departed(
                 "keep": list(keep),
             },
         )
+        _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_TAKE, count=cur.rowcount)
         return cur.rowcount
+
+
+def _audit_refs(rule: DiscountRule, *, account: Account, actor: str, action: str, count: int) -> None:
+    """One event per call that changed refs; it counts customers and never names them (their ids are personal)."""
+    if count:
+        _audit(rule, account=account, actor=actor, action=action, summary=f"{count} customer refs")

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 import secrets
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from loyalty.embedded_postgres.server import SUPERUSER, server_for
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -90,95 +93,19 @@ def _dev_secret_key(data_dir: Path) -> str:
 
 def load(environ: Mapping[str, str], *, base_dir: Path) -> Config:
     debug = parse_bool("DEBUG", environ.get("DEBUG"), default=True)
-    data_dir = Path(environ.get("LOYALTY_DATA_DIR") or base_dir / ".data").expanduser()
-    if not data_dir.is_absolute():
-        data_dir = (base_dir / data_dir).resolve()
-
+    data_dir = _data_dir(environ, base_dir)
     if not debug:
-        for required in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
-            if not environ.get(required, "").strip():
-                raise ConfigError(f"{required} must be set when DEBUG is off (production)")
-
+        _require_production(environ)
     secret_key = environ.get("SECRET_KEY", "").strip() or _dev_secret_key(data_dir)
     hosts_raw = environ.get("ALLOWED_HOSTS", "")
     allowed_hosts = [h.strip() for h in hosts_raw.split(",") if h.strip()] or list(LOCAL_HOSTS)
-
-    time_zone = environ.get("TIME_ZONE", "UTC").strip() or "UTC"
-    try:
-        import zoneinfo
-
-        zoneinfo.ZoneInfo(time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"TIME_ZONE must be an IANA time zone, got {time_zone!r}") from exc
-
-    database_url = environ.get("DATABASE_URL", "").strip()
-    if database_url:
-        database = parse_database_url(database_url)
-        embedded_database = False
-    else:
-        from loyalty.embedded_postgres.server import SUPERUSER, server_for
-
-        name = "loyalty"
-        database = {
-            "ENGINE": "loyalty.embedded_postgres",
-            "NAME": name,
-            "USER": SUPERUSER,
-            "PASSWORD": "",
-            "HOST": server_for(data_dir).host,
-            "PORT": "",
-            "OPTIONS": {},
-            "LOYALTY_DATA_DIR": str(data_dir),
-            "LOYALTY_AUTOCREATE": name,
-        }
-        embedded_database = True
-    # Worker processes started by the test suite must use the test database pytest created.
-    if environ.get("LOYALTY_DB_NAME"):
-        database["NAME"] = environ["LOYALTY_DB_NAME"]
-        database.pop("LOYALTY_AUTOCREATE", None)
-    database.update({"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True, "ATOMIC_REQUESTS": False})
-
-    broker_url = environ.get("CELERY_BROKER_URL", "").strip()
-    transport_options: dict[str, Any] = {}
-    embedded_broker = False
-    if not broker_url:
-        queue_dir = data_dir / "broker" / "queue"
-        control_dir = data_dir / "broker" / "control"
-        broker_url = "filesystem://localhost/"
-        transport_options = {
-            "data_folder_in": str(queue_dir),
-            "data_folder_out": str(queue_dir),
-            "control_folder": str(control_dir),
-            "polling_interval": 0.2,
-        }
-        embedded_broker = True
-    elif not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
-        raise ConfigError(f"CELERY_BROKER_URL must be a redis:// or amqp:// URL, got {broker_url.split(':')[0]!r}")
-
-    jwt_private_key = environ.get("JWT_PRIVATE_KEY", "").strip()
-    key_file = environ.get("JWT_PRIVATE_KEY_FILE", "").strip()
-    if key_file and not jwt_private_key:
-        try:
-            jwt_private_key = Path(key_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"JWT_PRIVATE_KEY_FILE cannot be read: {exc.strerror}") from exc
-    if jwt_private_key and "PRIVATE KEY" not in jwt_private_key:
-        raise ConfigError("JWT_PRIVATE_KEY must be a PEM-encoded RSA private key")
-    try:
-        ttl = int(environ.get("JWT_ACCESS_TTL", "3600"))
-    except ValueError as exc:
-        raise ConfigError("JWT_ACCESS_TTL must be a number of seconds") from exc
-    if not 60 <= ttl <= 86400:
-        raise ConfigError("JWT_ACCESS_TTL must be between 60 and 86400 seconds")
-    public_base_url = environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
-    if public_base_url and not public_base_url.startswith(("http://", "https://")):
-        raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
-    origins = [o.strip() for o in environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
-    if public_base_url and public_base_url not in origins:
-        origins.append(public_base_url)
-    try:
-        hsts_seconds = int(environ.get("SECURE_HSTS_SECONDS", "31536000"))
-    except ValueError as exc:
-        raise ConfigError("SECURE_HSTS_SECONDS must be a number of seconds") from exc
+    time_zone = _time_zone(environ)
+    database, embedded_database = _database(environ, data_dir)
+    broker_url, transport_options = _broker(environ, data_dir)
+    embedded_broker = bool(transport_options)
+    jwt_private_key, ttl = _jwt(environ)
+    public_base_url, origins = _origins(environ)
+    hsts_seconds = _seconds(environ, "SECURE_HSTS_SECONDS", "31536000")
     throttle = environ.get("AUTH_THROTTLE_RATE", "").strip() or "30/minute"
     if not re.fullmatch(r"\d+/(second|minute|hour|day)", throttle):
         raise ConfigError("AUTH_THROTTLE_RATE must look like 30/minute")
@@ -207,3 +134,105 @@ def load(environ: Mapping[str, str], *, base_dir: Path) -> Config:
         ssl_redirect=parse_bool("SECURE_SSL_REDIRECT", environ.get("SECURE_SSL_REDIRECT"), default=True),
         hsts_seconds=hsts_seconds,
     )
+
+
+def _data_dir(environ: Mapping[str, str], base_dir: Path) -> Path:
+    data_dir = Path(environ.get("LOYALTY_DATA_DIR") or base_dir / ".data").expanduser()
+    return data_dir if data_dir.is_absolute() else (base_dir / data_dir).resolve()
+
+
+def _require_production(environ: Mapping[str, str]) -> None:
+    for required in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
+        if not environ.get(required, "").strip():
+            raise ConfigError(f"{required} must be set when DEBUG is off (production)")
+
+
+def _time_zone(environ: Mapping[str, str]) -> str:
+    time_zone = environ.get("TIME_ZONE", "UTC").strip() or "UTC"
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TIME_ZONE must be an IANA time zone, got {time_zone!r}") from exc
+    return time_zone
+
+
+def _database(environ: Mapping[str, str], data_dir: Path) -> tuple[dict[str, Any], bool]:
+    """Django's DATABASES entry and whether it is the embedded server (no DATABASE_URL)."""
+    database_url = environ.get("DATABASE_URL", "").strip()
+    embedded = not database_url
+    database = _embedded_database(data_dir) if embedded else parse_database_url(database_url)
+    # Worker processes started by the test suite must use the test database pytest created.
+    if environ.get("LOYALTY_DB_NAME"):
+        database["NAME"] = environ["LOYALTY_DB_NAME"]
+        database.pop("LOYALTY_AUTOCREATE", None)
+    database.update({"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True, "ATOMIC_REQUESTS": False})
+    return database, embedded
+
+
+def _embedded_database(data_dir: Path) -> dict[str, Any]:
+    name = "loyalty"
+    return {
+        "ENGINE": "loyalty.embedded_postgres",
+        "NAME": name,
+        "USER": SUPERUSER,
+        "PASSWORD": "",
+        "HOST": server_for(data_dir).host,
+        "PORT": "",
+        "OPTIONS": {},
+        "LOYALTY_DATA_DIR": str(data_dir),
+        "LOYALTY_AUTOCREATE": name,
+    }
+
+
+def _broker(environ: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The broker URL and, for the embedded (filesystem) broker that an empty CELERY_BROKER_URL means, its
+    transport options (empty for a real broker)."""
+    broker_url = environ.get("CELERY_BROKER_URL", "").strip()
+    if not broker_url:
+        queue_dir = data_dir / "broker" / "queue"
+        control_dir = data_dir / "broker" / "control"
+        return "filesystem://localhost/", {
+            "data_folder_in": str(queue_dir),
+            "data_folder_out": str(queue_dir),
+            "control_folder": str(control_dir),
+            "polling_interval": 0.2,
+        }
+    if not broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
+        raise ConfigError(f"CELERY_BROKER_URL must be a redis:// or amqp:// URL, got {broker_url.split(':')[0]!r}")
+    return broker_url, {}
+
+
+def _jwt(environ: Mapping[str, str]) -> tuple[str, int]:
+    """The PEM private key (empty: tokens are signed with HS256, see loyalty.accounts.tokens) and the access
+    tokens' lifetime in seconds."""
+    jwt_private_key = environ.get("JWT_PRIVATE_KEY", "").strip()
+    key_file = environ.get("JWT_PRIVATE_KEY_FILE", "").strip()
+    if key_file and not jwt_private_key:
+        try:
+            jwt_private_key = Path(key_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"JWT_PRIVATE_KEY_FILE cannot be read: {exc.strerror}") from exc
+    if jwt_private_key and "PRIVATE KEY" not in jwt_private_key:
+        raise ConfigError("JWT_PRIVATE_KEY must be a PEM-encoded RSA private key")
+    ttl = _seconds(environ, "JWT_ACCESS_TTL", "3600")
+    if not 60 <= ttl <= 86400:
+        raise ConfigError("JWT_ACCESS_TTL must be between 60 and 86400 seconds")
+    return jwt_private_key, ttl
+
+
+def _origins(environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    """PUBLIC_BASE_URL and the CSRF trusted origins (which include it)."""
+    public_base_url = environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+    if public_base_url and not public_base_url.startswith(("http://", "https://")):
+        raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
+    origins = [o.strip() for o in environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+    if public_base_url and public_base_url not in origins:
+        origins.append(public_base_url)
+    return public_base_url, origins
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: str) -> int:
+    try:
+        return int(environ.get(name, default))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds") from exc

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "loyalty.core",
     "loyalty.accounts",
+    "loyalty.api",
     "receipts",
     "segments",
     "discounts",

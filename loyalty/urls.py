@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from loyalty.accounts.api import ClientTokenView, StaffLoginView, TokenRefreshView, jwks_view
-from loyalty.core.views import api_not_found, healthz
+from loyalty.api.auth import ClientTokenView, StaffLoginView, TokenRefreshView, jwks_view
+from loyalty.api.views import api_not_found, server_error
+from loyalty.core.views import healthz
 from segments.dintero import CustomerSegmentView
 
 AID = r"(?P<aid>[PT]\d{8})"
@@ -28,4 +29,4 @@ urlpatterns = [
     re_path(r"^(?:v1|api)(?:/.*)?$", api_not_found, name="api-not-found"),
 ]
 
-handler500 = "loyalty.core.views.server_error"
+handler500 = server_error

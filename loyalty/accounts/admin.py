@@ -6,12 +6,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import Http404
 
+from loyalty.accounts import services
 from loyalty.accounts.models import Account, ApiClient, Membership
 from loyalty.accounts.scopes import SCOPES, Role
 from loyalty.accounts.services import api_client_create, api_client_revoke
 from loyalty.core.services import audit_record
 
-WRITE_ROLES = {Role.OWNER, Role.EDITOR}
+WRITE_ROLES: set[str] = {Role.OWNER, Role.EDITOR}
 
 
 def user_roles(request) -> dict[int, str]:
@@ -112,8 +113,30 @@ class AccountScopedAdmin(admin.ModelAdmin):
         )
 
 
+class ServiceWritesAdmin(AccountScopedAdmin):
+    """Saves and deletes (one or a selection) through the accounts services, never the ORM directly."""
+
+    def save_model(self, request, obj, form, change):
+        if not self._can_write(request, obj):
+            raise Http404("No such account in your accounts.")
+        self.save_through_service(obj)
+
+    def delete_model(self, request, obj):
+        self.delete_through_service(obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_through_service(obj)
+
+    def save_through_service(self, obj) -> None:
+        raise NotImplementedError
+
+    def delete_through_service(self, obj) -> None:
+        raise NotImplementedError
+
+
 @admin.register(Account)
-class AccountAdmin(AccountScopedAdmin):
+class AccountAdmin(ServiceWritesAdmin):
     account_field = "pk"
     write_roles = {Role.OWNER}
     list_display = ["aid", "name", "currency", "timezone", "created_at"]
@@ -127,6 +150,12 @@ class AccountAdmin(AccountScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def save_through_service(self, obj) -> None:
+        services.account_save(account=obj)
+
+    def delete_through_service(self, obj) -> None:
+        services.account_delete(account=obj)
 
 
 class ApiClientAddForm(forms.ModelForm):
@@ -142,7 +171,7 @@ class ApiClientAddForm(forms.ModelForm):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(AccountScopedAdmin):
+class ApiClientAdmin(ServiceWritesAdmin):
     write_roles = {Role.OWNER}
     list_display = ["name", "account", "client_id", "active", "scope_list", "last_used_at", "created_at"]
     list_filter = ["active"]
@@ -166,6 +195,12 @@ class ApiClientAdmin(AccountScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "account"] if obj else []
+
+    def save_through_service(self, obj) -> None:
+        services.api_client_save(client=obj)
+
+    def delete_through_service(self, obj) -> None:
+        services.api_client_delete(client=obj)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -195,8 +230,14 @@ class ApiClientAdmin(AccountScopedAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(AccountScopedAdmin):
+class MembershipAdmin(ServiceWritesAdmin):
     write_roles = {Role.OWNER}
     list_display = ["user", "account", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__username", "account__aid"]
+
+    def save_through_service(self, obj) -> None:
+        services.membership_save(membership=obj)
+
+    def delete_through_service(self, obj) -> None:
+        services.membership_delete(membership=obj)

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
-from django.http import Http404
-
 from loyalty.accounts.models import Account, ApiClient, Membership
+from loyalty.core.errors import NotFound
 
 
 def account_get(*, aid: str) -> Account:
     account = Account.objects.filter(aid=aid).first()
     if account is None:
-        raise Http404(f"Account {aid} does not exist.")
+        raise NotFound()
     return account
 
 
@@ -19,12 +17,6 @@ def api_client_active(*, client_id: str, aid: str) -> bool:
 
 def staff_roles(*, user) -> dict[str, str]:
     return dict(Membership.objects.filter(user=user).values_list("account__aid", "role"))
-
-
-def staff_accounts(*, user) -> QuerySet[Account]:
-    if user.is_superuser:
-        return Account.objects.all()
-    return Account.objects.filter(memberships__user=user)
 
 
 def staff_membership(*, user, aid: str) -> Membership | None:

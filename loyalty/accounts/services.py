@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -38,6 +39,17 @@ def account_upsert(*, aid: str, name: str, currency: str | None = None, timezone
     return account
 
 
+def account_save(*, account: Account) -> Account:
+    """Store an account edited field by field (the admin's form has validated it)."""
+    account.save()
+    return account
+
+
+def account_delete(*, account: Account) -> None:
+    """Delete an account and everything in it (its rows cascade in the database)."""
+    account.delete()
+
+
 def api_client_create(*, account: Account, name: str, scopes: list[str], created_by: str = "") -> tuple[ApiClient, str]:
     """Returns the client and its secret; only the secret's hash is stored, so this is the one chance to see it."""
     unknown = unknown_scopes(scopes)
@@ -59,6 +71,25 @@ def api_client_create(*, account: Account, name: str, scopes: list[str], created
 
 def api_client_revoke(*, client: ApiClient) -> None:
     ApiClient.objects.filter(pk=client.pk).update(active=False, revoked_at=timezone.now())
+
+
+def api_client_save(*, client: ApiClient) -> ApiClient:
+    """Store a client's name and `active` (an inactive client's tokens stop working at once)."""
+    client.save()
+    return client
+
+
+def api_client_delete(*, client: ApiClient) -> None:
+    client.delete()
+
+
+def membership_save(*, membership: Membership) -> Membership:
+    membership.save()
+    return membership
+
+
+def membership_delete(*, membership: Membership) -> None:
+    membership.delete()
 
 
 def api_client_authenticate(*, aid: str, client_id: str, secret: str) -> ApiClient | None:
@@ -163,5 +194,7 @@ def staff_token_refresh(*, refresh_token: str, base_url: str) -> TokenPair | Non
         return _pair(row.user, base_url, row.family)
 
 
-def staff_refresh_tokens_revoke(*, user) -> int:
+def staff_refresh_tokens_revoke(*, user: User) -> int:
+    """Revoke every refresh token the user still holds (signing out of the back-office ends the API sessions too).
+    Access tokens already issued run out on their own (minutes). Returns how many were revoked."""
     return RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -20,6 +20,8 @@ import jwt
 from django.conf import settings
 from jwt.algorithms import RSAAlgorithm
 
+from loyalty.core.errors import DomainError
+
 CLIENT_TOKEN = "client"
 STAFF_TOKEN = "staff"
 RECEIPT_TOKEN = "receipt"
@@ -27,8 +29,11 @@ RECEIPT_TOKEN = "receipt"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
 
 
-class TokenError(Exception):
+class TokenError(DomainError):
     """The token is missing, malformed, expired or not ours; the message says which (safe to show)."""
+
+    status = 401
+    default_code = "invalid_token"
 
 
 @dataclass(frozen=True)

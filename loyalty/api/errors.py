@@ -28,20 +28,22 @@ DINTERO = "dintero"
 OPEN_LOYALTY = "openloyalty"
 
 
-class DinteroError(Exception):
+class DinteroError(DomainError):
+    """A request-shape problem a Dintero-family view finds itself (before any service runs), with the family's
+    field errors already shaped (`errors`); rendered as given."""
+
     def __init__(self, status_code: int, code: str, message: str, errors: list[dict[str, Any]] | None = None):
-        super().__init__(message)
+        super().__init__(message, code=code, status=status_code)
         self.status_code = status_code
-        self.code = code
-        self.message = message
         self.errors = errors
 
 
-class OpenLoyaltyError(Exception):
+class OpenLoyaltyError(DomainError):
+    """The same for the Open Loyalty family (`errors` items as `ol_field_error` makes them)."""
+
     def __init__(self, status_code: int, message: str, errors: list[dict[str, Any]] | None = None):
-        super().__init__(message)
+        super().__init__(message, status=status_code)
         self.status_code = status_code
-        self.message = message
         self.errors = errors
 
 
@@ -121,8 +123,9 @@ def _translate(exc: Exception) -> tuple[int, str, str, list[tuple[str, str, str]
         fields = flatten_validation(exc.detail)
         return 400, "validation_error", "The request is invalid.", fields, headers
     if isinstance(exc, exceptions.Throttled):
-        if exc.wait is not None:
-            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        wait = getattr(exc, "wait", None)  # set by DRF's Throttled; its stubs leave it out
+        if wait is not None:
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return 429, "too_many_requests", str(exc.detail), None, headers
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -143,10 +146,13 @@ def render(family: str, exc: Exception) -> tuple[int, dict[str, Any], dict[str, 
     if family == OPEN_LOYALTY:
         errors = [ol_field_error(path, msg, field_code) for path, msg, field_code in fields] if fields else None
         return status_code, open_loyalty_body(status_code, message, errors), headers
-    errors = (
-        [{"path": path, "message": msg, "code": field_code} for path, msg, field_code in fields] if fields else None
-    )
+    with_codes = not isinstance(exc, DomainError) or exc.field_codes
+    errors = [_dintero_field(path, msg, field_code, with_codes) for path, msg, field_code in fields] if fields else None
     return status_code, dintero_body(code, message, errors), headers
+
+
+def _dintero_field(path: str, message: str, code: str, with_code: bool) -> dict[str, str]:
+    return {"path": path, "message": message, "code": code} if with_code else {"path": path, "message": message}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -32,23 +33,24 @@ def _problem(value: Any, depth: int = 0) -> str | None:
     if depth > MAX_DEPTH:
         return f"JSON nested deeper than {MAX_DEPTH} levels"
     if isinstance(value, str):
-        if "\x00" in value:
-            return "text must not contain NUL (\\u0000) characters"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "text must be valid Unicode (a lone surrogate escape was found)"
-        return None
+        return _text_problem(value)
+    children: Iterator[Any]
     if isinstance(value, dict):
-        for key, item in value.items():
-            problem = _problem(key, depth + 1) or _problem(item, depth + 1)
-            if problem:
-                return problem
+        children = (child for pair in value.items() for child in pair)
     elif isinstance(value, list):
-        for item in value:
-            problem = _problem(item, depth + 1)
-            if problem:
-                return problem
+        children = iter(value)
+    else:
+        return None
+    return next((problem for child in children if (problem := _problem(child, depth + 1))), None)
+
+
+def _text_problem(value: str) -> str | None:
+    if "\x00" in value:
+        return "text must not contain NUL (\\u0000) characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text must be valid Unicode (a lone surrogate escape was found)"
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from loyalty.accounts.policy import personal_data_visible
 from loyalty.accounts.scopes import ADMIN_SCOPES, ROLE_SCOPES
 
 
@@ -35,3 +36,9 @@ class Principal:
             return ADMIN_SCOPES
         role = self.roles.get(aid)
         return ROLE_SCOPES.get(role) if role else None
+
+    def sees_personal_data(self, aid: str) -> bool:
+        """Whether customers' personal data may be shown to this principal in `aid` (loyalty.accounts.policy)."""
+        return personal_data_visible(
+            role=self.roles.get(aid), is_superuser=self.is_superuser, api_client=self.kind == "client"
+        )

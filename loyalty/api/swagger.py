@@ -22,13 +22,19 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from loyalty.api.schema_codegen import CodeGenerator, declared_types, string_patterns
 from loyalty.api.swagger_check import compile_check
 
 Errors = list[tuple[str, str]]
-Validator = Callable[[Any, Errors], None]
+
+
+class Validator(Protocol):
+    """validate(value, errors, path=""): appends (path, message) to `errors` for every problem found."""
+
+    def __call__(self, value: Any, errors: Errors, path: str = "") -> None: ...
+
 
 _TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
 
@@ -68,7 +74,11 @@ def _uuid_problem(value: str) -> str | None:
     return None
 
 
-FORMAT_PROBLEMS = {"date-time": _date_time_problem, "date": _date_problem, "uuid": _uuid_problem}
+FORMAT_PROBLEMS: dict[str, Callable[[str], str | None]] = {
+    "date-time": _date_time_problem,
+    "date": _date_problem,
+    "uuid": _uuid_problem,
+}
 
 _TYPE_TESTS = {
     "string": "isinstance({v}, str)",
@@ -278,3 +288,16 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+def allow_numeric_mcc(definitions: dict[str, Any]) -> None:
+    """Dintero's erratum, shared by the Receipts and Discounts specs (which define the same StoreRequirement):
+    their own example receipts send store MCCs as numbers where the schema says string. Changes `definitions`."""
+    store = definitions["StoreRequirement"]["properties"]
+    store["mcc"]["items"]["type"] = ["string", "integer"]
+    for bound in ("start", "end"):
+        schema = store["mcc_ranges"]["items"]["properties"][bound]
+        schema["type"] = ["string", "integer"]
+        # minimum/maximum 4 there mean "four digits", which the pattern already says
+        schema.pop("minimum", None)
+        schema.pop("maximum", None)

@@ -210,15 +210,7 @@ class _CheckGenerator(CodeGenerator):
             return
         # Many declared properties (a receipt, a line): one pass over the keys present with one table from key to
         # the class it must have, or to a function checking anything more.
-        entries: list[str] = []
-        for key, sub in properties.items():
-            cls = _plain_class(sub)
-            if cls is not None:
-                entries.append(f"{key!r}: {cls.__name__}")
-            elif not _trivial(sub):
-                entries.append(f"{key!r}: {self.new_function(sub)}")
-            elif additional is not None:
-                entries.append(f"{key!r}: _always")  # declared, so not an additional property
+        entries = self.property_entries(properties, closed=additional is not None)
         if not entries and additional is None:
             return
         table, key, value, expected = self.name("T"), self.name("k"), self.name("x"), self.name("c")
@@ -235,6 +227,20 @@ class _CheckGenerator(CodeGenerator):
         condition = f"{value}.__class__ is {expected} or {expected}.__class__ is _FunctionType and {expected}({value})"
         self.emit(indent + 1, f"elif not ({condition}):")
         self.emit(indent + 2, "return False")
+
+    def property_entries(self, properties: dict[str, Any], *, closed: bool) -> list[str]:
+        """The table's `key: class-or-function` entries; with `closed`, trivial properties too (declared, so not an
+        additional property)."""
+        entries: list[str] = []
+        for key, sub in properties.items():
+            cls = _plain_class(sub)
+            if cls is not None:
+                entries.append(f"{key!r}: {cls.__name__}")
+            elif not _trivial(sub):
+                entries.append(f"{key!r}: {self.new_function(sub)}")
+            elif closed:
+                entries.append(f"{key!r}: _always")
+        return entries
 
     def arrays(self, schema: dict[str, Any], var: str, indent: int, known: set[type] | None) -> None:
         items = schema.get("items")

@@ -1,12 +1,16 @@
-"""Base classes for account-scoped API views of both families."""
+"""Base classes for account-scoped API views of both families, and the API paths' 404 and 500 answers."""
 
 from __future__ import annotations
 
+from typing import cast
+
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import server_error as django_server_error
 from rest_framework.views import APIView
 
 from loyalty.accounts.models import Account
 from loyalty.accounts.selectors import account_get
-from loyalty.api.errors import DINTERO, OPEN_LOYALTY
+from loyalty.api.errors import DINTERO, OPEN_LOYALTY, json_error_response
 from loyalty.api.principal import Principal
 
 
@@ -22,7 +26,8 @@ class AccountAPIView(APIView):
 
     @property
     def principal(self) -> Principal:
-        return self.request.user
+        # the JWT authentication (every API view's) puts a Principal where Django keeps the user
+        return cast(Principal, self.request.user)
 
 
 class DinteroAPIView(AccountAPIView):
@@ -33,3 +38,14 @@ class DinteroAPIView(AccountAPIView):
 class OpenLoyaltyAPIView(AccountAPIView):
     api_family = OPEN_LOYALTY
     account_kwarg = "storeCode"
+
+
+@csrf_exempt  # an API path: no session, no CSRF; any method gets the same JSON 404
+def api_not_found(request, *args, **kwargs):
+    return json_error_response(request.path, 404, "not_found", f"No API endpoint at {request.path}.")
+
+
+def server_error(request):
+    if request.path.startswith(("/v1/", "/api/")):
+        return json_error_response(request.path, 500, "server_error", "Unexpected error; it has been logged.")
+    return django_server_error(request)

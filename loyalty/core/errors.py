@@ -25,6 +25,8 @@ class DomainError(Exception):
 
     status: ClassVar[int] = 400
     default_code: ClassVar[str] = "bad_request"
+    # Whether a rendered field error carries its `code`: the Dintero discounts API's 400s list only path and message.
+    field_codes: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db import transaction
 
+from loyalty.celery import app
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,8 +27,6 @@ def enqueue_on_commit(
     queue: str | None = None,
 ) -> None:
     def send() -> None:
-        from loyalty.celery import app
-
         options: dict[str, Any] = {}
         if countdown is not None:
             options["countdown"] = countdown

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from loyalty.core.services import audit_record
+
 POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -36,6 +38,8 @@ class AuditMiddleware:
     events; the APIs record `created_by` on what they write."""
 
     WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+    # pages whose service records the event itself (discounts.services, discounts.pushes): not twice
+    AUDITED_BY_SERVICES = {"web:rule-new", "web:rule-edit", "web:segment-push", "web:segment-unlink"}
     SKIPPED_PREFIXES = ("/v1/", "/api/", "/admin/", "/static/")
 
     def __init__(self, get_response):
@@ -51,9 +55,8 @@ class AuditMiddleware:
             and request.user.is_authenticated
             and request.resolver_match is not None
             and request.resolver_match.url_name not in {"login", "logout", "preview", "switch-account"}
+            and request.resolver_match.view_name not in self.AUDITED_BY_SERVICES
         ):
-            from loyalty.core.services import audit_record
-
             match = request.resolver_match
             audit_record(
                 account=getattr(request, "account", None),

@@ -1,8 +1,13 @@
+"""Platform writes: worker pings, the audit log, and the health probe."""
+
+from __future__ import annotations
+
 from uuid import UUID
 
-from django.db import connection
+from django.db import connection, models
 
-from loyalty.core.models import WorkerPing
+from loyalty.celery import app
+from loyalty.core.models import AuditEvent, WorkerPing
 
 
 def worker_ping_record(*, token: UUID, hostname: str) -> WorkerPing:
@@ -12,8 +17,6 @@ def worker_ping_record(*, token: UUID, hostname: str) -> WorkerPing:
 
 def health_check() -> dict[str, str]:
     """Probe the database and the broker; each value is "ok" or a short reason."""
-    from loyalty.celery import app
-
     status: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -31,13 +34,19 @@ def health_check() -> dict[str, str]:
 
 
 def audit_record(
-    *, account, actor: str, action: str, object_type: str = "", object_id: str = "", summary: str = ""
+    *,
+    account: models.Model | None,
+    actor: str,
+    action: str,
+    object_type: str = "",
+    object_id: str = "",
+    summary: str = "",
 ) -> None:
-    """Record a back-office change. Summaries name things, never personal data or secrets."""
-    from loyalty.core.models import AuditEvent
-
+    """Record a change (call it inside the write's transaction). `account` is the accounts.Account it happened in
+    (the platform's core sits below accounts, so it is taken as any model). Summaries name things, never personal
+    data or secrets."""
     AuditEvent.objects.create(
-        account=account,
+        account_id=account.pk if account is not None else None,
         actor=actor[:255],
         action=action[:64],
         object_type=object_type[:64],

@@ -46,7 +46,10 @@ def table(model: type[models.Model]) -> sql.Identifier:
 
 def column(model: type[models.Model], field: str) -> sql.Identifier:
     """A field's column (`customer` → `customer_id` for a foreign key)."""
-    return sql.Identifier(model._meta.get_field(field).column)  # type: ignore[union-attr]
+    found = model._meta.get_field(field)
+    if not isinstance(found, models.Field) or not found.column:
+        raise ValueError(f"{model.__name__}.{field} is not a concrete field")
+    return sql.Identifier(found.column)
 
 
 def columns(model: type[models.Model], fields: Iterable[str]) -> sql.Composed:

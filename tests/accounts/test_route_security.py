@@ -14,11 +14,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.test import APIClient
 
 from loyalty.accounts import tokens
-from loyalty.accounts.api import ClientTokenView, StaffLoginView, TokenRefreshView
 from loyalty.accounts.scopes import SCOPES
+from loyalty.api.auth import ClientTokenView, StaffLoginView, TokenRefreshView
 from loyalty.api.permissions import scope_groups
-from loyalty.api.views import AccountAPIView
-from loyalty.core.views import api_not_found
+from loyalty.api.views import AccountAPIView, api_not_found
 from tests.accounts.jwt_forgery import forge
 
 PUBLIC_API_VIEWS = {ClientTokenView, StaffLoginView, TokenRefreshView, SpectacularAPIView, SpectacularSwaggerSplitView}

@@ -120,6 +120,7 @@ class Command(BaseCommand):
     def _stop_all(self, children: list[Child]) -> None:
         running = [c for c in children if c.process and c.process.poll() is None]
         for child in running:
+            assert child.process
             # The leader shuts its own helpers down (Celery's pool, runserver's reloader child) gracefully.
             with contextlib.suppress(ProcessLookupError):
                 child.process.terminate()

@@ -6,11 +6,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from discounts.services import rule_create
 from loyalty.accounts.models import Account
 from loyalty.accounts.services import account_upsert, staff_user_upsert
 from receipts.models import Receipt
 from receipts.services.bulk import receipts_load_parallel
 from receipts.services.generator import GeneratedChunks, GeneratorSpec
+from segments.services.segments import segment_create
 
 DEMO_AID = "T00000001"
 DEMO_USER = "demo"
@@ -79,8 +81,6 @@ class Command(BaseCommand):
             self.stdout.write("demo: data already loaded")
 
     def _demo_segments(self, account: Account) -> None:
-        from segments.services.segments import segment_create
-
         today = timezone.localdate()
         values = {"{today}": today.isoformat(), "{year_ago}": (today - timedelta(days=365)).isoformat()}
         for definition in DEMO_SEGMENTS:
@@ -97,8 +97,6 @@ class Command(BaseCommand):
         self.stdout.write(f"demo: {len(DEMO_SEGMENTS)} segments created (the worker calculates them)")
 
     def _demo_rule(self, account: Account) -> None:
-        from discounts.services import rule_create
-
         now = timezone.now()
         rule_create(
             account=account,
