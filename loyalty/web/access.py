@@ -11,18 +11,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from loyalty.accounts.policy import personal_data_visible
 from loyalty.accounts.scopes import Role
 from loyalty.accounts.selectors import staff_membership, staff_memberships
 from loyalty.web.errors import page_errors
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-def personal_data_visible(*, role: str) -> bool:
-    """The one rule of the pages for customers' names, contacts, birthdays and addresses (shown, searched,
-    exported): they are for the roles that run campaigns with them; a viewer reads the shop's numbers without
-    learning who its customers are. Every page reads it as `request.can_see_personal_data`."""
-    return role in (Role.OWNER, Role.EDITOR)
 
 
 def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
