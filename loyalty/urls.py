@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from loyalty.accounts.api import ClientTokenView, StaffLoginView, TokenRefreshView, jwks_view
 from loyalty.core.views import api_not_found, healthz
-from segments.dintero import CustomerSegmentView
+from receipts.api import CustomerSegmentView
 
 AID = r"(?P<aid>[PT]\d{8})"
 

@@ -14,12 +14,11 @@ from django.utils import timezone
 
 from loyalty.accounts.models import Account
 from receipts.documents import customer_id_problems, definition_validator, parse_receipt
+from receipts.errors import ReceiptRuleError
 from receipts.models import IngestBatch, Receipt
 from receipts.services import read_models as rm
 
-
-class ReceiptRuleError(Exception):
-    """A change the API's rules forbid; the message names the rule."""
+__all__ = ["ReceiptRuleError", "receipt_change_customer", "receipt_claim", "receipt_update_anonymous"]
 
 
 def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str, *, take_profile: bool) -> Receipt:

@@ -17,20 +17,21 @@ from receipts.documents import (
     strip_entity_fields,
     validate_receipt,
 )
+from receipts.errors import ReceiptValidationError
 from receipts.models import IngestBatch
 from receipts.services.store import receipts_store, retrying_deadlocks
 from receipts.services.tokens import receipt_token_issue
 
 MAX_BATCH = 1000
 
-
-class ReceiptValidationError(Exception):
-    """The batch is invalid; `errors` lists every problem as {index, path, message}. Nothing was stored."""
-
-    def __init__(self, message: str, errors: list[dict[str, Any]]):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
+__all__ = [
+    "MAX_BATCH",
+    "IngestResult",
+    "ReceiptValidationError",
+    "StoredReceipt",
+    "receipt_ingest",
+    "receipts_validate",
+]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from itertools import chain
 import psycopg
 from django.db import connection
 
+from loyalty.core.jobs import enqueue_on_commit
 from loyalty.core.jsonutil import dumps
 from receipts.documents import ParsedReceipt, Profile
 
@@ -475,16 +476,4 @@ def announce_batch(account_id: int) -> None:
     """After the batch commits, tell the segment engine (by task name: receipts never imports segments). A few
     seconds' delay lets quick successive batches fold into one incremental run; a lost message is caught by the
     segments sweep, because the batch row itself is the durable record."""
-    from django.db import transaction
-
-    def send() -> None:
-        from loyalty.celery import app
-
-        try:
-            app.send_task("segments.receipts_arrived", args=[account_id], countdown=3)
-        except Exception:  # the broker is down; the sweep will find the batch
-            import logging
-
-            logging.getLogger(__name__).warning("could not announce receipts of account %s", account_id, exc_info=True)
-
-    transaction.on_commit(send)
+    enqueue_on_commit("segments.receipts_arrived", args=[account_id], countdown=3)
