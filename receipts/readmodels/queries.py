@@ -99,6 +99,11 @@ class ItemFilter:
     group: str | None = None
 
 
+def _item_code_key(entry: ItemFilter) -> tuple[str, str]:
+    """The code an items entry is found by: its item id, or its group when it gives no id (it gives one of them)."""
+    return ("item", entry.id) if entry.id is not None else ("group", entry.group or "")
+
+
 def matching_receipts_per_customer(
     *,
     account: Account,
@@ -116,8 +121,7 @@ def matching_receipts_per_customer(
     """
     # every code the filter names, in one query
     wanted = [("store", store_id) for store_id in store_ids or []]
-    for entry in items or []:
-        wanted.append(("item", entry.id) if entry.id is not None else ("group", entry.group))
+    wanted += [_item_code_key(entry) for entry in items or []]
     codes = codes_resolve_existing(account=account, pairs=wanted)
 
     facts = ItemFact.objects.filter(account=account)
@@ -134,7 +138,7 @@ def matching_receipts_per_customer(
         simple_codes: set[int] = set()
         combined = Q(code__in=[])
         for entry in items:
-            key = ("item", entry.id) if entry.id is not None else ("group", entry.group)
+            key = _item_code_key(entry)
             if key not in codes:
                 continue
             if entry.id is not None and entry.group is not None:

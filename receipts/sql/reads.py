@@ -43,4 +43,4 @@ _SEGMENT_PARTS = model_parts(customer=Customer)
 def customer_segment_json(per_customer: str) -> str:
     """Dintero's customer_segment body from a compiled queryset of {customer, purchases}: its text, whose values
     stay parameters of the execution."""
-    return _SEGMENT_JSON.format(per_customer=sql.SQL(per_customer), **_SEGMENT_PARTS).as_string()  # type: ignore[arg-type]
+    return _SEGMENT_JSON.format(per_customer=sql.SQL(per_customer), **_SEGMENT_PARTS).as_string()
