@@ -10,6 +10,7 @@ from django.db import transaction
 
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7_texts
+from loyalty.core.services import audit_record
 from receipts.documents import (
     ParsedReceipt,
     contains_nul,
@@ -19,7 +20,7 @@ from receipts.documents import (
 )
 from receipts.errors import ReceiptValidationError
 from receipts.models import IngestBatch
-from receipts.services.store import receipts_store, retrying_deadlocks
+from receipts.services.store import StoredBatch, receipts_store, retrying_deadlocks
 from receipts.services.tokens import receipt_token_issue
 
 MAX_BATCH = 1000
@@ -93,9 +94,9 @@ def receipt_ingest(
         for receipt, receipt_uuid in zip(candidates, uuids, strict=True):
             _attach_token(receipt, account, receipt_uuid, expires_at, base_url)
 
-    def attempt():
+    def attempt() -> StoredBatch:
         with transaction.atomic():
-            return receipts_store(
+            stored = receipts_store(
                 account=account,
                 receipts=candidates,
                 created_by=created_by,
@@ -103,6 +104,16 @@ def receipt_ingest(
                 received=len(parsed),
                 uuids=uuids,
             )
+            if stored.batch_id is not None:
+                audit_record(
+                    account=account,
+                    actor=created_by,
+                    action="dintero.receipts.create",
+                    object_type="ingest_batch",
+                    object_id=str(stored.batch_id),
+                    summary=f"{len(stored.rows)} receipts stored, {len(parsed) - len(stored.rows)} duplicates",
+                )
+            return stored
 
     stored = retrying_deadlocks(attempt)
     # Entities in the order the client sent them.
