@@ -185,7 +185,9 @@ def parse_profile(customer: Any) -> Profile | None:
         date_of_birth = date.fromisoformat(birth) if isinstance(birth, str) else None
     except ValueError:
         date_of_birth = None
-    token = customer.get("token") if isinstance(customer.get("token"), dict) else {}
+    token = customer.get("token")
+    if not isinstance(token, dict):
+        token = {}
 
     def distinct_lower(key: str) -> list[str]:
         return sorted({_text(a.get(key)).lower() for a in addresses if _text(a.get(key))})
