@@ -86,10 +86,10 @@ def _store_chunk(
 
     def attempt() -> int:
         # New customers and item codes are created and committed first, on their own: a new row is locked by the
-        # transaction that inserts it, so a chunk creating customers or codes made every other chunk with one of
-        # them wait until it committed (most of a parallel import's time when its customers were new, and of a
-        # generator's first million receipts, whose rarer items keep turning up). A chunk that fails after this
-        # leaves customers without receipts, as a receipt moved away does, and codes nothing refers to yet.
+        # transaction that inserts it, so a chunk that created them in its own long transaction would hold up every
+        # other chunk with one of them until it commits (new customers in an import, rare items in generated
+        # data). A chunk that fails after this leaves customers without receipts, as a receipt moved away does, and
+        # codes nothing refers to yet.
         with transaction.atomic():
             cur = rm.raw_cursor()
             new = receipts_not_stored(cur=cur, account_id=account.id, receipts=list(unique.values()))
@@ -123,10 +123,10 @@ def _collections_between_chunks() -> Iterator[Callable[[], None]]:
     """In a loader process: no garbage collections while it prepares and stores a chunk; a full one every
     COLLECT_EVERY_CHUNKS chunks (call the yielded function after each).
 
-    Even with `_few_collections`' thresholds, the collector walked each chunk's million objects (the decoded
-    documents, their parsed receipts, the COPY rows) again and again: ~16 µs per imported line, a third of
-    preparing it. Reference counting frees all of that; the periodic collection (~190 ms with a chunk alive)
-    bounds what cycles a driver or an error leaves behind.
+    A chunk is a million acyclic objects (the decoded documents, their parsed receipts, the COPY rows) that
+    reference counting frees; with collections enabled, even at `_few_collections`' thresholds, the collector walks
+    them again and again, about a third of the cost of preparing a line. The periodic collection (~190 ms with a
+    chunk alive) bounds what cycles a driver or an error leaves behind.
     """
     gc.freeze()
     gc.disable()
