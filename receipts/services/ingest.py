@@ -10,7 +10,6 @@ from django.db import transaction
 
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7_texts
-from loyalty.core.services import audit_record
 from receipts.documents import (
     ParsedReceipt,
     contains_nul,
@@ -96,7 +95,8 @@ def receipt_ingest(
 
     def attempt() -> StoredBatch:
         with transaction.atomic():
-            stored = receipts_store(
+            # no audit event: the batch's IngestBatch row records who stored how many receipts, and when
+            return receipts_store(
                 account=account,
                 receipts=candidates,
                 created_by=created_by,
@@ -104,16 +104,6 @@ def receipt_ingest(
                 received=len(parsed),
                 uuids=uuids,
             )
-            if stored.batch_id is not None:
-                audit_record(
-                    account=account,
-                    actor=created_by,
-                    action="dintero.receipts.create",
-                    object_type="ingest_batch",
-                    object_id=str(stored.batch_id),
-                    summary=f"{len(stored.rows)} receipts stored, {len(parsed) - len(stored.rows)} duplicates",
-                )
-            return stored
 
     stored = retrying_deadlocks(attempt)
     # Entities in the order the client sent them.
