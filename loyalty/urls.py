@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from loyalty.api.auth import ClientTokenView, StaffLoginView, TokenRefreshView, jwks_view
 from loyalty.api.views import api_not_found, server_error
 from loyalty.core.views import healthz
-from segments.dintero import CustomerSegmentView
+from receipts.api import CustomerSegmentView
 
 AID = r"(?P<aid>[PT]\d{8})"
 

@@ -1,27 +1,27 @@
-"""Dintero Receipts API views (all operations but customer_segment, which lives with the segment engine)."""
+"""Dintero Receipts API views, customer_segment included. Domain errors are rendered by the API's exception
+handler (`loyalty.api.errors`); a view checks only the request's shape."""
 
 from __future__ import annotations
 
-from django.http import Http404
+from typing import Any
+
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from loyalty.accounts.tokens import TokenError
 from loyalty.api.authentication import base_url
 from loyalty.api.errors import DinteroError
 from loyalty.api.spec_scopes import x_scopes
+from loyalty.api.swagger import parse_datetime, type_name
 from loyalty.api.views import DinteroAPIView
 from receipts import selectors
 from receipts.documents import SPEC_PATH
-from receipts.services.changes import (
-    ReceiptRuleError,
-    receipt_change_customer,
-    receipt_claim,
-    receipt_update_anonymous,
-)
-from receipts.services.ingest import ReceiptValidationError, receipt_ingest
+from receipts.presenters import iso_instant, receipt_to_api, receipt_to_minimal
+from receipts.readmodels.queries import ItemFilter
+from receipts.services.changes import receipt_change_customer, receipt_claim, receipt_update_anonymous
+from receipts.services.ingest import receipt_ingest
 from receipts.services.tokens import receipt_token_verify
 
 TAGS = ["receipts"]
@@ -53,10 +53,6 @@ def _query(serializer_class, request):
     return serializer.validated_data
 
 
-def _rule_error(exc: Exception) -> DinteroError:
-    return DinteroError(400, "bad_request", str(exc))
-
-
 def _customer_id(value: str) -> str:
     """The path's customer_id, as the spec limits it."""
     if len(value) > 255 or value != value.strip():
@@ -84,24 +80,21 @@ class ReceiptsView(DinteroAPIView):
     )
     def post(self, request, aid):
         query = _query(TokenExpireQuery, request)
-        try:
-            result = receipt_ingest(
-                account=self.account,
-                documents=request.data,
-                created_by=self.principal.actor,
-                token_expire_days=query.get("token_expire_days"),
-                base_url=base_url(request),
-            )
-        except ReceiptValidationError as exc:
-            raise DinteroError(400, "validation_error", exc.message, exc.errors) from exc
+        result = receipt_ingest(
+            account=self.account,
+            documents=request.data,
+            created_by=self.principal.actor,
+            token_expire_days=query.get("token_expire_days"),
+            base_url=base_url(request),
+        )
         return Response(
             {
                 "receipts": [
                     {
                         "id": r.id,
-                        "created_at": selectors._iso(r.created_at),
+                        "created_at": iso_instant(r.created_at),
                         "created_by": r.created_by,
-                        "updated_at": selectors._iso(r.updated_at),
+                        "updated_at": iso_instant(r.updated_at),
                     }
                     for r in result.receipts
                 ],
@@ -136,20 +129,17 @@ class ReceiptUpdateView(DinteroAPIView):
         body = request.data if isinstance(request.data, dict) else {}
         if "customer_id" not in body:
             raise DinteroError(400, "validation_error", "customer_id is required.")
-        try:
-            receipt = selectors.receipt_get_by_pos_id(
-                account=self.account, receipt_id=receipt_id, store_id=query.get("store_id")
-            )
-            receipt = receipt_update_anonymous(
-                account=self.account,
-                receipt=receipt,
-                customer_id=body.get("customer_id"),
-                discounts=body.get("discounts"),
-                actor=self.principal.actor,
-            )
-        except (selectors.AmbiguousReceipt, ReceiptRuleError) as exc:
-            raise _rule_error(exc) from exc
-        return Response(selectors.receipt_to_api(receipt))
+        receipt = selectors.receipt_get_by_pos_id(
+            account=self.account, receipt_id=receipt_id, store_id=query.get("store_id")
+        )
+        receipt = receipt_update_anonymous(
+            account=self.account,
+            receipt=receipt,
+            customer_id=body.get("customer_id"),
+            discounts=body.get("discounts"),
+            actor=self.principal.actor,
+        )
+        return Response(receipt_to_api(receipt))
 
 
 class PageQuery(serializers.Serializer):
@@ -173,16 +163,13 @@ class CustomerReceiptsView(DinteroAPIView):
     def get(self, request, aid, customer_id):
         customer_id = _customer_id(customer_id)
         query = _query(PageQuery, request)
-        try:
-            page = selectors.customer_receipts_page(
-                account=self.account,
-                customer_id=customer_id,
-                limit=query["limit"],
-                starting_after=query.get("starting_after"),
-            )
-        except selectors.InvalidCursor as exc:
-            raise DinteroError(400, "bad_request", str(exc)) from exc
-        body = {"receipts": [selectors.receipt_to_minimal(r) for r in page.receipts]}
+        page = selectors.customer_receipts_page(
+            account=self.account,
+            customer_id=customer_id,
+            limit=query["limit"],
+            starting_after=query.get("starting_after"),
+        )
+        body: dict[str, Any] = {"receipts": [receipt_to_minimal(r) for r in page.receipts]}
         if page.starting_after:
             body["starting_after"] = page.starting_after
         return Response(body)
@@ -203,13 +190,10 @@ class CustomerReceiptView(DinteroAPIView):
     def get(self, request, aid, customer_id, receipt_id):
         customer_id = _customer_id(customer_id)
         query = _query(StoreQuery, request)
-        try:
-            receipt = selectors.receipt_get_by_pos_id(
-                account=self.account, receipt_id=receipt_id, store_id=query.get("store_id"), customer_id=customer_id
-            )
-        except selectors.AmbiguousReceipt as exc:
-            raise _rule_error(exc) from exc
-        return Response(selectors.receipt_to_api(receipt))
+        receipt = selectors.receipt_get_by_pos_id(
+            account=self.account, receipt_id=receipt_id, store_id=query.get("store_id"), customer_id=customer_id
+        )
+        return Response(receipt_to_api(receipt))
 
 
 class ChangeCustomerView(DinteroAPIView):
@@ -230,19 +214,16 @@ class ChangeCustomerView(DinteroAPIView):
         customer_id = _customer_id(customer_id)
         query = _query(StoreQuery, request)
         body = request.data if isinstance(request.data, dict) else {}
-        try:
-            receipt = selectors.receipt_get_by_pos_id(
-                account=self.account, receipt_id=receipt_id, store_id=query.get("store_id"), customer_id=customer_id
-            )
-            receipt = receipt_change_customer(
-                account=self.account,
-                receipt=receipt,
-                new_customer_id=body.get("customer_id"),
-                actor=self.principal.actor,
-            )
-        except (selectors.AmbiguousReceipt, ReceiptRuleError) as exc:
-            raise _rule_error(exc) from exc
-        return Response(selectors.receipt_to_api(receipt))
+        receipt = selectors.receipt_get_by_pos_id(
+            account=self.account, receipt_id=receipt_id, store_id=query.get("store_id"), customer_id=customer_id
+        )
+        receipt = receipt_change_customer(
+            account=self.account,
+            receipt=receipt,
+            new_customer_id=body.get("customer_id"),
+            actor=self.principal.actor,
+        )
+        return Response(receipt_to_api(receipt))
 
 
 class TokenQuery(serializers.Serializer):
@@ -257,10 +238,7 @@ class ReceiptTokenView(DinteroAPIView):
 
     def _claims(self, request):
         token = _query(TokenQuery, request)["token"]
-        try:
-            return receipt_token_verify(token, base_url=base_url(request), aid=self.account.aid)
-        except TokenError as exc:
-            raise DinteroError(400, "invalid_token", f"Invalid receipt token: {exc}.") from exc
+        return receipt_token_verify(token, base_url=base_url(request), aid=self.account.aid)
 
     @extend_schema(
         operation_id="aid_receipts_receipt_token_get",
@@ -270,13 +248,8 @@ class ReceiptTokenView(DinteroAPIView):
         tags=TAGS,
     )
     def get(self, request, aid):
-        claims = self._claims(request)
-        receipt = selectors.receipt_by_token_claims(account=self.account, claims=claims)
-        if receipt is None:
-            raise Http404("The token's receipt no longer exists.")
-        if receipt.token_claimed_at is not None:
-            raise DinteroError(400, "invalid_token", "This receipt token has already been used.")
-        return Response(selectors.receipt_to_api(receipt))
+        receipt = selectors.receipt_by_token(account=self.account, claims=self._claims(request))
+        return Response(receipt_to_api(receipt))
 
     @extend_schema(
         operation_id="aid_receipts_receipt_token_post",
@@ -289,13 +262,10 @@ class ReceiptTokenView(DinteroAPIView):
     def post(self, request, aid):
         claims = self._claims(request)
         body = request.data if isinstance(request.data, dict) else {}
-        try:
-            receipt = receipt_claim(
-                account=self.account, claims=claims, customer_id=body.get("customer_id"), actor=self.principal.actor
-            )
-        except ReceiptRuleError as exc:
-            raise _rule_error(exc) from exc
-        return Response(selectors.receipt_to_api(receipt))
+        receipt = receipt_claim(
+            account=self.account, claims=claims, customer_id=body.get("customer_id"), actor=self.principal.actor
+        )
+        return Response(receipt_to_api(receipt))
 
 
 class SearchQuery(serializers.Serializer):
@@ -315,4 +285,89 @@ class ReceiptSearchView(DinteroAPIView):
     def get(self, request, aid):
         query = _query(SearchQuery, request)
         receipts = selectors.receipts_search(account=self.account, receipt_id=query["receipt_id"])
-        return Response({"receipts": [selectors.receipt_to_api(r) for r in receipts]})
+        return Response({"receipts": [receipt_to_api(r) for r in receipts]})
+
+
+# --- customer_segment ----------------------------------------------------------------------------------------------
+
+
+def _segment_instants(body: dict[str, Any], errors: list[dict[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("purchase_from", "purchase_to"):
+        value = body.get(name)
+        if value is None:
+            out[name] = None
+        elif (parsed := parse_datetime(value)) is None:
+            errors.append({"path": name, "message": "must be a date-time with a timezone, e.g. 2024-05-01T00:00:00Z"})
+        else:
+            out[name] = parsed
+    if out.get("purchase_from") and out.get("purchase_to") and out["purchase_from"] > out["purchase_to"]:
+        errors.append({"path": "purchase_to", "message": "must not be before purchase_from"})
+    return out
+
+
+def _segment_store_ids(store_ids: Any, errors: list[dict[str, str]]) -> Any:
+    if store_ids is not None:
+        if not isinstance(store_ids, list) or not all(isinstance(s, str) for s in store_ids):
+            errors.append({"path": "store_ids", "message": f"must be an array of strings, not {type_name(store_ids)}"})
+        elif len(store_ids) > 1000:
+            errors.append({"path": "store_ids", "message": "must have at most 1000 items"})
+    return store_ids
+
+
+def _segment_item(index: int, entry: Any, errors: list[dict[str, str]]) -> ItemFilter | None:
+    if not isinstance(entry, dict):
+        errors.append({"path": f"items[{index}]", "message": "must be an object with id and/or group"})
+        return None
+    item_id, group = entry.get("id"), entry.get("group")
+    for key, value in (("id", item_id), ("group", group)):
+        if value is not None and not isinstance(value, str):
+            errors.append({"path": f"items[{index}].{key}", "message": "must be a string"})
+    if item_id is None and group is None:
+        errors.append({"path": f"items[{index}]", "message": "must give id, group or both"})
+    return ItemFilter(id=item_id, group=group)
+
+
+def _segment_items(items: Any, errors: list[dict[str, str]]) -> list[ItemFilter] | None:
+    if items is None:
+        return None
+    if not isinstance(items, list) or len(items) > 1000:
+        errors.append({"path": "items", "message": "must be an array of at most 1000 item filters"})
+        return None
+    filters = [_segment_item(index, entry, errors) for index, entry in enumerate(items)]
+    return [f for f in filters if f is not None]
+
+
+def _segment_filter(body: Any) -> dict[str, Any]:
+    """The request body as customer_segment_json's filters; every problem in one 400."""
+    if not isinstance(body, dict):
+        raise DinteroError(400, "validation_error", "The body must be a JSON object.")
+    errors: list[dict[str, str]] = []
+    out = _segment_instants(body, errors)
+    out["store_ids"] = _segment_store_ids(body.get("store_ids"), errors)
+    out["items"] = _segment_items(body.get("items"), errors)
+    if errors:
+        raise DinteroError(400, "validation_error", "The segmentation filter is invalid.", errors)
+    return out
+
+
+class CustomerSegmentView(DinteroAPIView):
+    required_scopes = {"POST": scopes("aid_receipts_customer_segment_post")}
+
+    @extend_schema(
+        operation_id="aid_receipts_customer_segment_post",
+        summary="Customers by receipt data",
+        description=(
+            "Each given filter narrows the purchase receipts: purchase_from/purchase_to (inclusive), store_ids, items "
+            "(an entry matches a line when every field it gives matches: id = item id, group = one of the line's "
+            "groups; a receipt matches when any entry matches any line). Answers each customer with the number of "
+            "matching receipts, most first. Only receipts with a customer_id that count as purchases are counted."
+        ),
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["segment"],
+    )
+    def post(self, request, aid):
+        query = _segment_filter(request.data)
+        body = selectors.customer_segment_json(account=self.account, **query)
+        return HttpResponse(body, content_type="application/json")

@@ -58,19 +58,29 @@ def validate_receipt(document: Any) -> Errors:
     if not isinstance(document, dict):
         return [("", "must be a receipt object")]
     _receipt_validator()(document, errors)
-    receipt_id = document.get("receipt_id")
-    if isinstance(receipt_id, str):
-        if not receipt_id.strip():
-            errors.append(("receipt_id", "must not be empty"))
-        elif len(receipt_id) > MAX_ID_LENGTH:
-            errors.append(("receipt_id", f"must be at most {MAX_ID_LENGTH} characters"))
+    errors.extend(_id_problems(document.get("receipt_id"), "receipt_id"))
     store = document.get("store")
-    if isinstance(store, dict) and isinstance(store.get("id"), str):
-        if not store["id"].strip():
-            errors.append(("store.id", "must not be empty"))
-        elif len(store["id"]) > MAX_ID_LENGTH:
-            errors.append(("store.id", f"must be at most {MAX_ID_LENGTH} characters"))
+    if isinstance(store, dict):
+        errors.extend(_id_problems(store.get("id"), "store.id"))
     errors.extend(customer_id_problems(document.get("customer_id"), "customer_id"))
+    errors.extend(_value_problems(document))
+    return errors
+
+
+def _id_problems(value: Any, path: str) -> Errors:
+    """A receipt or store id (a string the schema has checked): not blank and at most MAX_ID_LENGTH long."""
+    if not isinstance(value, str):
+        return []
+    if not value.strip():
+        return [(path, "must not be empty")]
+    if len(value) > MAX_ID_LENGTH:
+        return [(path, f"must be at most {MAX_ID_LENGTH} characters")]
+    return []
+
+
+def _value_problems(document: dict[str, Any]) -> Errors:
+    """The currency's form and the amounts' range (64-bit columns)."""
+    errors: Errors = []
     currency = document.get("currency")
     if isinstance(currency, str) and not CURRENCY_RE.match(currency):
         errors.append(("currency", "must be a three-letter ISO 4217 code in capitals, e.g. NOK"))
@@ -175,7 +185,9 @@ def parse_profile(customer: Any) -> Profile | None:
         date_of_birth = date.fromisoformat(birth) if isinstance(birth, str) else None
     except ValueError:
         date_of_birth = None
-    token = customer.get("token") if isinstance(customer.get("token"), dict) else {}
+    token = customer.get("token")
+    if not isinstance(token, dict):
+        token = {}
 
     def distinct_lower(key: str) -> list[str]:
         return sorted({_text(a.get(key)).lower() for a in addresses if _text(a.get(key))})
@@ -207,36 +219,50 @@ def line_codes(items: Any) -> list[tuple[str, str, str]]:
     Voided lines and returned items are not purchases of that item, so they contribute nothing. A code's name is
     the first one seen (looked up only then: this runs for every line of every receipt stored).
     """
-    codes: dict[tuple[str, str], str] = {}
     if not isinstance(items, list):
         return []
+    codes: dict[tuple[str, str], str] = {}
     for line in items:
-        if not isinstance(line, dict):
-            continue
-        get = line.get
-        if get("voided") is True or get("is_return_item") is True:
-            continue
-        item_id = get("id")
-        if isinstance(item_id, str) and item_id and ("item", item_id) not in codes:
-            codes["item", item_id] = _text(get("description"))
-        for group in get("groups") or ():
-            if isinstance(group, dict):
-                group_id = group.get("id")
-                if isinstance(group_id, str) and group_id and ("group", group_id) not in codes:
-                    codes["group", group_id] = _text(group.get("name"))
-        dimension = get("dimension")
-        if isinstance(dimension, dict):
-            for key, value in dimension.items():
-                if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
-                    label = f"{str(key).strip().lower()}={str(value).strip().lower()}"
-                    if ("label", label) not in codes:
-                        codes["label", label] = ""
-        for info in get("extra_info") or ():
-            if isinstance(info, dict) and str(info.get("key", "")).strip().lower() in MAKER_KEYS:
-                maker = _text(info.get("value"))
-                if maker and ("maker", maker.lower()) not in codes:
-                    codes["maker", maker.lower()] = maker
+        if isinstance(line, dict) and line.get("voided") is not True and line.get("is_return_item") is not True:
+            _add_line_codes(codes, line)
     return [(kind, value, name) for (kind, value), name in codes.items()]
+
+
+def _add_line_codes(codes: dict[tuple[str, str], str], line: dict[str, Any]) -> None:
+    """Add one bought line's codes (those not seen yet) to `codes`: (kind, value) → name."""
+    get = line.get
+    item_id = get("id")
+    if isinstance(item_id, str) and item_id and ("item", item_id) not in codes:
+        codes["item", item_id] = _text(get("description"))
+    for group in get("groups") or ():
+        if isinstance(group, dict):
+            group_id = group.get("id")
+            if isinstance(group_id, str) and group_id and ("group", group_id) not in codes:
+                codes["group", group_id] = _text(group.get("name"))
+    dimension = get("dimension")
+    if isinstance(dimension, dict):
+        _add_labels(codes, dimension)
+    extra_info = get("extra_info")
+    if extra_info:
+        _add_makers(codes, extra_info)
+
+
+def _add_labels(codes: dict[tuple[str, str], str], dimension: dict[Any, Any]) -> None:
+    """A line's `dimension` entries as lower-case key=value labels."""
+    for key, value in dimension.items():
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
+            label = f"{str(key).strip().lower()}={str(value).strip().lower()}"
+            if ("label", label) not in codes:
+                codes["label", label] = ""
+
+
+def _add_makers(codes: dict[tuple[str, str], str], extra_info: Any) -> None:
+    """A line's maker or brand (`extra_info` key `maker`/`brand`), lower-case, named as first written."""
+    for info in extra_info:
+        if isinstance(info, dict) and str(info.get("key", "")).strip().lower() in MAKER_KEYS:
+            maker = _text(info.get("value"))
+            if maker and ("maker", maker.lower()) not in codes:
+                codes["maker", maker.lower()] = maker
 
 
 def parse_receipt(index: int, document: dict[str, Any]) -> ParsedReceipt:

@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 
 from loyalty.accounts.models import Account
 from receipts.models import CodeBuyer, Customer, IngestBatch, ItemCode, ItemFact, PurchaseWindow, Receipt, WindowStat
+from receipts.sql import reads as statements
 
 
 def customers_for_account(*, account: Account) -> QuerySet[Customer]:
@@ -57,14 +58,7 @@ def codes_resolve_existing(*, account: Account, pairs: list[tuple[str, str]]) ->
     if not pairs:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT c.id, c.kind, c.value
-            FROM unnest(%s::text[], %s::text[]) AS t(k, v)
-            JOIN receipts_itemcode c ON c.account_id = %s AND c.kind = t.k AND c.value = t.v
-            """,
-            [[k for k, _ in pairs], [v for _, v in pairs], account.pk],
-        )
+        cursor.execute(statements.CODES_EXISTING, [[k for k, _ in pairs], [v for _, v in pairs], account.pk])
         return {(kind, value): code for code, kind, value in cursor.fetchall()}
 
 
@@ -89,13 +83,7 @@ def ingest_watermark(*, account: Account, up_to: int | None = None) -> tuple[int
 def ingest_batch_customers(*, account: Account, batch_from: int, batch_to: int) -> list[int]:
     """Every customer touched by the receipt batches in [batch_from, batch_to]."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT DISTINCT unnest(customer_pks) FROM receipts_ingestbatch
-            WHERE account_id = %s AND id BETWEEN %s AND %s
-            """,
-            [account.pk, batch_from, batch_to],
-        )
+        cursor.execute(statements.BATCH_CUSTOMERS, [account.pk, batch_from, batch_to])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -109,6 +97,11 @@ class ItemFilter:
 
     id: str | None = None
     group: str | None = None
+
+
+def _item_code_key(entry: ItemFilter) -> tuple[str, str]:
+    """The code an items entry is found by: its item id, or its group when it gives no id (it gives one of them)."""
+    return ("item", entry.id) if entry.id is not None else ("group", entry.group or "")
 
 
 def matching_receipts_per_customer(
@@ -128,8 +121,7 @@ def matching_receipts_per_customer(
     """
     # every code the filter names, in one query
     wanted = [("store", store_id) for store_id in store_ids or []]
-    for entry in items or []:
-        wanted.append(("item", entry.id) if entry.id is not None else ("group", entry.group))
+    wanted += [_item_code_key(entry) for entry in items or []]
     codes = codes_resolve_existing(account=account, pairs=wanted)
 
     facts = ItemFact.objects.filter(account=account)
@@ -146,7 +138,7 @@ def matching_receipts_per_customer(
         simple_codes: set[int] = set()
         combined = Q(code__in=[])
         for entry in items:
-            key = ("item", entry.id) if entry.id is not None else ("group", entry.group)
+            key = _item_code_key(entry)
             if key not in codes:
                 continue
             if entry.id is not None and entry.group is not None:
@@ -171,13 +163,11 @@ def matching_receipts_per_customer(
     return facts.values("customer").annotate(purchases=purchases).order_by()
 
 
-def customer_search_q(text: str, *, personal_data: bool = True, names: bool = False):
+def customer_search_q(text: str, *, personal_data: bool = True, names: bool = False) -> Q:
     """A search term as a customer condition: the id always (indexed), the e-mail only for terms with an @ and the
     phone only for phone-like terms, so a receipt-id search never scans the account's customers for them; first and
     last names (exact, any case) with `names`. Without `personal_data` only the id: who may not see e-mails must not
     learn from a search whose e-mail matched."""
-    from django.db.models import Q
-
     match = Q(customer_id=text)
     if not personal_data:
         return match

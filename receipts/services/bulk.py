@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_ready
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.db import connection, connections, transaction
 
@@ -86,10 +86,10 @@ def _store_chunk(
 
     def attempt() -> int:
         # New customers and item codes are created and committed first, on their own: a new row is locked by the
-        # transaction that inserts it, so a chunk creating customers or codes made every other chunk with one of
-        # them wait until it committed (most of a parallel import's time when its customers were new, and of a
-        # generator's first million receipts, whose rarer items keep turning up). A chunk that fails after this
-        # leaves customers without receipts, as a receipt moved away does, and codes nothing refers to yet.
+        # transaction that inserts it, so a chunk that created them in its own long transaction would hold up every
+        # other chunk with one of them until it commits (new customers in an import, rare items in generated
+        # data). A chunk that fails after this leaves customers without receipts, as a receipt moved away does, and
+        # codes nothing refers to yet.
         with transaction.atomic():
             cur = rm.raw_cursor()
             new = receipts_not_stored(cur=cur, account_id=account.id, receipts=list(unique.values()))
@@ -123,10 +123,10 @@ def _collections_between_chunks() -> Iterator[Callable[[], None]]:
     """In a loader process: no garbage collections while it prepares and stores a chunk; a full one every
     COLLECT_EVERY_CHUNKS chunks (call the yielded function after each).
 
-    Even with `_few_collections`' thresholds, the collector walked each chunk's million objects (the decoded
-    documents, their parsed receipts, the COPY rows) again and again: ~16 µs per imported line, a third of
-    preparing it. Reference counting frees all of that; the periodic collection (~190 ms with a chunk alive)
-    bounds what cycles a driver or an error leaves behind.
+    A chunk is a million acyclic objects (the decoded documents, their parsed receipts, the COPY rows) that
+    reference counting frees; with collections enabled, even at `_few_collections`' thresholds, the collector walks
+    them again and again, about a third of the cost of preparing a line. The periodic collection (~190 ms with a
+    chunk alive) bounds what cycles a driver or an error leaves behind.
     """
     gc.freeze()
     gc.disable()
@@ -159,7 +159,14 @@ def receipts_bulk_load(
         return _bulk_load(account, receipts, created_by, chunk_size, workers, progress)
 
 
-def _bulk_load(account, receipts, created_by, chunk_size, workers, progress) -> BulkResult:
+def _bulk_load(
+    account: Account,
+    receipts: Iterable[ParsedReceipt],
+    created_by: str,
+    chunk_size: int,
+    workers: int,
+    progress: Callable[[BulkResult], None] | None,
+) -> BulkResult:
     result = BulkResult()
     started = time.monotonic()
     lock = threading.Lock()
@@ -177,31 +184,39 @@ def _bulk_load(account, receipts, created_by, chunk_size, workers, progress) -> 
             if threading.current_thread() is not threading.main_thread():
                 connection.close()
 
-    def record(future: Future) -> None:
-        received, stored = future.result()
+    def record(outcome: tuple[int, int]) -> None:
+        received, stored = outcome
         with lock:
             _add(result, received, stored, started)
         if progress:
             progress(result)
 
+    chunks = _chunks(receipts, chunk_size)
     if workers <= 1:
-        for chunk in _chunks(receipts, chunk_size):
-            future: Future = Future()
-            future.set_result(load(chunk))
-            record(future)
-        return result
+        for chunk in chunks:
+            record(load(chunk))
+    else:
+        _load_in_threads(chunks, load, record, workers)
+    return result
 
+
+def _load_in_threads(
+    chunks: Iterable[list[ParsedReceipt]],
+    load: Callable[[list[ParsedReceipt]], tuple[int, int]],
+    record: Callable[[tuple[int, int]], None],
+    workers: int,
+) -> None:
+    """`load` each chunk on a pool of `workers` threads, at most `workers` in flight; `record` each outcome."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk") as pool:
-        pending: set[Future] = set()
-        for chunk in _chunks(receipts, chunk_size):
+        pending: set[Future[tuple[int, int]]] = set()
+        for chunk in chunks:
             if len(pending) >= workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    record(future)
+                    record(future.result())
             pending.add(pool.submit(load, chunk))
         for future in pending:
-            record(future)
-    return result
+            record(future.result())
 
 
 def _add(result: BulkResult, received: int, stored: int, started: float) -> None:
@@ -280,60 +295,91 @@ def receipts_load_parallel(
     return result
 
 
-def _coordinate(pipes, source, stop_on_problems, result, started, progress) -> None:
-    shards = len(pipes)
-    tasks = enumerate(source.tasks())
-    queued: dict[int, tuple[int, Any]] = {}  # shard → its next task, read ahead while it works on one
-    busy: set[int] = set()
-    checked: dict[int, tuple[int, list[str]]] = {}  # chunk → (its shard, its problems), awaiting a decision
-    decided = 0  # every chunk before this one is decided
-    read = 0  # tasks read so far
-    exhausted = False
+def _coordinate(
+    pipes: list[Connection],
+    source: ChunkSource,
+    stop_on_problems: bool,
+    result: BulkResult,
+    started: float,
+    progress: Callable[[BulkResult], None] | None,
+) -> None:
+    _Coordinator(pipes, source, stop_on_problems, result, started, progress).run()
 
-    def fill() -> None:
+
+class _Coordinator:
+    """Hands chunks to the loader processes in order and decides, in chunk order, whether each is stored."""
+
+    def __init__(
+        self,
+        pipes: list[Connection],
+        source: ChunkSource,
+        stop_on_problems: bool,
+        result: BulkResult,
+        started: float,
+        progress: Callable[[BulkResult], None] | None,
+    ) -> None:
+        self.pipes, self.shards = pipes, len(pipes)
+        self.stop_on_problems, self.result, self.started, self.progress = stop_on_problems, result, started, progress
+        self.tasks = enumerate(source.tasks())
+        self.queued: dict[int, tuple[int, Any]] = {}  # shard → its next task, read ahead while it works on one
+        self.busy: set[int] = set()
+        self.checked: dict[int, tuple[int, list[str]]] = {}  # chunk → (its shard, its problems), awaiting a decision
+        self.decided = 0  # every chunk before this one is decided
+        self.read = 0  # tasks read so far
+        self.exhausted = False
+
+    def run(self) -> None:
+        self.fill()
+        while self.busy:
+            for pipe in wait_ready([self.pipes[shard] for shard in self.busy]):
+                shard = self.pipes.index(cast(Connection, pipe))
+                self.receive(shard, self.pipes[shard])
+            self.fill()
+        self.result.seconds = time.monotonic() - self.started
+
+    def fill(self) -> None:
         """Read tasks in order while the next one's shard has none waiting; hand idle shards their next task."""
-        nonlocal read, exhausted
-        while not exhausted and not result.stopped and read % shards not in queued:
+        while not self.exhausted and not self.result.stopped and self.read % self.shards not in self.queued:
             try:
-                queued[read % shards] = next(tasks)
-                read += 1
+                self.queued[self.read % self.shards] = next(self.tasks)
+                self.read += 1
             except StopIteration:
-                exhausted = True
-        for shard in range(shards):
-            if shard not in busy and shard in queued and not result.stopped:
-                pipes[shard].send(queued.pop(shard))
-                busy.add(shard)
+                self.exhausted = True
+        for shard in range(self.shards):
+            if shard not in self.busy and shard in self.queued and not self.result.stopped:
+                self.pipes[shard].send(self.queued.pop(shard))
+                self.busy.add(shard)
 
-    fill()
-    while busy:
-        for pipe in wait_ready([pipes[shard] for shard in busy]):
-            shard = pipes.index(pipe)
-            try:
-                message = pipe.recv()
-            except EOFError:
-                raise LoaderFailed(f"loader process {shard} exited unexpectedly") from None
-            if message[0] == "failed":
-                raise LoaderFailed(f"loader process {shard} failed:\n{message[2]}")
-            if message[0] == "checked":
-                _, index, problems = message
-                checked[index] = (shard, problems)
-                while decided in checked:  # decide in chunk order
-                    waiting, problems = checked.pop(decided)
-                    if not result.stopped:  # what a single process would report: nothing past the stop
-                        result.problems.extend(problems)
-                    result.stopped = result.stopped or (stop_on_problems and bool(problems))
-                    pipes[waiting].send("skip" if result.stopped else "store")
-                    if result.stopped:
-                        busy.discard(waiting)
-                    decided += 1
-            else:
-                _, index, received, stored = message
-                _add(result, received, stored, started)
-                busy.discard(shard)
-                if progress:
-                    progress(result)
-        fill()
-    result.seconds = time.monotonic() - started
+    def receive(self, shard: int, pipe: Connection) -> None:
+        try:
+            message = pipe.recv()
+        except EOFError:
+            raise LoaderFailed(f"loader process {shard} exited unexpectedly") from None
+        if message[0] == "failed":
+            raise LoaderFailed(f"loader process {shard} failed:\n{message[2]}")
+        if message[0] == "checked":
+            _, index, problems = message
+            self.checked[index] = (shard, problems)
+            self.decide()
+        else:
+            _, index, received, stored = message
+            _add(self.result, received, stored, self.started)
+            self.busy.discard(shard)
+            if self.progress:
+                self.progress(self.result)
+
+    def decide(self) -> None:
+        """Tell each checked chunk's loader to store or skip it, in chunk order."""
+        result = self.result
+        while self.decided in self.checked:
+            waiting, problems = self.checked.pop(self.decided)
+            if not result.stopped:  # what a single process would report: nothing past the stop
+                result.problems.extend(problems)
+            result.stopped = result.stopped or (self.stop_on_problems and bool(problems))
+            self.pipes[waiting].send("skip" if result.stopped else "store")
+            if result.stopped:
+                self.busy.discard(waiting)
+            self.decided += 1
 
 
 def _loader(pipe: Connection, account_pk: int, source: ChunkSource, shard: int, shards: int, created_by: str) -> None:

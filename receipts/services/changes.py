@@ -13,13 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
+from loyalty.core.services import audit_record
 from receipts.documents import customer_id_problems, definition_validator, parse_receipt
+from receipts.errors import ReceiptRuleError
 from receipts.models import IngestBatch, Receipt
 from receipts.services import read_models as rm
 
-
-class ReceiptRuleError(Exception):
-    """A change the API's rules forbid; the message names the rule."""
+__all__ = ["ReceiptRuleError", "receipt_change_customer", "receipt_claim", "receipt_update_anonymous"]
 
 
 def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str, *, take_profile: bool) -> Receipt:
@@ -64,6 +64,13 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
     return receipt
 
 
+def _audit(account: Account, actor: str, action: str, receipt: Receipt, summary: str) -> None:
+    """The API write's audit event, in its transaction; names the receipt by its Entity id, never its customer."""
+    audit_record(
+        account=account, actor=actor, action=action, object_type="receipt", object_id=str(receipt.uuid), summary=summary
+    )
+
+
 def _locked(receipt: Receipt) -> Receipt:
     return Receipt.objects.select_for_update().get(pk=receipt.pk)
 
@@ -104,6 +111,7 @@ def receipt_update_anonymous(
                 )
             receipt.document = {**receipt.document, "discounts": discounts}
         receipt.document = {**receipt.document, "customer_id": customer_id}
+        _audit(account, actor, "dintero.receipts.update", receipt, "customer_id set on an anonymous receipt")
         return _assign(account, receipt, customer_id, actor, take_profile=True)
 
 
@@ -122,6 +130,7 @@ def receipt_claim(*, account: Account, claims: dict[str, Any], customer_id: Any,
         if receipt.token_claimed_at is not None:
             raise ReceiptRuleError("This receipt token has already been used to claim the receipt.")
         receipt.token_claimed_at = timezone.now()
+        _audit(account, actor, "dintero.receipts.receipt_token.claim", receipt, "receipt claimed with its token")
         if receipt.customer_id == customer_id:
             receipt.save(update_fields=["token_claimed_at"])
             return receipt
@@ -161,4 +170,5 @@ def receipt_change_customer(*, account: Account, receipt: Receipt, new_customer_
             "customer_id": new_customer_id,
             "extra_info": [*(receipt.document.get("extra_info") or []), entry],
         }
+        _audit(account, actor, "dintero.receipts.change_customer_id", receipt, f"extra_info {entry['key']}")
         return _assign(account, receipt, new_customer_id, actor, take_profile=False)

@@ -17,20 +17,21 @@ from receipts.documents import (
     strip_entity_fields,
     validate_receipt,
 )
+from receipts.errors import ReceiptValidationError
 from receipts.models import IngestBatch
-from receipts.services.store import receipts_store, retrying_deadlocks
+from receipts.services.store import StoredBatch, receipts_store, retrying_deadlocks
 from receipts.services.tokens import receipt_token_issue
 
 MAX_BATCH = 1000
 
-
-class ReceiptValidationError(Exception):
-    """The batch is invalid; `errors` lists every problem as {index, path, message}. Nothing was stored."""
-
-    def __init__(self, message: str, errors: list[dict[str, Any]]):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
+__all__ = [
+    "MAX_BATCH",
+    "IngestResult",
+    "ReceiptValidationError",
+    "StoredReceipt",
+    "receipt_ingest",
+    "receipts_validate",
+]
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,9 @@ def receipt_ingest(
         for receipt, receipt_uuid in zip(candidates, uuids, strict=True):
             _attach_token(receipt, account, receipt_uuid, expires_at, base_url)
 
-    def attempt():
+    def attempt() -> StoredBatch:
         with transaction.atomic():
+            # no audit event: the batch's IngestBatch row records who stored how many receipts, and when
             return receipts_store(
                 account=account,
                 receipts=candidates,

@@ -12,25 +12,27 @@ from datetime import date, datetime
 from itertools import chain
 
 import psycopg
-from django.db import connection
 
+from loyalty.core.jobs import enqueue_on_commit
 from loyalty.core.jsonutil import dumps
+from loyalty.core.sql import advisory_xact_lock, raw_cursor
 from receipts.documents import ParsedReceipt, Profile
+from receipts.sql import read_models as statements
+from receipts.sql.read_models import PROFILE_COLUMNS
 
-
-def raw_cursor() -> psycopg.Cursor:
-    """A psycopg cursor with server-side binding on Django's connection (same transaction)."""
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+# `raw_cursor` is the platform's (loyalty.core.sql); re-exported while other modules still import it from here.
+__all__ = ["PROFILE_COLUMNS", "raw_cursor"]
 
 
 def windows_lock_key(account_id: int) -> int:
+    """The advisory lock that orders writers of receipts (shared) against a window's stats being built
+    (exclusive)."""
     return zlib.crc32(b"receipts.windows") << 20 ^ account_id
 
 
 def lock_windows_shared(cur: psycopg.Cursor, account_id: int) -> None:
     """Writers of receipts hold this shared; creating a window's stats takes it exclusively (see windows)."""
-    cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", [windows_lock_key(account_id)])
+    advisory_xact_lock(cur, windows_lock_key(account_id), shared=True)
 
 
 def codes_resolve(
@@ -52,11 +54,7 @@ def codes_resolve(
     missing = [key for key in keys if key not in found]
     if missing:
         cur.execute(
-            """
-            INSERT INTO receipts_itemcode (account_id, kind, value, name)
-            SELECT %s, k, v, n FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(k, v, n)
-            ON CONFLICT (account_id, kind, value) DO NOTHING
-            """,
+            statements.CODES_INSERT,
             [account_id, [k for k, _ in missing], [v for _, v in missing], [unique[key] for key in missing]],
         )
         found.update(_codes_find(cur, account_id, missing))
@@ -70,14 +68,7 @@ def codes_missing(receipts: Iterable[ParsedReceipt], known: dict[tuple[str, str]
 
 
 def _codes_find(cur: psycopg.Cursor, account_id: int, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    cur.execute(
-        """
-        SELECT c.id, c.kind, c.value
-        FROM unnest(%s::text[], %s::text[]) AS t(k, v)
-        JOIN receipts_itemcode c ON c.account_id = %s AND c.kind = t.k AND c.value = t.v
-        """,
-        [[k for k, _ in keys], [v for _, v in keys], account_id],
-    )
+    cur.execute(statements.CODES_FIND, [[k for k, _ in keys], [v for _, v in keys], account_id])
     return {(kind, value): code for code, kind, value in cur.fetchall()}
 
 
@@ -86,29 +77,12 @@ def customers_ensure(cur: psycopg.Cursor, account_id: int, customer_ids: Iterabl
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
-    cur.execute(
-        "SELECT customer_id, id FROM receipts_customer WHERE account_id = %s AND customer_id = ANY(%s)",
-        [account_id, ids],
-    )
-    found = dict(cur.fetchall())
+    cur.execute(statements.CUSTOMERS_FIND, [account_id, ids])
+    found: dict[str, int] = dict(cur.fetchall())
     missing = [customer_id for customer_id in ids if customer_id not in found]
     if missing:
-        cur.execute(
-            """
-            INSERT INTO receipts_customer (
-                account_id, customer_id, profile, first_name, last_name, email, phone, gender, status,
-                countries, cities, postal_codes, token_values,
-                receipts_count, purchases, gross_total, net_total, created_at, updated_at)
-            SELECT %s, cid, '{}'::jsonb, '', '', '', '', '', '', '{}', '{}', '{}', '{}', 0, 0, 0, 0, now(), now()
-            FROM unnest(%s::text[]) AS cid
-            ON CONFLICT (account_id, customer_id) DO NOTHING
-            """,
-            [account_id, missing],
-        )
-        cur.execute(
-            "SELECT customer_id, id FROM receipts_customer WHERE account_id = %s AND customer_id = ANY(%s)",
-            [account_id, missing],
-        )
+        cur.execute(statements.CUSTOMERS_INSERT, [account_id, missing])
+        cur.execute(statements.CUSTOMERS_FIND, [account_id, missing])
         found.update(cur.fetchall())
     return found
 
@@ -121,58 +95,16 @@ def customers_lock(cur: psycopg.Cursor, customer_pks: Iterable[int]) -> None:
     """
     pks = sorted(set(customer_pks))
     if pks:
-        cur.execute("SELECT 1 FROM receipts_customer WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [pks])
+        cur.execute(statements.CUSTOMERS_LOCK, [pks])
 
 
 def customers_recompute(cur: psycopg.Cursor, customer_pks: Sequence[int]) -> None:
     """Recompute counters from scratch for a few customers (after a receipt moved between customers)."""
     if not customer_pks:
         return
-    cur.execute(
-        """
-        UPDATE receipts_customer c
-        SET receipts_count = coalesce(agg.receipts, 0),
-            purchases = coalesce(agg.purchases, 0),
-            gross_total = coalesce(agg.gross, 0),
-            net_total = coalesce(agg.net, 0),
-            first_purchase_at = agg.first_at,
-            last_purchase_at = agg.last_at,
-            updated_at = now()
-        FROM unnest(%s::int[]) AS target(pk)
-        LEFT JOIN LATERAL (
-            SELECT count(*) AS receipts,
-                   count(*) FILTER (WHERE is_purchase) AS purchases,
-                   sum(gross_amount) FILTER (WHERE is_purchase) AS gross,
-                   sum(net_amount) FILTER (WHERE is_purchase) AS net,
-                   min(purchase_at) FILTER (WHERE is_purchase) AS first_at,
-                   max(purchase_at) FILTER (WHERE is_purchase) AS last_at
-            FROM receipts_receipt r WHERE r.customer_pk = target.pk
-        ) agg ON true
-        WHERE c.id = target.pk
-        """,
-        [sorted(set(customer_pks))],
-    )
+    cur.execute(statements.CUSTOMERS_RECOMPUTE, [sorted(set(customer_pks))])
 
 
-# The columns a customer object sets: (column of receipts_customer, column of the COPY table, its type there).
-PROFILE_COLUMNS = (
-    ("profile_at", "at", "timestamptz"),
-    ("profile", "doc", "jsonb"),
-    ("first_name", "first_name", "text"),
-    ("last_name", "last_name", "text"),
-    ("email", "email", "text"),
-    ("phone", "phone", "text"),
-    ("gender", "gender", "text"),
-    ("date_of_birth", "dob", "date"),
-    ("status", "status", "text"),
-    ("countries", "countries", "text[]"),
-    ("cities", "cities", "text[]"),
-    ("postal_codes", "postal_codes", "text[]"),
-    ("token_values", "token_values", "text[]"),
-    ("email_consent", "email_consent", "bool"),
-    ("sms_consent", "sms_consent", "bool"),
-)
-PROFILE_TABLE = ", ".join(f"{source} {kind}" for _, source, kind in PROFILE_COLUMNS)
 NO_PROFILE = "\t".join("\\N" for _ in PROFILE_COLUMNS)
 
 
@@ -206,19 +138,11 @@ def customers_update_profiles(cur: psycopg.Cursor, profiles: dict[int, tuple[dat
     """
     if not profiles:
         return
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS profile_updates (pk int, {PROFILE_TABLE}) ON COMMIT DROP")
-    with cur.copy("COPY profile_updates FROM STDIN") as copy:
+    cur.execute(statements.PROFILES_CREATE)
+    with cur.copy(statements.PROFILES_COPY) as copy:
         copy.write("".join(f"{pk}\t{profile_copy_fields(*profiles[pk])}\n" for pk in sorted(profiles)))
-    assignments = ", ".join(f"{column} = p.{source}" for column, source, _ in PROFILE_COLUMNS)
-    cur.execute(
-        f"""
-        UPDATE receipts_customer c SET {assignments}, updated_at = now()
-        FROM profile_updates p
-        WHERE c.id = p.pk AND (c.profile_at IS NULL OR c.profile_at <= p.at)
-          AND (c.profile IS DISTINCT FROM p.doc OR c.profile_at IS DISTINCT FROM p.at)
-        """
-    )
-    cur.execute("DROP TABLE profile_updates")
+    cur.execute(statements.PROFILES_UPDATE)
+    cur.execute(statements.PROFILES_DROP)
 
 
 def customers_add_batch(cur: psycopg.Cursor, stored: Iterable[tuple[ParsedReceipt, int | None]]) -> None:
@@ -226,7 +150,7 @@ def customers_add_batch(cur: psycopg.Cursor, stored: Iterable[tuple[ParsedReceip
     newly stored receipts, in one UPDATE per customer row (both change indexed columns, so each UPDATE writes every
     index of the row again).
 
-    The counters are summed here from the parsed receipts, as stored, rather than read back from receipts_receipt;
+    The counters are summed here from the parsed receipts, as stored, rather than read back from the receipts table;
     they and the latest customer object travel by COPY. Lock the customers first (`customers_lock`).
     """
     deltas = customer_deltas_text(stored)
@@ -270,28 +194,12 @@ def customer_deltas_text(stored: Iterable[tuple[ParsedReceipt, int | None]]) -> 
 
 
 def customers_apply_deltas(cur: psycopg.Cursor, deltas: str) -> None:
-    cur.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS customer_deltas (pk int, receipts int, purchases int, gross numeric, "
-        f"net numeric, first_at timestamptz, last_at timestamptz, {PROFILE_TABLE}) ON COMMIT DROP"
-    )
-    with cur.copy("COPY customer_deltas FROM STDIN") as copy:
+    """Add `customer_deltas_text`'s per-customer deltas to the customers (locked by the caller)."""
+    cur.execute(statements.DELTAS_CREATE)
+    with cur.copy(statements.DELTAS_COPY) as copy:
         copy.write(deltas)
-    take = "d.at IS NOT NULL AND (c.profile_at IS NULL OR c.profile_at <= d.at)"  # as customers_update_profiles
-    profile = ", ".join(
-        f"{column} = CASE WHEN {take} THEN d.{source} ELSE c.{column} END" for column, source, _ in PROFILE_COLUMNS
-    )
-    cur.execute(
-        f"""
-        UPDATE receipts_customer c SET
-            receipts_count = c.receipts_count + d.receipts, purchases = c.purchases + d.purchases,
-            gross_total = c.gross_total + d.gross, net_total = c.net_total + d.net,
-            first_purchase_at = least(c.first_purchase_at, d.first_at),
-            last_purchase_at = greatest(c.last_purchase_at, d.last_at), {profile}, updated_at = now()
-        FROM customer_deltas d
-        WHERE c.id = d.pk
-        """
-    )
-    cur.execute("DROP TABLE customer_deltas")
+    cur.execute(statements.DELTAS_APPLY)
+    cur.execute(statements.DELTAS_DROP)
 
 
 def copy_text(value: object) -> str:
@@ -334,13 +242,7 @@ def facts_insert(cur: psycopg.Cursor, account_id: int, rows: list[tuple[int, dat
         return
     rows.sort(key=lambda row: (row[0], row[1]))  # index order: fewer page switches while inserting
     columns = list(zip(*rows, strict=True))
-    cur.execute(
-        """
-        INSERT INTO receipts_itemfact (account_id, code, purchase_at, store_code, customer_pk, receipt_pk)
-        SELECT %s, * FROM unnest(%s::int[], %s::timestamptz[], %s::int[], %s::int[], %s::bigint[])
-        """,
-        [account_id, *[list(column) for column in columns]],
-    )
+    cur.execute(statements.FACTS_INSERT, [account_id, *[list(column) for column in columns]])
 
 
 def facts_for(
@@ -367,10 +269,7 @@ def facts_move(
 ) -> None:
     """Point an existing receipt's facts at another customer; found through the index by code and time."""
     cur.execute(
-        """
-        UPDATE receipts_itemfact SET customer_pk = %s
-        WHERE account_id = %s AND code = ANY(%s) AND purchase_at = %s AND receipt_pk = %s
-        """,
+        statements.FACTS_MOVE,
         [customer_pk, account_id, list(code_ids), receipt.purchase_at, receipt_pk],
     )
 
@@ -381,7 +280,7 @@ def buyers_add(
     """Add the buyers of kept codes (CodeBuyer) among stored receipts: (parsed, receipt pk, customer pk), with the
     batch's (kind, value) → code map. Run late in the transaction, after the customers are locked: a buyer row an
     uncommitted batch inserted makes another batch with the same new buyer wait for its commit."""
-    cur.execute("SELECT id FROM receipts_itemcode WHERE account_id = %s AND buyers_since IS NOT NULL", [account_id])
+    cur.execute(statements.CODES_KEPT, [account_id])
     kept = {row[0] for row in cur.fetchall()}
     if not kept:
         return
@@ -396,11 +295,7 @@ def buyers_add(
         return
     ordered = sorted(pairs)
     cur.execute(
-        """
-        INSERT INTO receipts_codebuyer (account_id, code, customer_pk)
-        SELECT %s, code, customer_pk FROM unnest(%s::int[], %s::int[]) AS t(code, customer_pk)
-        ON CONFLICT DO NOTHING
-        """,
+        statements.BUYERS_INSERT,
         [account_id, [code for code, _ in ordered], [customer for _, customer in ordered]],
     )
 
@@ -412,17 +307,7 @@ def buyers_recheck(cur: psycopg.Cursor, account_id: int, customer_pk: int, code_
     if not code_ids:
         return
     cur.execute(
-        """
-        DELETE FROM receipts_codebuyer b
-        WHERE b.account_id = %(account)s AND b.customer_pk = %(customer)s AND b.code = ANY(%(codes)s)
-          AND NOT EXISTS (
-              SELECT 1 FROM receipts_itemfact f
-              WHERE f.account_id = %(account)s AND f.code = b.code AND f.customer_pk = %(customer)s
-                AND f.purchase_at = ANY(ARRAY(
-                    SELECT r.purchase_at FROM receipts_receipt r WHERE r.customer_pk = %(customer)s AND r.is_purchase
-                ))
-          )
-        """,
+        statements.BUYERS_RECHECK,
         {"account": account_id, "customer": customer_pk, "codes": sorted(set(code_ids))},
     )
 
@@ -432,22 +317,7 @@ def windows_add_receipts(cur: psycopg.Cursor, account_id: int, receipt_pks: Sequ
     if not receipt_pks:
         return
     cur.execute(
-        """
-        INSERT INTO receipts_windowstat (window_id, customer_pk, purchases, net_total, gross_total)
-        SELECT w.id, r.customer_pk, count(*), coalesce(sum(r.net_amount), 0), coalesce(sum(r.gross_amount), 0)
-        FROM receipts_purchasewindow w
-        JOIN receipts_receipt r
-          ON r.id = ANY(%s) AND r.is_purchase AND r.customer_pk IS NOT NULL
-         AND (w.starts_at IS NULL OR r.purchase_at >= w.starts_at)
-         AND (w.ends_at IS NULL OR r.purchase_at < w.ends_at)
-        WHERE w.account_id = %s
-        GROUP BY w.id, r.customer_pk
-        ORDER BY w.id, r.customer_pk
-        ON CONFLICT (window_id, customer_pk) DO UPDATE
-        SET purchases = receipts_windowstat.purchases + EXCLUDED.purchases,
-            net_total = receipts_windowstat.net_total + EXCLUDED.net_total,
-            gross_total = receipts_windowstat.gross_total + EXCLUDED.gross_total
-        """,
+        statements.WINDOWS_ADD_RECEIPTS,
         [list(receipt_pks), account_id],
     )
 
@@ -457,16 +327,7 @@ def windows_forget_covering(cur: psycopg.Cursor, account_id: int, instants: Sequ
     if not instants:
         return
     cur.execute(
-        """
-        WITH gone AS (
-            DELETE FROM receipts_purchasewindow w
-            WHERE w.account_id = %s AND EXISTS (
-                SELECT 1 FROM unnest(%s::timestamptz[]) AS t(at)
-                WHERE (w.starts_at IS NULL OR t.at >= w.starts_at) AND (w.ends_at IS NULL OR t.at < w.ends_at))
-            RETURNING w.id
-        )
-        DELETE FROM receipts_windowstat s USING gone WHERE s.window_id = gone.id
-        """,
+        statements.WINDOWS_FORGET_COVERING,
         [account_id, list(instants)],
     )
 
@@ -475,16 +336,4 @@ def announce_batch(account_id: int) -> None:
     """After the batch commits, tell the segment engine (by task name: receipts never imports segments). A few
     seconds' delay lets quick successive batches fold into one incremental run; a lost message is caught by the
     segments sweep, because the batch row itself is the durable record."""
-    from django.db import transaction
-
-    def send() -> None:
-        from loyalty.celery import app
-
-        try:
-            app.send_task("segments.receipts_arrived", args=[account_id], countdown=3)
-        except Exception:  # the broker is down; the sweep will find the batch
-            import logging
-
-            logging.getLogger(__name__).warning("could not announce receipts of account %s", account_id, exc_info=True)
-
-    transaction.on_commit(send)
+    enqueue_on_commit("segments.receipts_arrived", args=[account_id], countdown=3)

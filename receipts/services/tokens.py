@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.accounts import tokens
+from receipts.errors import InvalidReceiptToken
 
 AUDIENCE_SUFFIX = "/receipts/receipt-token"
 
@@ -41,13 +42,16 @@ def receipt_token_issue(
 
 
 def receipt_token_verify(token: str, *, base_url: str, aid: str) -> dict[str, Any]:
-    """Raises tokens.TokenError (expired, foreign, forged) with a message safe to show."""
-    claims = tokens.decode(token, issuer=base_url, audience=receipt_token_audience(base_url, aid))
+    """The token's claims; `InvalidReceiptToken` (expired, foreign, forged) with a message safe to show."""
+    try:
+        claims = tokens.decode(token, issuer=base_url, audience=receipt_token_audience(base_url, aid))
+    except tokens.TokenError as exc:
+        raise InvalidReceiptToken(f"Invalid receipt token: {exc}.") from exc
     if (
         claims.get("typ") != tokens.RECEIPT_TOKEN
         or claims.get("account") != aid
         or not isinstance(claims.get("receipt_id"), str)
         or not isinstance(claims.get("store_id"), str)
     ):
-        raise tokens.TokenError("the token is not a receipt token of this account")
+        raise InvalidReceiptToken("Invalid receipt token: the token is not a receipt token of this account.")
     return claims

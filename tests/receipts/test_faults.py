@@ -63,6 +63,6 @@ def _batch_is_waiting(blocker: psycopg.Connection) -> bool:
     with psycopg.connect(**db_dsn(), autocommit=True) as probe:
         row = probe.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-            ["%FROM receipts_customer WHERE id = ANY%"],
+            ["%receipts_customer%= ANY%FOR UPDATE%"],  # the write path's customers lock (identifiers may be quoted)
         ).fetchone()
     return row[0] > 0

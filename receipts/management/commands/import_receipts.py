@@ -84,13 +84,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, path, account, skip_invalid, chunk_size, processes, **options):
-        target = Account.objects.filter(aid=account).first()
-        if target is None:
-            raise CommandError(f"Account {account} does not exist; create it with create_account first.")
-        if path != "-" and not Path(path).is_file():
-            raise CommandError(f"{path} is not a file")
-        if chunk_size < 1 or processes < 1:
-            raise CommandError("--chunk-size and --processes must be positive")
+        target = self._target(path, account, chunk_size, processes)
 
         def progress(result: BulkResult) -> None:
             if options["verbosity"] >= 1:
@@ -111,6 +105,21 @@ class Command(BaseCommand):
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
+        self._report(target, result)
+
+    @staticmethod
+    def _target(path: str, account: str, chunk_size: int, processes: int) -> Account:
+        """The account to import into, once the arguments are known to be usable."""
+        target = Account.objects.filter(aid=account).first()
+        if target is None:
+            raise CommandError(f"Account {account} does not exist; create it with create_account first.")
+        if path != "-" and not Path(path).is_file():
+            raise CommandError(f"{path} is not a file")
+        if chunk_size < 1 or processes < 1:
+            raise CommandError("--chunk-size and --processes must be positive")
+        return target
+
+    def _report(self, target: Account, result: BulkResult) -> None:
         if result.stopped:
             raise CommandError(
                 f"{result.problems[0]} (stopped: {result.stored:,} receipts of the chunks before it were stored)"
