@@ -33,10 +33,23 @@ def iso(value: datetime | None) -> str | None:
 # --- representations --------------------------------------------------------------------------------------------
 
 
+def _with_default_shapes(document: dict[str, Any]) -> dict[str, Any]:
+    """`links: []`, `limitation: {}` and `requirement.customer: {}` where the document has none: Dintero's own
+    fixtures always carry them, and its web widget reads `discount.links.find(...)` and
+    `discount.limitation.discount_reward_usage` without checking (one rule without them blanks its whole list)."""
+    requirement = document.get("requirement")
+    return {
+        **document,
+        "links": document.get("links", []),
+        "limitation": document.get("limitation", {}),
+        "requirement": {"customer": {}, **requirement} if isinstance(requirement, dict) else requirement,
+    }
+
+
 def rule_to_api(rule: DiscountRule, *, statistics: bool = False) -> dict[str, Any]:
-    """The stored document as posted, with the server's fields."""
+    """The stored document as posted, with the server's fields and the default shapes of what it left out."""
     body = {
-        **rule.document,
+        **_with_default_shapes(rule.document),
         "id": str(rule.id),
         "type": rule.type,
         "active": rule.active,
@@ -75,9 +88,8 @@ def ref_to_api(ref: DiscountRef) -> dict[str, Any]:
         "created_by": ref.created_by,
         "updated_at": iso(ref.deleted_at or ref.created_at),
     }
-    # The spec gives the wildcard's ref a null customer_id but types the field as a string: it is left out.
-    if ref.customer_id != ANY_CUSTOMER:
-        body["customer_id"] = ref.customer_id
+    # The spec: "The customer_id will be null if the ref originated from giving the discount to all customers".
+    body["customer_id"] = None if ref.customer_id == ANY_CUSTOMER else ref.customer_id
     if ref.offering_constraint_id:
         body["offering_constraint_id"] = ref.offering_constraint_id
     if ref.deleted_at:
@@ -106,6 +118,18 @@ def rule_find(*, account: Account, rule_id: str) -> DiscountRule | None:
 def rule_get(*, account: Account, rule_id: str) -> DiscountRule:
     """A live rule of the account; deleted, foreign and malformed ids are all 404."""
     rule = rule_find(account=account, rule_id=rule_id)
+    if rule is None:
+        raise RuleNotFound(rule_id)
+    return rule
+
+
+def rule_get_for_refs(*, account: Account, rule_id: str) -> DiscountRule:
+    """A rule of the account whose refs can be listed: deleted rules too (they keep their refs)."""
+    try:
+        pk = uuid.UUID(rule_id)
+    except ValueError as exc:
+        raise RuleNotFound(rule_id) from exc
+    rule = DiscountRule.objects.filter(account=account, pk=pk).first()
     if rule is None:
         raise RuleNotFound(rule_id)
     return rule

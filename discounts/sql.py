@@ -56,13 +56,14 @@ def give(*, only_without_live_ref: bool) -> sql.Composed:
     )
 
 
-def take(*, only_customers: bool) -> sql.Composed:
-    """Soft-delete the rule's live refs (of `%(customers)s` only, with `only_customers`)."""
-    scope = (
-        sql.SQL("AND ref.{customer} = ANY(%(customers)s::text[])").format(customer=_CUSTOMER)
-        if only_customers
-        else sql.SQL("")
-    )
+def take(*, only_customers: bool, spared: bool = False) -> sql.Composed:
+    """Soft-delete the rule's live refs (of `%(customers)s` only, with `only_customers`; but those of
+    `%(spared)s`, with `spared`)."""
+    scope = sql.SQL("")
+    if only_customers:
+        scope += sql.SQL("AND ref.{customer} = ANY(%(customers)s::text[])").format(customer=_CUSTOMER)
+    if spared:
+        scope += sql.SQL(" AND ref.{customer} <> ALL(%(spared)s::text[])").format(customer=_CUSTOMER)
     return sql.SQL(
         """
     UPDATE {ref} ref SET {deleted_at} = %(now)s::timestamptz, {deleted_by} = %(actor)s::text
