@@ -16,10 +16,13 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django_filters import FilterSet
 
+from discounts import sql as statements
 from discounts.documents import ANY_CUSTOMER, NO_CUSTOMER, WILDCARD_ITEM, public_metadata
 from discounts.errors import InvalidCursor, PushNotFound, RuleNotFound
 from discounts.models import DiscountRef, DiscountRule, PushLink, PushRun
 from loyalty.accounts.models import Account
+from loyalty.core.sql import raw_cursor
+from segments.models import Segment
 
 # Usage (available_for_receipt, claims) is not part of this implementation, so no rule is ever used: the
 # statistics the spec promises are all zero rather than missing.
@@ -343,6 +346,24 @@ def rules_search(
         data=[rows[key] for key in page],
         starting_after=encode_cursor(page[-1]) if len(keys) > limit else None,
     )
+
+
+@dataclass(frozen=True)
+class MembershipDiff:
+    version: int | None  # the segment's published version; None before its first successful run
+    added: list[str]  # customer ids in it that were not members of `since_version`
+    removed: list[str]  # customer ids of `since_version` that are not in it
+
+
+def segment_membership_diff(*, segment: Segment, since_version: int | None) -> MembershipDiff:
+    """The published version and what changed since `since_version` (None: since nobody, i.e. every member), read
+    in one statement (discounts.sql.MEMBERSHIP_DIFF), so it never sees a half-published version."""
+    cur = raw_cursor()
+    cur.execute(statements.MEMBERSHIP_DIFF, {"segment": segment.pk, "since": since_version})
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return MembershipDiff(version=None, added=[], removed=[])
+    return MembershipDiff(version=row[0], added=list(row[1]), removed=list(row[2]))
 
 
 def push_runs_for_segment(*, segment) -> QuerySet[PushRun]:

@@ -277,6 +277,31 @@ def rule_customers_take_departed(
         return cur.rowcount
 
 
+def rule_customers_take_given(
+    *, account: Account, rule: DiscountRule, given_by: str, customer_ids: Sequence[str], actor: str
+) -> int:
+    """Take the rule back from those of `customer_ids` it was given to by `given_by` (a segment push: the members
+    who left). Refs given any other way are never touched. One UPDATE; returns how many refs were taken."""
+    with transaction.atomic():
+        _lock_rule(account, rule.pk)
+        if not customer_ids:
+            return 0
+        cur = raw_cursor()
+        cur.execute(
+            statements.TAKE_GIVEN,
+            {
+                "account": account.pk,
+                "rule": rule.pk,
+                "now": timezone.now(),
+                "actor": actor,
+                "given_by": given_by,
+                "customers": list(customer_ids),
+            },
+        )
+        _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_TAKE, count=cur.rowcount)
+        return cur.rowcount
+
+
 def _audit_refs(rule: DiscountRule, *, account: Account, actor: str, action: str, count: int) -> None:
     """One event per call that changed refs; it counts customers and never names them (their ids are personal)."""
     if count:
