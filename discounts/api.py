@@ -196,15 +196,21 @@ class RuleView(DinteroAPIView):
         operation_id="aid_discounts_did_put",
         summary="Update a discount rule",
         description="Properties sent replace the stored ones (requirement and reward merge one level deep). "
-        "requirement.purchase_to can only move later; requirement.purchase_from and reward (but reward.base) are "
-        "frozen once the rule has been given to a customer; type is read-only.",
+        "requirement.purchase_to can only move later; requirement.purchase_from and reward (but reward.base) "
+        "cannot be updated (resending their current values is accepted); type is read-only.",
         request=DISCOUNT,
         responses={200: OpenApiTypes.OBJECT},
         tags=RULES,
     )
     def put(self, request, aid, did):
         rule = selectors.rule_get(account=self.account, rule_id=did)
-        rule = services.rule_update(account=self.account, rule=rule, changes=request.data, actor=self.principal.actor)
+        rule = services.rule_update(
+            account=self.account,
+            rule=rule,
+            changes=request.data,
+            actor=self.principal.actor,
+            start_and_reward_fixed=True,
+        )
         return Response(selectors.rule_to_api(rule, statistics=True))
 
     @extend_schema(
@@ -230,6 +236,7 @@ class RuleCustomersView(DinteroAPIView):
     @extend_schema(
         operation_id="aid_discounts_did_customers_get",
         summary="The customers (refs) a rule was given to, in the order given",
+        description="A deleted rule keeps its refs: they stay listable here.",
         parameters=[
             *_page(1000, "The id of the last ref of the previous page"),
             OpenApiParameter("state", str, enum=RefState.values, description="Default: refs not taken back"),
@@ -239,7 +246,7 @@ class RuleCustomersView(DinteroAPIView):
     )
     def get(self, request, aid, did):
         query = _query(RefPageQuery, request)
-        rule = selectors.rule_get(account=self.account, rule_id=did)
+        rule = selectors.rule_get_for_refs(account=self.account, rule_id=did)
         refs = selectors.rule_refs(
             account=self.account,
             rule=rule,
@@ -272,7 +279,8 @@ class RuleCustomersView(DinteroAPIView):
     @extend_schema(
         operation_id="aid_discounts_did_customers_delete",
         summary="Take a rule back from customers",
-        description="`*` among the customers takes it back from everyone.",
+        description="`*` among the customers takes it back from every customer id (their refs and the `*` ref); "
+        "the `/` ref (purchases without a customer id) is taken back only when `/` is named.",
         request=CUSTOMERS_BODY,
         responses={200: OpenApiTypes.OBJECT},
         tags=CUSTOMERS,
@@ -280,11 +288,8 @@ class RuleCustomersView(DinteroAPIView):
     def delete(self, request, aid, did):
         rule = selectors.rule_get(account=self.account, rule_id=did)
         customers = _body("aid_discounts_did_customers_delete", request)["customers"]
-        services.rule_customers_take(
-            account=self.account,
-            rule=rule,
-            customer_ids=None if documents.ANY_CUSTOMER in customers else customers,
-            actor=self.principal.actor,
+        services.rule_customers_take_from(
+            account=self.account, rule=rule, customer_ids=customers, actor=self.principal.actor
         )
         return Response(selectors.rule_to_api(rule, statistics=True))
 

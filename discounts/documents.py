@@ -43,6 +43,10 @@ def spec() -> dict[str, Any]:
     # Erratum: `maxItems: 10` sits on the link object, where it checks nothing; the limit is on the list of links.
     links = definitions["Links"]
     links["maxItems"] = links["items"].pop("maxItems")
+    # Erratum: a ref's customer_id "will be null if the ref originated from giving the discount to all customers",
+    # yet it is typed as a plain string.
+    refs = loaded["paths"]["/accounts/{aid}/discounts/rules/{did}/customers"]["get"]["responses"]["200"]["schema"]
+    refs["items"]["allOf"][1]["properties"]["customer_id"]["x-nullable"] = True
     # The requirement definitions are the Receipts API's, and so is their erratum.
     allow_numeric_mcc(definitions)
     return loaded
@@ -196,8 +200,14 @@ def update_problems(
     changes: dict[str, Any],
     updated: dict[str, Any],
     given: bool,
+    start_and_reward_fixed: bool = False,
 ) -> Errors:
-    """What the PUT rules forbid in an update that is otherwise a valid document."""
+    """What the PUT rules forbid in an update that is otherwise a valid document.
+
+    `requirement.purchase_from` and `reward` (but `reward.base`) are frozen once the rule has been given, or always
+    with `start_and_reward_fixed` (Dintero's PUT: "Update of requirement purchase_from and reward is not supported").
+    Resending their current values is not a change.
+    """
     problems: Errors = []
     if "type" in changes and changes["type"] != current_type:
         problems.append(("type", f"is read-only: it is {current_type}, set by requirement.item"))
@@ -205,12 +215,17 @@ def update_problems(
     old_to, new_to = parse_datetime(before.get("purchase_to")), parse_datetime(after.get("purchase_to"))
     if old_to and new_to and new_to < old_to:
         problems.append(("requirement.purchase_to", f"can only move later than {before['purchase_to']}"))
-    if given:
-        old_from, new_from = parse_datetime(before.get("purchase_from")), parse_datetime(after.get("purchase_from"))
-        if old_from and new_from and new_from != old_from:
-            problems.append(("requirement.purchase_from", "cannot change once the rule has been given to customers"))
-        if _reward_without_base(current) != _reward_without_base(updated):
-            problems.append(("reward", "cannot change once the rule has been given to customers (reward.base can)"))
+    if start_and_reward_fixed:
+        why = "is not supported in an update"
+    elif given:
+        why = "cannot change once the rule has been given to customers"
+    else:
+        return problems
+    old_from, new_from = parse_datetime(before.get("purchase_from")), parse_datetime(after.get("purchase_from"))
+    if old_from and new_from and new_from != old_from:
+        problems.append(("requirement.purchase_from", f"{why} (it is {before['purchase_from']})"))
+    if _reward_without_base(current) != _reward_without_base(updated):
+        problems.append(("reward", f"{why} (reward.base can change)"))
     return problems
 
 

@@ -1,8 +1,9 @@
 """Pushing a segment onto a discount rule: once, or kept in sync after every published recalculation.
 
-A push reads one published membership version (in one statement), gives the rule to its members through
-`rule_customers_give` (idempotent), and with "remove departed" takes it back from customers this segment gave it to
-who are no longer members. Re-running a push adds nothing twice, so Celery retries are safe.
+A push reads one published membership version (in one statement). Pushed once, or at a link's first sync, the
+rule goes to every member; each later sync applies only what changed since the version the link last applied
+(members who entered get it; with "remove departed", those who left lose what this segment gave them). Giving is
+idempotent and a push is one transaction, so Celery retries are safe.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from discounts import documents
+from discounts import documents, selectors
 from discounts.errors import PushError
 from discounts.models import DiscountRule, PushLink, PushRun
-from discounts.services import rule_create, rule_customers_give, rule_customers_take_departed
+from discounts.services import (
+    rule_create,
+    rule_customers_give,
+    rule_customers_take_departed,
+    rule_customers_take_given,
+)
 from loyalty.accounts.models import Account
 from loyalty.core.jobs import enqueue_on_commit
 from loyalty.core.services import audit_record
-from segments import selectors as segments
 from segments.models import Segment
 
 logger = logging.getLogger(__name__)
@@ -115,28 +120,8 @@ def push_execute(*, push_id: str | uuid.UUID) -> PushRun | None:
     try:
         if run.rule.deleted_at is not None:
             raise PushError("The discount rule has been deleted.")
-        version, members = segments.segment_member_ids(segment=run.segment)
-        if version is None:
-            raise PushError("The segment has not been calculated yet.")
-        source = given_by(run.segment)
-        # The service takes at most MAX_CUSTOMERS_PER_CALL ids per call (the API's limit); segments can be bigger.
-        # Giving is idempotent, so a retry after a partial push adds only what is missing.
-        step = documents.MAX_CUSTOMERS_PER_CALL
-        added = sum(
-            rule_customers_give(
-                account=run.account,
-                rule=run.rule,
-                customer_ids=members[start : start + step],
-                offering_constraint_id=None,
-                actor=source,
-            )
-            for start in range(0, len(members), step)
-        )
-        removed = 0
-        if run.remove_departed:
-            removed = rule_customers_take_departed(
-                account=run.account, rule=run.rule, given_by=source, keep=members, actor=source
-            )
+        with transaction.atomic():
+            outcome = _apply(run)
     except PushError as exc:
         return _finish(run, started, status=PushRun.Status.FAILED, error_code="push_failed", error_message=str(exc))
     except Exception as exc:
@@ -144,17 +129,52 @@ def push_execute(*, push_id: str | uuid.UUID) -> PushRun | None:
             run, started, status=PushRun.Status.FAILED, error_code=type(exc).__name__, error_message=str(exc)[:2000]
         )
         raise
+    return _finish(run, started, status=PushRun.Status.SUCCEEDED, **outcome)
+
+
+def _apply(run: PushRun) -> dict[str, int]:
+    """Give (and take) what the push owes, in the caller's transaction; → the run's version and counts.
+
+    A push once, and the first sync of a link, give the whole membership. Every later sync applies only what
+    changed between the version the link last applied and the published one: members who entered are given the
+    rule, and with remove departed those who left lose what this segment gave them. A customer whose ref was taken
+    back by hand, and who never left, is not given it again; a version whose sync never ran is caught up by the
+    next one. The link's row stays locked until the push commits, so two pushes of one link apply one at a time
+    (the second finds nothing left to do).
+    """
+    link = None
     if run.mode == PushRun.Mode.SYNC:
-        PushLink.objects.filter(segment=run.segment, rule=run.rule).update(last_version=version)
-    return _finish(
-        run,
-        started,
-        status=PushRun.Status.SUCCEEDED,
-        version=version,
-        added=added,
-        removed=removed,
-        skipped=len(members) - added,
+        link = PushLink.objects.select_for_update().filter(segment=run.segment, rule=run.rule).first()
+    since = link.last_version if link is not None else None
+    diff = selectors.segment_membership_diff(segment=run.segment, since_version=since)
+    if diff.version is None:
+        raise PushError("The segment has not been calculated yet.")
+    source = given_by(run.segment)
+    # The service takes at most MAX_CUSTOMERS_PER_CALL ids per call (the API's limit); segments can be bigger.
+    step = documents.MAX_CUSTOMERS_PER_CALL
+    added = sum(
+        rule_customers_give(
+            account=run.account,
+            rule=run.rule,
+            customer_ids=diff.added[start : start + step],
+            offering_constraint_id=None,
+            actor=source,
+        )
+        for start in range(0, len(diff.added), step)
     )
+    removed = 0
+    if run.remove_departed and since is None:  # a whole push: whoever this segment gave it to and is not a member
+        removed = rule_customers_take_departed(
+            account=run.account, rule=run.rule, given_by=source, keep=diff.added, actor=source
+        )
+    elif run.remove_departed:
+        removed = rule_customers_take_given(
+            account=run.account, rule=run.rule, given_by=source, customer_ids=diff.removed, actor=source
+        )
+    if link is not None:
+        link.last_version = diff.version
+        link.save(update_fields=["last_version"])
+    return {"version": diff.version, "added": added, "removed": removed, "skipped": len(diff.added) - added}
 
 
 def _finish(run: PushRun, started: float, **fields) -> PushRun:

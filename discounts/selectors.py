@@ -16,10 +16,13 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django_filters import FilterSet
 
+from discounts import sql as statements
 from discounts.documents import ANY_CUSTOMER, NO_CUSTOMER, WILDCARD_ITEM, public_metadata
 from discounts.errors import InvalidCursor, PushNotFound, RuleNotFound
 from discounts.models import DiscountRef, DiscountRule, PushLink, PushRun
 from loyalty.accounts.models import Account
+from loyalty.core.sql import raw_cursor
+from segments.models import Segment
 
 # Usage (available_for_receipt, claims) is not part of this implementation, so no rule is ever used: the
 # statistics the spec promises are all zero rather than missing.
@@ -33,10 +36,23 @@ def iso(value: datetime | None) -> str | None:
 # --- representations --------------------------------------------------------------------------------------------
 
 
+def _with_default_shapes(document: dict[str, Any]) -> dict[str, Any]:
+    """`links: []`, `limitation: {}` and `requirement.customer: {}` where the document has none: Dintero's own
+    fixtures always carry them, and its web widget reads `discount.links.find(...)` and
+    `discount.limitation.discount_reward_usage` without checking (one rule without them blanks its whole list)."""
+    requirement = document.get("requirement")
+    return {
+        **document,
+        "links": document.get("links", []),
+        "limitation": document.get("limitation", {}),
+        "requirement": {"customer": {}, **requirement} if isinstance(requirement, dict) else requirement,
+    }
+
+
 def rule_to_api(rule: DiscountRule, *, statistics: bool = False) -> dict[str, Any]:
-    """The stored document as posted, with the server's fields."""
+    """The stored document as posted, with the server's fields and the default shapes of what it left out."""
     body = {
-        **rule.document,
+        **_with_default_shapes(rule.document),
         "id": str(rule.id),
         "type": rule.type,
         "active": rule.active,
@@ -75,9 +91,8 @@ def ref_to_api(ref: DiscountRef) -> dict[str, Any]:
         "created_by": ref.created_by,
         "updated_at": iso(ref.deleted_at or ref.created_at),
     }
-    # The spec gives the wildcard's ref a null customer_id but types the field as a string: it is left out.
-    if ref.customer_id != ANY_CUSTOMER:
-        body["customer_id"] = ref.customer_id
+    # The spec: "The customer_id will be null if the ref originated from giving the discount to all customers".
+    body["customer_id"] = None if ref.customer_id == ANY_CUSTOMER else ref.customer_id
     if ref.offering_constraint_id:
         body["offering_constraint_id"] = ref.offering_constraint_id
     if ref.deleted_at:
@@ -106,6 +121,18 @@ def rule_find(*, account: Account, rule_id: str) -> DiscountRule | None:
 def rule_get(*, account: Account, rule_id: str) -> DiscountRule:
     """A live rule of the account; deleted, foreign and malformed ids are all 404."""
     rule = rule_find(account=account, rule_id=rule_id)
+    if rule is None:
+        raise RuleNotFound(rule_id)
+    return rule
+
+
+def rule_get_for_refs(*, account: Account, rule_id: str) -> DiscountRule:
+    """A rule of the account whose refs can be listed: deleted rules too (they keep their refs)."""
+    try:
+        pk = uuid.UUID(rule_id)
+    except ValueError as exc:
+        raise RuleNotFound(rule_id) from exc
+    rule = DiscountRule.objects.filter(account=account, pk=pk).first()
     if rule is None:
         raise RuleNotFound(rule_id)
     return rule
@@ -319,6 +346,24 @@ def rules_search(
         data=[rows[key] for key in page],
         starting_after=encode_cursor(page[-1]) if len(keys) > limit else None,
     )
+
+
+@dataclass(frozen=True)
+class MembershipDiff:
+    version: int | None  # the segment's published version; None before its first successful run
+    added: list[str]  # customer ids in it that were not members of `since_version`
+    removed: list[str]  # customer ids of `since_version` that are not in it
+
+
+def segment_membership_diff(*, segment: Segment, since_version: int | None) -> MembershipDiff:
+    """The published version and what changed since `since_version` (None: since nobody, i.e. every member), read
+    in one statement (discounts.sql.MEMBERSHIP_DIFF), so it never sees a half-published version."""
+    cur = raw_cursor()
+    cur.execute(statements.MEMBERSHIP_DIFF, {"segment": segment.pk, "since": since_version})
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return MembershipDiff(version=None, added=[], removed=[])
+    return MembershipDiff(version=row[0], added=list(row[1]), removed=list(row[2]))
 
 
 def push_runs_for_segment(*, segment) -> QuerySet[PushRun]:

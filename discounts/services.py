@@ -96,11 +96,18 @@ def rule_create(*, account: Account, document: Any, actor: str) -> DiscountRule:
 
 
 def rule_update_validate(
-    *, account: Account, rule: DiscountRule, changes: Any, replace: bool = False
+    *,
+    account: Account,
+    rule: DiscountRule,
+    changes: Any,
+    replace: bool = False,
+    start_and_reward_fixed: bool = False,
 ) -> documents.ParsedRule:
     """The rule as `changes` would leave it, or DiscountValidationError / RuleUpdateError. Writes nothing.
 
     `replace=False` is PUT (see documents.apply_changes); `replace=True` takes `changes` as the whole new document.
+    `start_and_reward_fixed` is Dintero's PUT, where requirement.purchase_from and reward never change; the
+    back-office may change them until the rule is first given (documents.update_problems).
     """
     if not isinstance(changes, dict):
         raise DiscountValidationError("The body must be an object.", [("", "must be an object")])
@@ -117,6 +124,7 @@ def rule_update_validate(
         changes=changes,
         updated=updated,
         given=rule_was_given(account=account, rule=rule),
+        start_and_reward_fixed=start_and_reward_fixed,
     )
     if problems:
         raise RuleUpdateError(rule, problems)
@@ -124,11 +132,23 @@ def rule_update_validate(
 
 
 def rule_update(
-    *, account: Account, rule: DiscountRule, changes: Any, actor: str, replace: bool = False
+    *,
+    account: Account,
+    rule: DiscountRule,
+    changes: Any,
+    actor: str,
+    replace: bool = False,
+    start_and_reward_fixed: bool = False,
 ) -> DiscountRule:
     with transaction.atomic():
         locked = _lock_rule(account, rule.pk)
-        parsed = rule_update_validate(account=account, rule=locked, changes=changes, replace=replace)
+        parsed = rule_update_validate(
+            account=account,
+            rule=locked,
+            changes=changes,
+            replace=replace,
+            start_and_reward_fixed=start_and_reward_fixed,
+        )
         for name, value in _columns(parsed).items():
             setattr(locked, name, value)
         locked.updated_at = timezone.now()
@@ -213,6 +233,25 @@ def rule_customers_take(*, account: Account, rule: DiscountRule, customer_ids: S
         return cur.rowcount
 
 
+def rule_customers_take_from(*, account: Account, rule: DiscountRule, customer_ids: Sequence[str], actor: str) -> int:
+    """The API's take-back: ids are literal, but `*` stands for every customer id, so it takes back the `*` ref and
+    every customer's refs. The `/` ref (purchases without a customer id) is another audience: taken back only
+    when `/` is named too. Returns how many refs were taken."""
+    if documents.ANY_CUSTOMER not in customer_ids:
+        return rule_customers_take(account=account, rule=rule, customer_ids=customer_ids, actor=actor)
+    problems = documents.customer_ids_problems(customer_ids)
+    if problems:
+        raise _invalid("The customers", problems)
+    spared = [] if documents.NO_CUSTOMER in customer_ids else [documents.NO_CUSTOMER]
+    with transaction.atomic():
+        _lock_rule(account, rule.pk)
+        params = {"account": account.pk, "rule": rule.pk, "now": timezone.now(), "actor": actor, "spared": spared}
+        cur = raw_cursor()
+        cur.execute(statements.take(only_customers=False, spared=True), params)
+        _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_TAKE, count=cur.rowcount)
+        return cur.rowcount
+
+
 def rule_customers_take_departed(
     *, account: Account, rule: DiscountRule, given_by: str, keep: Sequence[str], actor: str
 ) -> int:
@@ -232,6 +271,31 @@ def rule_customers_take_departed(
                 "actor": actor,
                 "given_by": given_by,
                 "keep": list(keep),
+            },
+        )
+        _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_TAKE, count=cur.rowcount)
+        return cur.rowcount
+
+
+def rule_customers_take_given(
+    *, account: Account, rule: DiscountRule, given_by: str, customer_ids: Sequence[str], actor: str
+) -> int:
+    """Take the rule back from those of `customer_ids` it was given to by `given_by` (a segment push: the members
+    who left). Refs given any other way are never touched. One UPDATE; returns how many refs were taken."""
+    with transaction.atomic():
+        _lock_rule(account, rule.pk)
+        if not customer_ids:
+            return 0
+        cur = raw_cursor()
+        cur.execute(
+            statements.TAKE_GIVEN,
+            {
+                "account": account.pk,
+                "rule": rule.pk,
+                "now": timezone.now(),
+                "actor": actor,
+                "given_by": given_by,
+                "customers": list(customer_ids),
             },
         )
         _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_TAKE, count=cur.rowcount)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from discounts.models import DiscountRef
 from loyalty.core.ids import UUID7_BLOCK_SQL
 from loyalty.core.sql import column, columns, sql, table
+from receipts.models import Customer
+from segments.models import MembershipSpan, Segment, SegmentMember, SegmentRun
 
 _REF = table(DiscountRef)
 _CUSTOMER = column(DiscountRef, "customer_id")
@@ -56,13 +58,14 @@ def give(*, only_without_live_ref: bool) -> sql.Composed:
     )
 
 
-def take(*, only_customers: bool) -> sql.Composed:
-    """Soft-delete the rule's live refs (of `%(customers)s` only, with `only_customers`)."""
-    scope = (
-        sql.SQL("AND ref.{customer} = ANY(%(customers)s::text[])").format(customer=_CUSTOMER)
-        if only_customers
-        else sql.SQL("")
-    )
+def take(*, only_customers: bool, spared: bool = False) -> sql.Composed:
+    """Soft-delete the rule's live refs (of `%(customers)s` only, with `only_customers`; but those of
+    `%(spared)s`, with `spared`)."""
+    scope: sql.Composable = sql.SQL("")
+    if only_customers:
+        scope += sql.SQL("AND ref.{customer} = ANY(%(customers)s::text[])").format(customer=_CUSTOMER)
+    if spared:
+        scope += sql.SQL(" AND ref.{customer} <> ALL(%(spared)s::text[])").format(customer=_CUSTOMER)
     return sql.SQL(
         """
     UPDATE {ref} ref SET {deleted_at} = %(now)s::timestamptz, {deleted_by} = %(actor)s::text
@@ -93,4 +96,74 @@ TAKE_DEPARTED = sql.SQL(
     rule=_RULE,
     created_by=_CREATED_BY,
     customer=_CUSTOMER,
+)
+
+
+# Take back the refs `%(given_by)s` gave to the customers of `%(customers)s` (a text[]).
+TAKE_GIVEN = sql.SQL(
+    """
+    UPDATE {ref} ref SET {deleted_at} = %(now)s::timestamptz, {deleted_by} = %(actor)s::text
+    WHERE ref.{account} = %(account)s::int AND ref.{rule} = %(rule)s::uuid AND ref.{deleted_at} IS NULL
+      AND ref.{created_by} = %(given_by)s::text AND ref.{customer} = ANY(%(customers)s::text[])
+"""
+).format(
+    ref=_REF,
+    deleted_at=_DELETED_AT,
+    deleted_by=_DELETED_BY,
+    account=_ACCOUNT,
+    rule=_RULE,
+    created_by=_CREATED_BY,
+    customer=_CUSTOMER,
+)
+
+# A segment's published version and how its membership differs from version `%(since)s` (NULL: from nobody), as
+# customer ids, in one statement, so a publish committing meanwhile is seen whole or not at all. Older versions'
+# member rows are gone once a newer one is published, so the `since` membership comes from the ledger: the spans
+# entered by a run that published `since` or earlier and not left by one. Runs publishing an unchanged membership
+# keep the version number and write no span, so the ledger and the version numbers agree.
+# → (version, added customer ids, removed customer ids); (NULL, NULL, NULL) before a first successful run.
+MEMBERSHIP_DIFF = sql.SQL(
+    """
+    WITH published AS MATERIALIZED (
+            SELECT segment.{current_version} AS version FROM {segment} segment WHERE segment.{segment_id} = %(segment)s),
+         now_in AS (
+            SELECT member.{member_customer} AS customer_pk FROM {member} member, published
+            WHERE member.{member_segment} = %(segment)s AND member.{member_version} = published.version),
+         then_in AS (
+            SELECT span.{span_customer} AS customer_pk
+            FROM {span} span
+            JOIN {run} entered ON entered.{run_id} = span.{entered_run}
+            LEFT JOIN {run} left_ ON left_.{run_id} = span.{left_run}
+            WHERE span.{span_segment} = %(segment)s AND entered.{run_version} <= %(since)s::int
+              AND (span.{left_run} IS NULL OR left_.{run_version} > %(since)s::int)),
+         diff AS (
+            SELECT now_in.customer_pk AS added, then_in.customer_pk AS removed
+            FROM now_in FULL JOIN then_in ON then_in.customer_pk = now_in.customer_pk
+            WHERE now_in.customer_pk IS NULL OR then_in.customer_pk IS NULL)
+    SELECT published.version,
+           coalesce((SELECT array_agg(customer.{customer_id} ORDER BY customer.{customer_id})
+                     FROM diff JOIN {customer} customer ON customer.{customer_pk} = diff.added), '{{}}'),
+           coalesce((SELECT array_agg(customer.{customer_id} ORDER BY customer.{customer_id})
+                     FROM diff JOIN {customer} customer ON customer.{customer_pk} = diff.removed), '{{}}')
+    FROM published
+"""
+).format(
+    segment=table(Segment),
+    segment_id=column(Segment, "id"),
+    current_version=column(Segment, "current_version"),
+    member=table(SegmentMember),
+    member_customer=column(SegmentMember, "customer"),
+    member_segment=column(SegmentMember, "segment"),
+    member_version=column(SegmentMember, "version"),
+    span=table(MembershipSpan),
+    span_customer=column(MembershipSpan, "customer"),
+    span_segment=column(MembershipSpan, "segment"),
+    entered_run=column(MembershipSpan, "entered_run"),
+    left_run=column(MembershipSpan, "left_run"),
+    run=table(SegmentRun),
+    run_id=column(SegmentRun, "id"),
+    run_version=column(SegmentRun, "version"),
+    customer=table(Customer),
+    customer_pk=column(Customer, "id"),
+    customer_id=column(Customer, "customer_id"),
 )

@@ -47,6 +47,7 @@ class Config:
     trust_forwarded_proto: bool = False
     ssl_redirect: bool = True
     hsts_seconds: int = 31_536_000
+    cors_public_origins: list[str] = field(default_factory=lambda: ["*"])
 
 
 def parse_bool(name: str, value: str | None, default: bool) -> bool:
@@ -133,6 +134,7 @@ def load(environ: Mapping[str, str], *, base_dir: Path) -> Config:
         ),
         ssl_redirect=parse_bool("SECURE_SSL_REDIRECT", environ.get("SECURE_SSL_REDIRECT"), default=True),
         hsts_seconds=hsts_seconds,
+        cors_public_origins=_cors_public_origins(environ),
     )
 
 
@@ -229,6 +231,20 @@ def _origins(environ: Mapping[str, str]) -> tuple[str, list[str]]:
     if public_base_url and public_base_url not in origins:
         origins.append(public_base_url)
     return public_base_url, origins
+
+
+def _cors_public_origins(environ: Mapping[str, str]) -> list[str]:
+    """CORS_PUBLIC_ORIGINS: the origins (scheme://host[:port], comma-separated) whose pages may call the widget's
+    public endpoints (token, public rules), or `*` (the default) for any origin."""
+    raw = environ.get("CORS_PUBLIC_ORIGINS", "").strip() or "*"
+    origins = [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+    if origins == ["*"]:
+        return origins
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+            raise ConfigError(f"CORS_PUBLIC_ORIGINS must be * or origins like https://shop.example, got {origin!r}")
+    return origins
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: str) -> int:

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "corsheaders",
     "loyalty.core",
     "loyalty.accounts",
     "loyalty.api",
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: a browser's CORS preflight is answered before anything authenticates, throttles or redirects it
+    "loyalty.core.cors.PublicCorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "loyalty.api.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -152,6 +155,14 @@ JWT_ACCESS_TTL_SECONDS = CONFIG.jwt_access_ttl
 JWT_LEEWAY_SECONDS = 10
 REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 AUTH_THROTTLE_RATE = CONFIG.auth_throttle_rate
+
+# CORS (django-cors-headers) for Dintero's discounts web widget, which runs on the merchant's origin: only the token
+# endpoint and the public rules are cross-origin. No cookies cross (credentials stay off): the widget sends a token.
+CORS_URLS_REGEX = r"^/v1/accounts/[PT]\d{8}/(?:auth/token|discounts/public/rules(?:/[^/]+)?)$"
+CORS_ALLOW_ALL_ORIGINS = CONFIG.cors_public_origins == ["*"]
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CONFIG.cors_public_origins
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "dintero-system-name", "dintero-system-version")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty back-office API",

@@ -49,7 +49,7 @@ def response_schema(name: str, operation_id: str, status: int) -> dict[str, Any]
         ref = response["$ref"].split("/")
         response = spec[ref[1]][ref[2]] if ref[1] == "responses" else spec[ref[1]][ref[2]][ref[3]]
     if "schema" in response:  # Swagger 2.0
-        return {**response["schema"], "definitions": spec.get("definitions", {})}
+        return _oas3_to_jsonschema({**response["schema"], "definitions": spec.get("definitions", {})})
     content = response.get("content", {}).get("application/json")
     if content is None:
         return None
@@ -57,10 +57,11 @@ def response_schema(name: str, operation_id: str, status: int) -> dict[str, Any]
 
 
 def _oas3_to_jsonschema(node: Any) -> Any:
-    """OpenAPI 3.0's `nullable: true` is `type: [T, "null"]` in JSON Schema."""
+    """OpenAPI 3.0's `nullable: true` (Swagger 2.0's `x-nullable: true`) is `type: [T, "null"]` in JSON Schema."""
     if isinstance(node, dict):
         out = {k: _oas3_to_jsonschema(v) for k, v in node.items()}
-        if out.pop("nullable", False) and isinstance(out.get("type"), str):
+        nullable = out.pop("nullable", False) | bool(out.pop("x-nullable", False))
+        if nullable and isinstance(out.get("type"), str):
             out["type"] = [out["type"], "null"]
         return out
     if isinstance(node, list):

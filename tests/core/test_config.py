@@ -122,3 +122,24 @@ def test_django_refuses_to_start_in_production_with_a_one_line_message(tmp_path)
     assert result.stderr.strip() == (
         "loyalty: configuration error: DATABASE_URL must be set when DEBUG is off (production)"
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, ["*"]),
+        ("", ["*"]),
+        ("*", ["*"]),
+        ("https://shop.example", ["https://shop.example"]),
+        (" https://shop.example/ , http://localhost:3000", ["https://shop.example", "http://localhost:3000"]),
+    ],
+)
+def test_cors_public_origins(raw, expected, tmp_path):
+    env = {"LOYALTY_DATA_DIR": str(tmp_path)} | ({} if raw is None else {"CORS_PUBLIC_ORIGINS": raw})
+    assert load(env, base_dir=tmp_path).cors_public_origins == expected
+
+
+@pytest.mark.parametrize("raw", ["shop.example", "https://shop.example/path", "ftp://shop.example", "*,https://a.b"])
+def test_malformed_cors_public_origins_name_the_variable(raw, tmp_path):
+    with pytest.raises(ConfigError, match="CORS_PUBLIC_ORIGINS"):
+        load({"LOYALTY_DATA_DIR": str(tmp_path), "CORS_PUBLIC_ORIGINS": raw}, base_dir=tmp_path)

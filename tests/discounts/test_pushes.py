@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from django.db import connection
 
+from discounts import services
 from discounts.models import DiscountRef, DiscountRule, PushLink, PushRun
 from discounts.pushes import push_execute, pushes_sweep, segment_published, segment_push_start
 from discounts.services import rule_create, rule_customers_give
-from segments.models import SegmentRun
+from receipts.models import Customer
+from segments.models import MembershipSpan, SegmentMember, SegmentRun
 from segments.services import segments as segment_services
 from segments.services.runs import segment_recalculate
 from tests.helpers import db_dsn, wait_until
@@ -123,6 +127,86 @@ class TestPushes:
         # z was given the rule another way: it is never taken by the segment
         assert holders(rule) == after_leaving | {"z"}
         assert PushLink.objects.get().last_version == 3
+
+    def test_a_ref_taken_back_by_hand_stays_taken_back_through_syncs(self, account, api, segment):
+        # given a rule kept in sync with the segment (a, b), and staff taking b's ref back by hand
+        rule = a_rule(account)
+        segment_push_start(account=account, segment=segment, rule=rule, mode="sync", remove_departed=True, actor="t")
+        run_pushes()
+        services.rule_customers_take(account=account, rule=rule, customer_ids=["b"], actor="staff")
+
+        # when c enters and the sync pushes the new version
+        buy(api, "c")
+        recalculate(segment)
+        segment_published(segment_id=segment.pk)
+        (pushed,) = run_pushes()
+
+        # then only c, who entered, is given the rule: b never left, so b's ref stays taken back
+        assert (pushed.status, pushed.version, pushed.added, pushed.removed, pushed.skipped) == (
+            "succeeded",
+            2,
+            1,
+            0,
+            0,
+        )
+        assert holders(rule) == {"a", "c"}
+
+    def test_a_sync_after_missed_versions_applies_the_diff_since_the_version_the_link_last_applied(
+        self, account, api, segment
+    ):
+        # given a link that applied version 1 (a, b), and b's ref taken back by hand
+        rule = a_rule(account)
+        segment_push_start(account=account, segment=segment, rule=rule, mode="sync", remove_departed=True, actor="t")
+        run_pushes()
+        services.rule_customers_take(account=account, rule=rule, customer_ids=["b"], actor="staff")
+        # version 2: c enters, but its sync never runs (the worker was down)
+        buy(api, "c")
+        recalculate(segment)
+        # version 3: a leaves (at most two purchases now, and a buys a third time)
+        segment_services.segment_update(
+            segment=segment,
+            data={"name": "Twice", "parts": [{"criteria": [{"type": "transaction_count", "min": 2, "max": 2}]}]},
+            actor="t",
+        )
+        buy(api, "a")
+        segment_recalculate(run_id=SegmentRun.objects.get(segment=segment, status="queued").id)
+        assert SegmentRun.objects.filter(segment=segment, version=3).exists()
+
+        # when version 3 is announced
+        segment_published(segment_id=segment.pk)
+        (pushed,) = run_pushes()
+
+        # then the push applies what changed between version 1 and 3: c (from the missed version) gains, a loses
+        assert (pushed.version, pushed.added, pushed.removed) == (3, 1, 1)
+        assert holders(rule) == {"c"}
+        assert PushLink.objects.get().last_version == 3
+
+        # and announcing the same version again changes nothing
+        segment_published(segment_id=segment.pk)
+        (again,) = run_pushes()
+        assert (again.version, again.added, again.removed, again.skipped) == (3, 0, 0, 0)
+        assert holders(rule) == {"c"}
+
+    def test_a_customer_who_left_and_came_back_between_two_syncs_keeps_what_they_had(self, account, api, segment):
+        # given a link that applied version 1 (a, b) and a's ref taken back by hand
+        rule = a_rule(account)
+        segment_push_start(account=account, segment=segment, rule=rule, mode="sync", remove_departed=True, actor="t")
+        run_pushes()
+        services.rule_customers_take(account=account, rule=rule, customer_ids=["a"], actor="staff")
+        # a leaves (version 2) and comes back (version 3) with no sync in between
+        with_max = [{"criteria": [{"type": "transaction_count", "min": 2, "max": 2}]}]
+        segment_services.segment_update(segment=segment, data={"name": "Twice", "parts": with_max}, actor="t")
+        buy(api, "a")
+        segment_recalculate(run_id=SegmentRun.objects.get(segment=segment, status="queued").id)
+        segment_services.segment_update(segment=segment, data={"name": "Twice", "parts": TWO_PURCHASES}, actor="t")
+        segment_recalculate(run_id=SegmentRun.objects.get(segment=segment, status="queued").id)
+
+        segment_published(segment_id=segment.pk)
+        (pushed,) = run_pushes()
+
+        # then a was a member at both versions: nothing to give or take
+        assert (pushed.version, pushed.added, pushed.removed) == (3, 0, 0)
+        assert holders(rule) == {"b"}
 
     def test_a_retried_push_adds_nothing_twice(self, account, segment):
         rule = a_rule(account)
@@ -287,3 +371,84 @@ def test_a_synced_rule_follows_recalculations_through_the_worker(celery_worker, 
     assert api.post(f"/api/T00000001/segment/{segment_id}/refresh").status_code == 202
 
     wait_for(lambda: holders(rule) == {"a", "b"}, message="the sync push after the recalculation")
+
+
+def _publish_synthetic_version(segment, version: int, customer_pks: str, left: str | None = None) -> None:
+    """Publish `version` of the segment as the recalculation does, without computing it: its members (a SELECT of
+    customer pks), the ledger's spans of who entered and left, and the run that published it."""
+    run = SegmentRun.objects.create(
+        id=uuid.uuid4(),
+        segment=segment,
+        definition_version=segment.definition_version,
+        trigger=SegmentRun.Trigger.MANUAL,
+        status=SegmentRun.Status.SUCCEEDED,
+        version=version,
+    )
+    member, span = SegmentMember._meta.db_table, MembershipSpan._meta.db_table
+    params = {"s": segment.pk, "v": version, "run": run.pk, "now": datetime.now(UTC)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {member} (segment_id, version, customer_pk) SELECT %(s)s, %(v)s, pk FROM ({customer_pks}) c(pk)",
+            params,
+        )
+        cursor.execute(
+            f"""UPDATE {span} SET left_at = %(now)s, left_run = %(run)s, left_reason = 'manual'
+                WHERE segment_id = %(s)s AND left_at IS NULL AND customer_pk NOT IN (
+                    SELECT customer_pk FROM {member} WHERE segment_id = %(s)s AND version = %(v)s)""",
+            params,
+        )
+        cursor.execute(
+            f"""INSERT INTO {span} (segment_id, customer_pk, entered_at, entered_run, entered_reason, left_reason)
+                SELECT %(s)s, m.customer_pk, %(now)s, %(run)s, 'manual', '' FROM {member} m
+                WHERE m.segment_id = %(s)s AND m.version = %(v)s AND NOT EXISTS (
+                    SELECT 1 FROM {span} open WHERE open.segment_id = %(s)s AND open.customer_pk = m.customer_pk
+                      AND open.left_at IS NULL)""",
+            params,
+        )
+        cursor.execute(f"DELETE FROM {member} WHERE segment_id = %(s)s AND version < %(v)s", params)
+    segment.__class__.objects.filter(pk=segment.pk).update(current_version=version)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_syncing_a_hundred_thousand_members_is_set_based(account):
+    # given 101,000 customers and a segment whose version 1 holds the first 100,000
+    template = Customer.objects.create(account=account, customer_id="template")
+    table = Customer._meta.db_table
+    copied = [f.column for f in Customer._meta.concrete_fields if f.name not in ("id", "customer_id")]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(copied)}, customer_id) "
+            f"SELECT {', '.join(copied)}, 'm' || lpad(n::text, 6, '0') FROM {table} t, generate_series(1, 101000) n "
+            "WHERE t.id = %s",
+            [template.pk],
+        )
+    segment = segment_services.segment_create(account=account, data={"name": "Big", "parts": TWO_PURCHASES}, actor="t")
+    ids = f"SELECT id FROM {table} WHERE account_id = {account.pk} AND customer_id LIKE 'm%%'"
+    _publish_synthetic_version(segment, 1, f"{ids} AND customer_id <= 'm100000'")
+    rule = a_rule(account)
+
+    # when the link's first sync gives the whole membership
+    started = time.monotonic()
+    segment_push_start(account=account, segment=segment, rule=rule, mode="sync", remove_departed=True, actor="t")
+    (first,) = run_pushes()
+    full = time.monotonic() - started
+
+    # and version 2 swaps 1,000 members (m000001..m001000 leave, m100001..m101000 enter)
+    _publish_synthetic_version(segment, 2, f"{ids} AND customer_id > 'm001000'")
+    started = time.monotonic()
+    segment_published(segment_id=segment.pk)
+    (second,) = run_pushes()
+    diff = time.monotonic() - started
+
+    # then the first push gave everyone and the second only the difference, both set-based fast
+    assert (first.status, first.added, first.removed) == ("succeeded", 100_000, 0)
+    assert (second.status, second.version, second.added, second.removed, second.skipped) == (
+        "succeeded",
+        2,
+        1_000,
+        1_000,
+        0,
+    )
+    assert DiscountRef.objects.filter(rule=rule, deleted_at__isnull=True).count() == 100_000
+    assert full < 30, f"the first sync of 100,000 members took {full:.1f}s"
+    assert diff < 10, f"a sync of 1,000 changes in 100,000 members took {diff:.1f}s"
