@@ -10,7 +10,6 @@ from loyalty.accounts.policy import personal_data_visible
 from loyalty.accounts.scopes import Role
 from loyalty.accounts.services import staff_login, staff_refresh_tokens_revoke, staff_token_refresh, staff_user_upsert
 
-BASE_URL = "http://testserver"
 PASSWORD = "pw-Olga-12345"
 
 
@@ -19,15 +18,15 @@ class TestRefreshTokensRevoke:
     def test_revokes_every_refresh_token_the_user_holds_and_no_one_elses(self, account):
         olga, _ = staff_user_upsert(account=account, username="olga", role="owner", password=PASSWORD)
         staff_user_upsert(account=account, username="per", role="editor", password=PASSWORD)
-        first = staff_login(username="olga", password=PASSWORD, base_url=BASE_URL)
-        second = staff_login(username="olga", password=PASSWORD, base_url=BASE_URL)
-        others = staff_login(username="per", password=PASSWORD, base_url=BASE_URL)
+        first = staff_login(username="olga", password=PASSWORD)
+        second = staff_login(username="olga", password=PASSWORD)
+        others = staff_login(username="per", password=PASSWORD)
         assert first and second and others
 
         assert staff_refresh_tokens_revoke(user=olga) == 2
-        assert staff_token_refresh(refresh_token=first.refresh_token, base_url=BASE_URL) is None
-        assert staff_token_refresh(refresh_token=second.refresh_token, base_url=BASE_URL) is None
-        assert staff_token_refresh(refresh_token=others.refresh_token, base_url=BASE_URL) is not None
+        assert staff_token_refresh(refresh_token=first.refresh_token) is None
+        assert staff_token_refresh(refresh_token=second.refresh_token) is None
+        assert staff_token_refresh(refresh_token=others.refresh_token) is not None
         assert staff_refresh_tokens_revoke(user=olga) == 0  # nothing left to revoke
         assert not RefreshToken.objects.filter(user=olga, revoked_at__isnull=True).exists()
 
