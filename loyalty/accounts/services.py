@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +15,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.accounts import tokens
@@ -141,16 +143,20 @@ def api_client_authenticate(*, aid: str, client_id: str, secret: str) -> ApiClie
 
 
 def api_client_touch(*, client_id: str, now: float) -> None:
-    """Record `last_used_at` at most once a minute per process: no write on every request."""
-    if now - _last_touch.get(client_id, 0) < TOUCH_INTERVAL_SECONDS:
+    """Record `last_used_at` at most once a minute per client: the process remembers its last write, and the
+    database's own value stops other processes from writing more often (no write on every request)."""
+    if now - _last_touch.get(client_id, float("-inf")) < TOUCH_INTERVAL_SECONDS:
         return
     _last_touch[client_id] = now
-    ApiClient.objects.filter(client_id=client_id).update(last_used_at=timezone.now())
+    stamp = timezone.now()
+    ApiClient.objects.filter(client_id=client_id).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stamp - timedelta(seconds=TOUCH_INTERVAL_SECONDS))
+    ).update(last_used_at=stamp)
 
 
 def client_token_issue(*, client: ApiClient) -> tuple[str, int]:
     token, ttl = tokens.client_access_token(aid=client.account.aid, client_id=client.client_id, scopes=client.scopes)
-    api_client_touch(client_id=client.client_id, now=float("inf"))
+    api_client_touch(client_id=client.client_id, now=time.monotonic())
     return token, ttl
 
 

@@ -55,7 +55,7 @@ def _require_active_client(client_id: str, aid: str) -> None:
     # Revoking a client takes effect at once, not when its tokens (or the customer tokens it minted) expire.
     if not api_client_active(client_id=client_id, aid=aid):
         raise exceptions.AuthenticationFailed("Invalid access token: the client is revoked.")
-    api_client_touch(client_id=client_id, now=time.time())
+    api_client_touch(client_id=client_id, now=time.monotonic())
 
 
 def _client_principal(claims) -> Principal:
