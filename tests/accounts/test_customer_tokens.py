@@ -102,6 +102,15 @@ class TestMint:
         assert response.status_code == 403
         assert missing in response.json()["error"]["message"]
 
+    def test_staff_tokens_do_not_mint(self, account):
+        from loyalty.accounts.services import staff_user_upsert
+
+        user, _ = staff_user_upsert(account=account, username="olga", role="owner", password="pw-Olga-12345")
+        token, _ = tokens.staff_access_token(user_id=user.pk, username=user.username)
+        response = mint(token, {"customer_id": "C-1", "scopes": USER_SCOPES})
+        assert response.status_code == 403
+        assert "API clients" in response.json()["error"]["message"]
+
     def test_a_customer_token_cannot_mint(self, trusted):
         assert mint(customer_token(trusted), {"customer_id": "C-2", "scopes": USER_SCOPES}).status_code == 403
 

@@ -41,3 +41,28 @@ class TestPersonalDataPolicy:
     def test_superusers_and_api_clients_see_it(self):
         assert personal_data_visible(role=None, is_superuser=True)
         assert personal_data_visible(role=None, api_client=True)
+
+
+@pytest.mark.django_db
+def test_last_used_is_written_at_most_once_a_minute_per_client_across_processes(account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from loyalty.accounts.models import ApiClient
+    from loyalty.accounts.services import api_client_create, api_client_touch
+
+    client, _ = api_client_create(account=account, name="pos", scopes=["read:receipts"])
+    recently = timezone.now() - timedelta(seconds=30)
+    ApiClient.objects.filter(pk=client.pk).update(last_used_at=recently)
+
+    # another process (its own memory of writes is empty) leaves a value younger than a minute alone
+    api_client_touch(client_id=client.client_id, now=1e9)
+    client.refresh_from_db()
+    assert client.last_used_at == recently
+
+    a_while_ago = timezone.now() - timedelta(seconds=120)
+    ApiClient.objects.filter(pk=client.pk).update(last_used_at=a_while_ago)
+    api_client_touch(client_id=client.client_id, now=2e9)
+    client.refresh_from_db()
+    assert client.last_used_at > a_while_ago
