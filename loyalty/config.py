@@ -19,6 +19,9 @@ from loyalty.embedded_postgres.server import SUPERUSER, server_for
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+# The tokens' issuer when neither JWT_ISSUER nor PUBLIC_BASE_URL names the deployment: tokens are signed with the
+# deployment's own key, so a constant issuer still tells them apart from anyone else's.
+DEFAULT_JWT_ISSUER = "urn:loyalty"
 
 
 class ConfigError(Exception):
@@ -40,6 +43,7 @@ class Config:
     embedded_database: bool = False
     embedded_broker: bool = False
     public_base_url: str = ""
+    jwt_issuer: str = DEFAULT_JWT_ISSUER
     jwt_private_key: str = ""
     jwt_access_ttl: int = 3600
     auth_throttle_rate: str = "30/minute"
@@ -125,6 +129,7 @@ def load(environ: Mapping[str, str], *, base_dir: Path) -> Config:
         embedded_database=embedded_database,
         embedded_broker=embedded_broker,
         public_base_url=public_base_url,
+        jwt_issuer=_jwt_issuer(environ, public_base_url),
         jwt_private_key=jwt_private_key,
         jwt_access_ttl=ttl,
         auth_throttle_rate=throttle,
@@ -220,6 +225,12 @@ def _jwt(environ: Mapping[str, str]) -> tuple[str, int]:
     if not 60 <= ttl <= 86400:
         raise ConfigError("JWT_ACCESS_TTL must be between 60 and 86400 seconds")
     return jwt_private_key, ttl
+
+
+def _jwt_issuer(environ: Mapping[str, str], public_base_url: str) -> str:
+    """The deployment's token issuer (`iss`, and the base of the audiences): one value for every host name the
+    deployment answers to, so a token minted through one works through another."""
+    return environ.get("JWT_ISSUER", "").strip().rstrip("/") or public_base_url or DEFAULT_JWT_ISSUER
 
 
 def _origins(environ: Mapping[str, str]) -> tuple[str, list[str]]:

@@ -149,6 +149,7 @@ REST_FRAMEWORK = {
 
 # --- API tokens ---------------------------------------------------------------------------------------------------
 PUBLIC_BASE_URL = CONFIG.public_base_url
+JWT_ISSUER = CONFIG.jwt_issuer
 JWT_SECRET = SECRET_KEY
 JWT_PRIVATE_KEY = CONFIG.jwt_private_key
 JWT_ACCESS_TTL_SECONDS = CONFIG.jwt_access_ttl

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from loyalty.api.auth import ClientTokenView, StaffLoginView, TokenRefreshView, jwks_view
+from loyalty.api.auth import ClientTokenView, CustomerTokenView, StaffLoginView, TokenRefreshView, jwks_view
 from loyalty.api.views import api_not_found, server_error
 from loyalty.core.views import healthz
 from receipts.api import CustomerSegmentView
@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path(".well-known/jwks.json", jwks_view, name="jwks"),
     re_path(rf"^v1/accounts/{AID}/auth/token$", ClientTokenView.as_view(), name="auth-token"),
+    re_path(rf"^v1/accounts/{AID}/auth/customer-token$", CustomerTokenView.as_view(), name="auth-customer-token"),
     path("api/admin/login_check", StaffLoginView.as_view(), name="staff-login"),
     path("api/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

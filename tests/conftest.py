@@ -48,8 +48,6 @@ def wait_for() -> Callable[..., object]:
 
 # --- accounts and tokens ----------------------------------------------------------------------------------------
 
-BASE_URL = "http://testserver"
-
 
 @pytest.fixture
 def account(db):
@@ -72,11 +70,27 @@ def make_client_token(db):
     from loyalty.accounts.services import api_client_create
 
     def _make(account, scopes: list[str]) -> str:
-        client, _ = api_client_create(account=account, name="test", scopes=scopes or ["read:receipts"])
-        token, _ = tokens.client_access_token(
-            base_url=BASE_URL, aid=account.aid, client_id=client.client_id, scopes=scopes
-        )
+        # clients cannot hold user scopes; a token claiming them anyway (as one minted before the rule could)
+        # shows that authentication ignores them
+        held = [scope for scope in scopes if not scope.startswith("user:")]
+        client, _ = api_client_create(account=account, name="test", scopes=held or ["read:receipts"])
+        token, _ = tokens.client_access_token(aid=account.aid, client_id=client.client_id, scopes=scopes)
         return token
+
+    return _make
+
+
+@pytest.fixture
+def make_customer_token(db):
+    """A real customer token for `customer_id` in `account`, minted for a real client, with `user:*` scopes."""
+    from loyalty.accounts import tokens
+    from loyalty.accounts.services import api_client_create
+
+    def _make(account, customer_id: str, scopes: list[str]) -> str:
+        client, _ = api_client_create(account=account, name="member app", scopes=["admin:receipts", "admin:discounts"])
+        return tokens.customer_access_token(
+            aid=account.aid, client_id=client.client_id, customer_id=customer_id, scopes=scopes, ttl=900
+        )
 
     return _make
 

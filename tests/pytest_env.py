@@ -8,6 +8,8 @@ import os
 import uuid
 
 os.environ.setdefault("CELERY_QUEUE", f"loyalty-test-{uuid.uuid4().hex[:8]}")
+# The deployment the tests talk to is the test client's `http://testserver`, whatever Host a test sends.
+os.environ.setdefault("JWT_ISSUER", "http://testserver")
 
 
 def pytest_configure(config):

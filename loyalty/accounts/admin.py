@@ -8,7 +8,7 @@ from django.http import Http404
 
 from loyalty.accounts import services
 from loyalty.accounts.models import Account, ApiClient, Membership
-from loyalty.accounts.scopes import SCOPES, Role
+from loyalty.accounts.scopes import CLIENT_SCOPES, Role
 from loyalty.accounts.services import api_client_create, api_client_revoke
 from loyalty.core.services import audit_record
 
@@ -160,7 +160,7 @@ class AccountAdmin(ServiceWritesAdmin):
 
 class ApiClientAddForm(forms.ModelForm):
     scope_choices = forms.MultipleChoiceField(
-        choices=[(name, f"{name}: {text}") for name, text in SCOPES.items()],
+        choices=[(name, f"{name}: {text}") for name, text in CLIENT_SCOPES.items()],
         widget=forms.CheckboxSelectMultiple,
         label="Scopes",
     )
@@ -224,8 +224,7 @@ class ApiClientAdmin(ServiceWritesAdmin):
     def revoke(self, request, queryset):
         for client in queryset:
             if self._can_write(request, client):
-                api_client_revoke(client=client)
-                self._audit(request, client, "api_client.revoke")
+                api_client_revoke(client=client, actor=f"user:{request.user.get_username()}")
         self.message_user(request, "Revoked. Their tokens stop working at once.")
 
 

@@ -6,12 +6,12 @@ SCOPES: dict[str, str] = {
     "admin:receipts": "Every receipts operation, including customer_segment and change_customer_id.",
     "read:receipts": "Read receipts and run customer_segment.",
     "write:receipts": "Post receipts and claim receipts by token.",
-    "user:receipts": "End-customer access to their own receipts (customer receipts operations).",
+    "user:receipts": "End-customer access to their own receipts (customer tokens only).",
     "public:receipts": "Claim a receipt with its token.",
     "admin:discounts": "Every discounts operation.",
     "read:discounts": "Read discount rules, their customers and a customer's rules.",
     "write:discounts": "Create, change and delete discount rules and give or take them from customers.",
-    "user:discounts": "End-customer access to the rules given to them.",
+    "user:discounts": "End-customer access to the rules given to them (customer tokens only).",
     "public:discounts": "Read public discount rules.",
     "admin:segments": "Every segment operation (Open Loyalty segment API and our extensions).",
     "read:segments": "Read segments, members, runs and pushes; preview definitions.",
@@ -24,6 +24,12 @@ class Role(models.TextChoices):
     EDITOR = "editor", "Editor"
     VIEWER = "viewer", "Viewer"
 
+
+# End-customer scopes: held only by customer tokens (one customer each), never by an API client. A client mints
+# them with the account-wide scope of the same API.
+USER_SCOPES = frozenset({"user:receipts", "user:discounts"})
+USER_SCOPE_GRANTORS: dict[str, str] = {"user:receipts": "admin:receipts", "user:discounts": "admin:discounts"}
+CLIENT_SCOPES: dict[str, str] = {name: text for name, text in SCOPES.items() if name not in USER_SCOPES}
 
 ADMIN_SCOPES = frozenset({"admin:receipts", "admin:discounts", "admin:segments"})
 READ_SCOPES = frozenset({"read:receipts", "read:discounts", "read:segments"})

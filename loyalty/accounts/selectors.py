@@ -26,3 +26,15 @@ def staff_membership(*, user, aid: str) -> Membership | None:
 
 def staff_memberships(*, user) -> list[Membership]:
     return list(Membership.objects.filter(user=user).select_related("account").order_by("account__aid"))
+
+
+def api_clients_of_account(*, account: Account) -> list[ApiClient]:
+    """The account's clients, active ones first, then by name."""
+    return list(ApiClient.objects.filter(account=account).order_by("-active", "name", "created_at"))
+
+
+def api_client_get(*, account: Account, pk: int) -> ApiClient:
+    client = ApiClient.objects.filter(account=account, pk=pk).select_related("account").first()
+    if client is None:
+        raise NotFound("No such API client.")
+    return client

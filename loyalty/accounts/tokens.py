@@ -20,11 +20,13 @@ import jwt
 from django.conf import settings
 from jwt.algorithms import RSAAlgorithm
 
+from loyalty.accounts.scopes import USER_SCOPES
 from loyalty.core.errors import DomainError
 
 CLIENT_TOKEN = "client"
 STAFF_TOKEN = "staff"
 RECEIPT_TOKEN = "receipt"
+CUSTOMER_TOKEN = "customer"
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
 
@@ -82,15 +84,21 @@ def encode(claims: dict[str, Any], *, ttl: int) -> str:
     return jwt.encode(payload, keyset.signing_key, algorithm=keyset.algorithm, headers=headers)
 
 
-def decode(token: str, *, issuer: str, audience: str | None = None) -> dict[str, Any]:
-    """Verify signature, exp, nbf, iat, iss, and aud (when given; else the caller checks it)."""
+def deployment_issuer() -> str:
+    """The deployment's `iss` (`JWT_ISSUER`): the same through every host name, never the request's Host."""
+    return settings.JWT_ISSUER
+
+
+def decode(token: str, *, issuer: str | None = None, audience: str | None = None) -> dict[str, Any]:
+    """Verify signature, exp, nbf, iat, iss (the deployment's unless given), and aud (when given; else the caller
+    checks it)."""
     keyset = keys()
     try:
         return jwt.decode(
             token,
             keyset.verifying_key,
             algorithms=[keyset.algorithm],
-            issuer=issuer,
+            issuer=issuer or deployment_issuer(),
             audience=audience,
             leeway=settings.JWT_LEEWAY_SECONDS,
             options={"require": REQUIRED_CLAIMS, "verify_aud": audience is not None},
@@ -115,12 +123,13 @@ def staff_audience(base_url: str) -> str:
     return f"{base_url}/api"
 
 
-def client_access_token(*, base_url: str, aid: str, client_id: str, scopes: list[str]) -> tuple[str, int]:
+def client_access_token(*, aid: str, client_id: str, scopes: list[str]) -> tuple[str, int]:
     ttl = settings.JWT_ACCESS_TTL_SECONDS
+    base = deployment_issuer()
     token = encode(
         {
-            "iss": base_url,
-            "aud": account_audience(base_url, aid),
+            "iss": base,
+            "aud": account_audience(base, aid),
             "sub": client_id,
             "typ": CLIENT_TOKEN,
             "account": aid,
@@ -132,12 +141,33 @@ def client_access_token(*, base_url: str, aid: str, client_id: str, scopes: list
     return token, ttl
 
 
-def staff_access_token(*, base_url: str, user_id: int, username: str) -> tuple[str, int]:
+def customer_access_token(*, aid: str, client_id: str, customer_id: str, scopes: list[str], ttl: int) -> str:
+    """A token acting for one end customer with `user:*` scopes only; `azp` names the client that minted it (its
+    revocation ends the token too)."""
+    base = deployment_issuer()
+    return encode(
+        {
+            "iss": base,
+            "aud": account_audience(base, aid),
+            "sub": f"customer:{customer_id}",
+            "typ": CUSTOMER_TOKEN,
+            "account": aid,
+            "customer_id": customer_id,
+            "azp": client_id,
+            "scope": " ".join(scopes),
+            "scopes": list(scopes),
+        },
+        ttl=ttl,
+    )
+
+
+def staff_access_token(*, user_id: int, username: str) -> tuple[str, int]:
     ttl = settings.JWT_ACCESS_TTL_SECONDS
+    base = deployment_issuer()
     token = encode(
         {
-            "iss": base_url,
-            "aud": staff_audience(base_url),
+            "iss": base,
+            "aud": staff_audience(base),
             "sub": f"user:{user_id}",
             "typ": STAFF_TOKEN,
             "username": username,
@@ -147,18 +177,32 @@ def staff_access_token(*, base_url: str, user_id: int, username: str) -> tuple[s
     return token, ttl
 
 
-def verify_access_token(token: str, *, base_url: str) -> dict[str, Any]:
-    """Verify an API access token (client or staff) and check its audience matches its kind."""
-    claims = decode(token, issuer=base_url)
+def _check_account_token(claims: dict[str, Any], base: str) -> None:
+    account = claims.get("account")
+    if not isinstance(account, str) or claims.get("aud") != account_audience(base, account):
+        raise TokenError("the token is for another audience")
+    if not isinstance(claims.get("scopes"), list):
+        raise TokenError("the token carries no scopes")
+
+
+def _check_customer_token(claims: dict[str, Any]) -> None:
+    if not isinstance(claims.get("customer_id"), str) or not isinstance(claims.get("azp"), str):
+        raise TokenError("the token names no customer")
+    if not set(claims["scopes"]) <= USER_SCOPES:
+        raise TokenError("a customer token carries only user scopes")
+
+
+def verify_access_token(token: str) -> dict[str, Any]:
+    """Verify an API access token (client, customer or staff) and check its audience matches its kind."""
+    base = deployment_issuer()
+    claims = decode(token, issuer=base)
     kind = claims.get("typ")
-    if kind == CLIENT_TOKEN:
-        account = claims.get("account")
-        if not isinstance(account, str) or claims.get("aud") != account_audience(base_url, account):
-            raise TokenError("the token is for another audience")
-        if not isinstance(claims.get("scopes"), list):
-            raise TokenError("the token carries no scopes")
+    if kind in (CLIENT_TOKEN, CUSTOMER_TOKEN):
+        _check_account_token(claims, base)
+        if kind == CUSTOMER_TOKEN:
+            _check_customer_token(claims)
     elif kind == STAFF_TOKEN:
-        if claims.get("aud") != staff_audience(base_url):
+        if claims.get("aud") != staff_audience(base):
             raise TokenError("the token is for another audience")
     else:
         raise TokenError("the token is not an access token")

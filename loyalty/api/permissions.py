@@ -35,4 +35,17 @@ class AccountScopePermission(permissions.BasePermission):
                 raise exceptions.PermissionDenied(
                     f"This operation requires one of the scopes: {', '.join(sorted(group))}."
                 )
+        _check_customer(principal, view)
         return True
+
+
+def _check_customer(principal, view) -> None:
+    """A customer token holds only `user:*` scopes, so the scope check above already refuses every operation that
+    does not allow one; here its customer must be the path's. Operations with no customer in the path (receipt
+    tokens) call `principal.require_customer(...)` with the customer of what they touch."""
+    customer_id = getattr(principal, "customer_id", None)
+    if customer_id is None:
+        return
+    path_customer = view.kwargs.get("customer_id")
+    if path_customer is not None and path_customer != customer_id:
+        raise exceptions.PermissionDenied("This customer token is not valid for that customer.")

@@ -13,7 +13,8 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "bearerFormat": "JWT",
             "description": (
-                "An access token from `POST /v1/accounts/{aid}/auth/token` (API clients, Dintero style) or "
-                "`POST /api/admin/login_check` (staff users, Open Loyalty style)."
+                "An access token from `POST /v1/accounts/{aid}/auth/token` (API clients, Dintero style), "
+                "`POST /v1/accounts/{aid}/auth/customer-token` (one end customer's `user:*` scopes, minted by a "
+                "client) or `POST /api/admin/login_check` (staff users, Open Loyalty style)."
             ),
         }

@@ -38,8 +38,16 @@ class AuditMiddleware:
     events; the APIs record `created_by` on what they write."""
 
     WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-    # pages whose service records the event itself (discounts.services, discounts.pushes): not twice
-    AUDITED_BY_SERVICES = {"web:rule-new", "web:rule-edit", "web:segment-push", "web:segment-unlink"}
+    # pages whose service records the event itself (discounts.services, discounts.pushes, accounts.services): not
+    # twice
+    AUDITED_BY_SERVICES = {
+        "web:rule-new",
+        "web:rule-edit",
+        "web:segment-push",
+        "web:segment-unlink",
+        "web:api-client-new",
+        "web:api-client-revoke",
+    }
     SKIPPED_PREFIXES = ("/v1/", "/api/", "/admin/", "/static/")
 
     def __init__(self, get_response):

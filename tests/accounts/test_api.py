@@ -135,7 +135,7 @@ class TestStaffLogin:
         response = self.login()
         assert response.status_code == 200
         body = response.json()
-        claims = tokens.verify_access_token(body["token"], base_url="http://testserver")
+        claims = tokens.verify_access_token(body["token"])
         assert claims["typ"] == "staff" and claims["username"] == "alice"
         assert len(body["refresh_token"]) > 40
 

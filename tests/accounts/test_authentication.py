@@ -22,7 +22,7 @@ def bearer(token: str) -> APIClient:
 
 
 def staff_token(user) -> str:
-    token, _ = tokens.staff_access_token(base_url="http://testserver", user_id=user.pk, username=user.username)
+    token, _ = tokens.staff_access_token(user_id=user.pk, username=user.username)
     return token
 
 

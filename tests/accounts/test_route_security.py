@@ -182,8 +182,13 @@ def test_every_route_refuses_other_accounts_and_missing_scopes(route, account, o
 @pytest.mark.parametrize(
     ("route", "scopes"), [(route, scopes) for route in ROUTES for scopes in _accepted_scope_sets(route)], ids=str
 )
-def test_every_route_accepts_each_of_its_scopes(route, scopes, account, make_client_token):
-    response = _call(route, account.aid, make_client_token(account, scopes))
+def test_every_route_accepts_each_of_its_scopes(route, scopes, account, make_client_token, make_customer_token):
+    # user scopes are held by customer tokens only, acting for the path's customer
+    if any(scope.startswith("user:") for scope in scopes):
+        token = make_customer_token(account, SAMPLE_VALUES["customer_id"], scopes)
+    else:
+        token = make_client_token(account, scopes)
+    response = _call(route, account.aid, token)
     assert response.status_code not in (401, 403), (
         f"{route} with {scopes}: {response.status_code} {response.content[:300]}"
     )

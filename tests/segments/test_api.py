@@ -196,7 +196,7 @@ class TestLists:
         segment_id = create(api)
         run_all()
         user, _ = staff_user_upsert(account=account, username=f"u-{role}", role=role, password="pw-123456-x")
-        token, _ = tokens.staff_access_token(base_url="http://testserver", user_id=user.pk, username=user.username)
+        token, _ = tokens.staff_access_token(user_id=user.pk, username=user.username)
         staff = APIClient()
         staff.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
 

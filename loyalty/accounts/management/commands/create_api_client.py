@@ -1,11 +1,11 @@
 import json
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.accounts.models import Account
-from loyalty.accounts.scopes import SCOPES
+from loyalty.accounts.scopes import CLIENT_SCOPES
 from loyalty.accounts.services import api_client_create
+from loyalty.core.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--account", required=True, help="account id, e.g. T00000001")
         parser.add_argument("--name", required=True)
-        parser.add_argument("--scopes", required=True, help=f"comma-separated, from: {', '.join(SCOPES)}")
+        parser.add_argument("--scopes", required=True, help=f"comma-separated, from: {', '.join(CLIENT_SCOPES)}")
         parser.add_argument("--json", action="store_true", dest="as_json", help='print {"client_id", "client_secret"}')
 
     def handle(self, *args, account, name, scopes, as_json: bool = False, **options):
@@ -28,8 +28,8 @@ class Command(BaseCommand):
                 scopes=[s.strip() for s in scopes.split(",") if s.strip()],
                 created_by="manage.py",
             )
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
         if as_json:
             self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret}))
         else:
