@@ -16,10 +16,11 @@ from loyalty.accounts.scopes import Role
 from loyalty.api.errors import OpenLoyaltyError, ol_field_error
 from loyalty.api.openloyalty import filter_errors, paging
 from loyalty.api.views import OpenLoyaltyAPIView
+from receipts.readmodels.prepare import Customer
 from segments import engine, selectors
 from segments.criteria import validate_definition
-from segments.criteria.base import CriterionError
 from segments.models import Segment, SegmentRun
+from segments.services import preview as previews
 from segments.services import segments as services
 from segments.services.freshness import segment_freshness
 
@@ -109,11 +110,6 @@ def run_to_api(run: SegmentRun) -> dict[str, Any]:
     }
 
 
-def _criterion_error(exc: CriterionError) -> OpenLoyaltyError:
-    errors = [ol_field_error(path, message, code) for path, message, code in exc.errors]
-    return OpenLoyaltyError(400, "Validation failed.", errors)
-
-
 def _envelope(request) -> Any:
     data = request.data
     if not isinstance(data, dict) or "segment" not in data:
@@ -196,10 +192,7 @@ class SegmentListView(OpenLoyaltyAPIView):
         operation_id="segmentPost", request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, tags=TAGS
     )
     def post(self, request, storeCode):
-        try:
-            segment = services.segment_create(account=self.account, data=_envelope(request), actor=self.principal.actor)
-        except CriterionError as exc:
-            raise _criterion_error(exc) from exc
+        segment = services.segment_create(account=self.account, data=_envelope(request), actor=self.principal.actor)
         return Response({"segmentId": str(segment.uuid)})
 
 
@@ -216,10 +209,7 @@ class SegmentDetailView(OpenLoyaltyAPIView):
     )
     def put(self, request, storeCode, segment):
         found = selectors.segment_get(account=self.account, segment_id=segment)
-        try:
-            updated = services.segment_update(segment=found, data=_envelope(request), actor=self.principal.actor)
-        except CriterionError as exc:
-            raise _criterion_error(exc) from exc
+        updated = services.segment_update(segment=found, data=_envelope(request), actor=self.principal.actor)
         return Response({"segmentId": str(updated.uuid)})
 
     @extend_schema(operation_id="segmentDelete", responses={204: None}, tags=TAGS)
@@ -236,8 +226,6 @@ class MemberFilter(django_filters.FilterSet):
     phone = django_filters.CharFilter(field_name="phone", lookup_expr="icontains")
 
     class Meta:
-        from receipts.models import Customer
-
         model = Customer
         fields: list[str] = []
 
@@ -420,8 +408,6 @@ class SegmentPreviewView(OpenLoyaltyAPIView):
             raise OpenLoyaltyError(
                 400, "Validation failed.", [ol_field_error("segment", "This value should be an object.")]
             )
-        try:
-            parts = validate_definition(body.get("parts", []))
-        except CriterionError as exc:
-            raise _criterion_error(exc) from exc
-        return Response(engine.preview(account=self.account, parts=parts))
+        parts = validate_definition(body.get("parts", []))
+        preparation = previews.preview_prepare(account=self.account, parts=parts)
+        return Response(engine.preview(account=self.account, parts=parts, preparation=preparation))

@@ -7,7 +7,6 @@ from django.db.models import Q
 from django.db.models.functions import Now
 
 from loyalty.accounts.models import Account
-from receipts.models import Customer
 
 
 class Segment(models.Model):
@@ -130,7 +129,7 @@ class SegmentMember(models.Model):
     )
     version = models.IntegerField()
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_column="customer_pk", db_constraint=False
+        "receipts.Customer", on_delete=models.CASCADE, related_name="+", db_column="customer_pk", db_constraint=False
     )
 
     def __str__(self) -> str:
@@ -148,7 +147,7 @@ class MembershipSpan(models.Model):
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_column="customer_pk", db_constraint=False
+        "receipts.Customer", on_delete=models.CASCADE, related_name="+", db_column="customer_pk", db_constraint=False
     )
     entered_at = models.DateTimeField()
     entered_run = models.UUIDField()

@@ -79,10 +79,6 @@ MAX_PARTS = 20
 MAX_CRITERIA = 50
 
 
-def supported_types() -> list[str]:
-    return sorted(CRITERIA) + sorted(ALIASES)
-
-
 def validate_definition(parts: Any, *, keep_ids: bool = True) -> list[dict[str, Any]]:
     """Check every part and criterion; returns the normalized parts (with ids) or raises CriterionError listing
     every problem with its path (e.g. `parts[0].criteria[1].fromAmount`)."""
@@ -115,6 +111,24 @@ def validate_definition(parts: Any, *, keep_ids: bool = True) -> list[dict[str, 
     if errors:
         raise CriterionError(errors)
     return normalized
+
+
+def validate_parts_each(parts: Any) -> tuple[list[dict[str, Any] | None], list[tuple[str, str]]]:
+    """Each part validated on its own (the builder's preview counts the valid parts while another is being filled
+    in): the normalized part or None per part, and every problem as (path, message)."""
+    if not isinstance(parts, list):
+        return [], [("parts", "This value should be a list of parts.")]
+    errors: list[tuple[str, str]] = []
+    valid: list[dict[str, Any] | None] = []
+    for index, part in enumerate(parts):
+        try:
+            (normalized,) = validate_definition([part])
+        except CriterionError as exc:
+            errors.extend((path.replace("parts[0]", f"parts[{index}]", 1), message) for path, message, _ in exc.errors)
+            valid.append(None)
+        else:
+            valid.append(normalized)
+    return valid, errors
 
 
 def _validate_criterion(raw: Any, path: str, errors: list, *, keep_ids: bool) -> dict[str, Any] | None:

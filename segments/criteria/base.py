@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from loyalty.accounts.models import Account
+from loyalty.core.errors import FieldError, ValidationFailed
 
 # ISO 4217 minor-unit exponents that differ from 2
 CURRENCY_EXPONENTS = {
@@ -41,12 +42,21 @@ CURRENCY_EXPONENTS = {
 }
 
 
-class CriterionError(Exception):
-    """Collected field problems of a definition: (path, message, code)."""
+class CriterionError(ValidationFailed):
+    """Collected field problems of a definition or a segment's fields: `errors` as (path, message, code), also
+    carried as the DomainError's field errors (rendered as "Validation failed." with each path)."""
 
     def __init__(self, errors: list[tuple[str, str, str]]):
-        super().__init__("; ".join(f"{p}: {m}" for p, m, _ in errors))
+        super().__init__(
+            "Validation failed.", field_errors=[FieldError(path, message, code) for path, message, code in errors]
+        )
         self.errors = errors
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p}: {m}" for p, m, _ in self.errors)
+
+
+Bounds = tuple[datetime | None, datetime | None]  # a purchase window: [start, end), None = unbounded
 
 
 @dataclass
@@ -55,8 +65,8 @@ class Context:
 
     account: Account
     now: datetime
-    window: Callable[[datetime | None, datetime | None], int]  # [start, end) → purchase window id
-    buyers: Callable[[list[int]], bool]  # keep these codes' lifetime buyers (receipts' CodeBuyer): whether they are
+    window: Callable[[datetime | None, datetime | None], int]  # [start, end) → its prepared purchase window id
+    buyers: Callable[[list[int]], bool]  # whether these codes' lifetime buyers (receipts' CodeBuyer) are kept
     # what the compiled definition reads besides the tables themselves (see engine.read_models_intact)
     windows_used: set[int] = field(default_factory=set)
     codes_kept: set[int] = field(default_factory=set)

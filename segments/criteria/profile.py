@@ -5,13 +5,28 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 
+from loyalty.core.sql import render, sql
 from segments.criteria.base import NEVER, Context, Fields
+from segments.sql import customer_column
 
-CUSTOMER = '"receipts_customer"'
+# a customer's metadata object (an empty object when the profile has none, or something else there)
+_METADATA = sql.SQL(
+    "CASE WHEN jsonb_typeof({profile} -> 'metadata') = 'object' THEN {profile} -> 'metadata' ELSE '{{}}'::jsonb END"
+)
+
+
+def _condition(template: str, params: list[Any], **columns: str) -> Q:
+    """A condition on customers' columns (named by field), with the metadata object as {metadata}."""
+    names = {name: customer_column(field) for name, field in columns.items()}
+    if "{metadata}" in template:
+        names["metadata"] = _METADATA.format(profile=customer_column("profile"))
+    statement = sql.SQL(template).format(**names)  # type: ignore[arg-type]
+    return Q(RawSQL(render(statement), params, output_field=BooleanField()))
 
 
 def _month_days(ctx: Context, days: int) -> list[str]:
@@ -39,18 +54,14 @@ class Anniversary:
     def q(self, v: dict, ctx: Context) -> Q:
         month_days = _month_days(ctx, v["days"])
         if v["anniversaryType"] == "birthday":
-            sql = f"to_char({CUSTOMER}.date_of_birth, 'MM-DD') = ANY(%s)"
-            return Q(date_of_birth__isnull=False) & Q(RawSQL(sql, [month_days], output_field=_bool()))
-        sql = f"to_char(({CUSTOMER}.first_purchase_at AT TIME ZONE %s)::date, 'MM-DD') = ANY(%s)"
-        return Q(first_purchase_at__isnull=False) & Q(
-            RawSQL(sql, [ctx.account.timezone, month_days], output_field=_bool())
+            born = _condition("to_char({born}, 'MM-DD') = ANY(%s)", [month_days], born="date_of_birth")
+            return Q(date_of_birth__isnull=False) & born
+        first = _condition(
+            "to_char(({first} AT TIME ZONE %s)::date, 'MM-DD') = ANY(%s)",
+            [ctx.account.timezone, month_days],
+            first="first_purchase_at",
         )
-
-
-def _bool():
-    from django.db.models import BooleanField
-
-    return BooleanField()
+        return Q(first_purchase_at__isnull=False) & first
 
 
 def _years_before(day: date, years: int) -> date:
@@ -121,14 +132,7 @@ class CustomerHasLabels:
 
     def q(self, v: dict, ctx: Context) -> Q:
         keys = sorted({label["key"].lower() for label in v["labels"]})
-        q = Q(
-            RawSQL(
-                f"EXISTS (SELECT 1 FROM jsonb_object_keys(CASE WHEN jsonb_typeof({CUSTOMER}.profile -> 'metadata') = 'object' "
-                f"THEN {CUSTOMER}.profile -> 'metadata' ELSE '{{}}'::jsonb END) k WHERE lower(k) = ANY(%s))",
-                [keys],
-                output_field=_bool(),
-            )
-        )
+        q = _condition("EXISTS (SELECT 1 FROM jsonb_object_keys({metadata}) k WHERE lower(k) = ANY(%s))", [keys])
         if "status" in keys:
             q |= ~Q(status="")
         return q
@@ -148,17 +152,13 @@ class CustomerWithLabelsValues:
         statuses = [value for key, value in pairs if key == "status"]
         q = NEVER
         if metadata:
-            q |= Q(
-                RawSQL(
-                    f"EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof({CUSTOMER}.profile -> 'metadata') = 'object' "
-                    f"THEN {CUSTOMER}.profile -> 'metadata' ELSE '{{}}'::jsonb END) kv "
-                    "JOIN unnest(%s::text[], %s::text[]) AS want(k, v) ON lower(kv.key) = want.k AND lower(kv.value) = want.v)",
-                    [[k for k, _ in metadata], [value for _, value in metadata]],
-                    output_field=_bool(),
-                )
+            q |= _condition(
+                "EXISTS (SELECT 1 FROM jsonb_each_text({metadata}) kv"
+                " JOIN unnest(%s::text[], %s::text[]) AS want(k, v) ON lower(kv.key) = want.k AND lower(kv.value) = want.v)",
+                [[k for k, _ in metadata], [value for _, value in metadata]],
             )
         if statuses:
-            q |= Q(RawSQL(f"lower({CUSTOMER}.status) = ANY(%s)", [statuses], output_field=_bool()))
+            q |= _condition("lower({status}) = ANY(%s)", [statuses], status="status")
         return q
 
 
@@ -172,9 +172,7 @@ class MemberCustomFieldValue:
         f.text("value", max_length=1000)
 
     def q(self, v: dict, ctx: Context) -> Q:
-        return Q(
-            RawSQL(f"({CUSTOMER}.profile -> 'metadata' ->> %s) = %s", [v["key"], v["value"]], output_field=_bool())
-        )
+        return _condition("({profile} -> 'metadata' ->> %s) = %s", [v["key"], v["value"]], profile="profile")
 
 
 class MemberLoyaltyCardNumber:

@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7
+from loyalty.core.sql import render
 from segments import engine
+from segments import sql as statements
 from segments.criteria import validate_definition
 from segments.criteria.base import CriterionError
 from segments.models import Segment, SegmentRun
@@ -160,7 +162,7 @@ def segment_refresh(*, segment: Segment, actor: str, trigger: str = SegmentRun.T
 
 def segment_delete(*, segment: Segment) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
-        # members and the ledger first, set-based: the ORM's cascade would load every row into Python
-        for table in ("segments_segmentmember", "segments_membershipspan", "segments_segmentrun"):
-            cursor.execute(f"DELETE FROM {table} WHERE segment_id = %s", [segment.pk])
+        # members, the ledger and the runs first, set-based: the ORM's cascade would load every row into Python
+        for statement in statements.segment_rows_delete():
+            cursor.execute(render(statement), [segment.pk])
         segment.delete()

@@ -189,7 +189,7 @@ def _ordered(case: dict) -> dict:
 def engine_members(account, parts, now) -> set[str]:
     normalized = validate_definition(parts)
     engine.lists_resolve(account=account, parts=normalized)
-    ctx = engine.context(account=account, now=now)
+    ctx = engine.compile_context(engine.definition_prepare(account=account, parts=normalized, now=now), account=account)
     return set(
         engine.matching_customers(account=account, parts=normalized, ctx=ctx).values_list("customer_id", flat=True)
     )

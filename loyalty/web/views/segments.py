@@ -20,6 +20,7 @@ from receipts import selectors as receipts
 from segments import selectors
 from segments.criteria.base import CriterionError
 from segments.models import SegmentRun
+from segments.services import preview as previews
 from segments.services import segments as services
 from segments.services.freshness import segment_freshness
 
@@ -130,7 +131,8 @@ def segment_preview(request: HttpRequest) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "The body must be JSON."}, status=400)
     parts = body.get("parts") if isinstance(body, dict) else None
-    result = selectors.definition_preview(account=request.account, parts=parts)
+    preparation = previews.preview_prepare(account=request.account, parts=parts)
+    result = selectors.definition_preview(account=request.account, parts=parts, preparation=preparation)
     return JsonResponse({**result, "errors": [{"path": p, "message": m} for p, m in result["errors"]]})
 
 
