@@ -244,7 +244,7 @@ def test_engine_equals_reference(timezone, now, account, api):
 ALIASES = {"bought_in_pos": "bought_through_channel"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_customer_segment_equals_reference(account, api):
     now = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
     docs = dataset(seed=7, timezone="UTC", now=now)
