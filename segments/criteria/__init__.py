@@ -9,33 +9,19 @@ one SQL statement.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from typing import Any
 
 from django.db.models import Q
 
 from segments.criteria import items, profile, purchases
-from segments.criteria.base import NEVER, Context, CriterionError, Fields
+from segments.criteria.base import NEVER, Context, Criterion, CriterionError, Fields
 
-
-class Criterion(Protocol):
-    type: str
-
-    def validate(self, f: Fields) -> None: ...
-
-    def q(self, v: dict, ctx: Context) -> Q: ...
-
-
+# In the builder's order (grouped by `Criterion.group`).
 _ALL: list[Criterion] = [
-    items.BoughtThroughChannel(),
-    items.TransactionPercentInChannel(),
-    items.BoughtSkus(),
-    items.BoughtLabels(),
-    items.BoughtMakers(),
-    items.BoughtItems(),
     purchases.TransactionCount(),
     purchases.TransactionCountInPeriod(),
-    purchases.AverageTransactionAmount(),
     purchases.TransactionAmount(),
+    purchases.AverageTransactionAmount(),
     purchases.TransactionAmountInPeriod(),
     purchases.TransactionAmountInLastNDays(),
     purchases.TransactionAmountEachDayInPeriod(),
@@ -44,19 +30,25 @@ _ALL: list[Criterion] = [
     purchases.LastPurchaseNDaysBefore(),
     purchases.LastTransactionBetweenDays(),
     purchases.MemberRegistrationDate(),
+    items.BoughtItems(),
+    items.BoughtSkus(),
+    items.BoughtLabels(),
+    items.BoughtMakers(),
+    items.BoughtThroughChannel(),
+    items.TransactionPercentInChannel(),
     profile.Anniversary(),
-    profile.CustomerList(),
-    profile.CustomerCsvList(),
-    profile.Gender(),
     profile.Age(),
+    profile.Gender(),
     profile.Country(),
     profile.City(),
     profile.Postal(),
+    profile.MarketingConsent(),
     profile.CustomerHasLabels(),
     profile.CustomerWithLabelsValues(),
     profile.MemberCustomFieldValue(),
     profile.MemberLoyaltyCardNumber(),
-    profile.MarketingConsent(),
+    profile.CustomerList(),
+    profile.CustomerCsvList(),
 ]
 CRITERIA: dict[str, Criterion] = {c.type: c for c in _ALL}
 ALIASES = {"bought_in_pos": "bought_through_channel"}
@@ -74,7 +66,10 @@ UNSUPPORTED: dict[str, str] = {
     "last_custom_event_between_days": _WHY.format("custom events"),
     "province": "addresses on receipts have no province field (use city, postal or country)",
 }
-LIST_TYPES = {"customer_list", "customer_csv_list"}
+# Derived from the declarations: customer lists, criteria that move with the clock, and fixed periods.
+LIST_TYPES = {kind for kind, criterion in CRITERIA.items() if criterion.is_list}
+CLOCK_TYPES = {kind for kind, criterion in CRITERIA.items() if criterion.clock}
+PERIOD_FIELDS = {kind: criterion.period for kind, criterion in CRITERIA.items() if criterion.period is not None}
 MAX_PARTS = 20
 MAX_CRITERIA = 50
 
