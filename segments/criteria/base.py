@@ -279,30 +279,37 @@ class Fields:
             return None
         cleaned = []
         for index, item in enumerate(value):
-            item_path = f"{self.path}.{name}[{index}]"
-            if not isinstance(item, dict):
-                self.errors.append((item_path, "This value should be an object.", "invalid"))
-                continue
-            entry = {}
-            for key in keys:
-                part = item.get(key)
-                if part is None:
-                    if key in required_keys:
-                        self.errors.append((f"{item_path}.{key}", "This value should not be blank.", "required"))
-                    continue
-                if isinstance(part, int | float) and not isinstance(part, bool):
-                    part = str(part)
-                if not isinstance(part, str) or not part.strip() or len(part) > 255:
-                    self.errors.append((f"{item_path}.{key}", "This value should be a non-empty text.", "invalid"))
-                    continue
-                entry[key] = part.strip()
-            if not any(k in entry for k in keys):
-                if not required_keys:
-                    self.errors.append((item_path, f"Give at least one of: {', '.join(keys)}.", "required"))
-                continue
-            cleaned.append(entry)
+            entry = self._object(item, f"{self.path}.{name}[{index}]", keys, required_keys)
+            if entry is not None:
+                cleaned.append(entry)
         self.out[name] = cleaned
         return cleaned
+
+    def _object(
+        self, item: Any, item_path: str, keys: tuple[str, ...], required_keys: tuple[str, ...]
+    ) -> dict[str, str] | None:
+        """One entry of an objects list: its non-empty text keys, or None (with the problems recorded)."""
+        if not isinstance(item, dict):
+            self.errors.append((item_path, "This value should be an object.", "invalid"))
+            return None
+        entry = {}
+        for key in keys:
+            part = item.get(key)
+            if part is None:
+                if key in required_keys:
+                    self.errors.append((f"{item_path}.{key}", "This value should not be blank.", "required"))
+                continue
+            if isinstance(part, int | float) and not isinstance(part, bool):
+                part = str(part)
+            if not isinstance(part, str) or not part.strip() or len(part) > 255:
+                self.errors.append((f"{item_path}.{key}", "This value should be a non-empty text.", "invalid"))
+                continue
+            entry[key] = part.strip()
+        if not any(k in entry for k in keys):
+            if not required_keys:
+                self.errors.append((item_path, f"Give at least one of: {', '.join(keys)}.", "required"))
+            return None
+        return entry
 
     def ordered(self, low: str, high: str) -> None:
         a, b = self.out.get(low), self.out.get(high)

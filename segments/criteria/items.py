@@ -137,7 +137,15 @@ class BoughtItems(Criterion):
         ),
         Field("storeIds", "In stores (optional)", "stores", required=False, ui=(("optional", True),)),
         *dates(required=False, optional_labels=True, names=("purchaseFrom", "purchaseTo")),
-        Field("minPurchases", "At least N purchases", "int", required=False, minimum=1, maximum=100_000, note="(default 1)"),
+        Field(
+            "minPurchases",
+            "At least N purchases",
+            "int",
+            required=False,
+            minimum=1,
+            maximum=100_000,
+            note="(default 1)",
+        ),
     )
     ranges = (("purchaseFrom", "purchaseTo"),)
     ours = True

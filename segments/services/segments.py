@@ -38,18 +38,8 @@ def segment_input(data: Any, *, partial_parts: list[dict[str, Any]] | None = Non
     errors: list[tuple[str, str, str]] = []
     if not isinstance(data, dict):
         raise CriterionError([("segment", "This value should be an object.", "invalid")])
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        errors.append(("name", "This value should not be blank.", "required"))
-    elif len(name) > 255:
-        errors.append(("name", "This value is too long. It should have 255 characters or less.", "too_long"))
-    description = data.get("description", "")
-    if description is None:
-        description = ""
-    if not isinstance(description, str):
-        errors.append(("description", "This value should be a text.", "invalid"))
-    elif len(description) > 10_000:
-        errors.append(("description", "This value is too long.", "too_long"))
+    name = _name(data, errors)
+    description = _description(data, errors)
     active = data.get("active", True)
     if not isinstance(active, bool):
         errors.append(("active", "This value should be true or false.", "invalid"))
@@ -67,9 +57,28 @@ def segment_input(data: Any, *, partial_parts: list[dict[str, Any]] | None = Non
             errors.extend(exc.errors)
     if errors:
         raise CriterionError(errors)
-    return SegmentInput(
-        name=name.strip(), description=description, active=active, parts=parts, refresh_policy=refresh_policy
-    )
+    return SegmentInput(name=name, description=description, active=active, parts=parts, refresh_policy=refresh_policy)
+
+
+def _name(data: dict[str, Any], errors: list[tuple[str, str, str]]) -> str:
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        errors.append(("name", "This value should not be blank.", "required"))
+        return ""
+    if len(name) > 255:
+        errors.append(("name", "This value is too long. It should have 255 characters or less.", "too_long"))
+    return name.strip()
+
+
+def _description(data: dict[str, Any], errors: list[tuple[str, str, str]]) -> str:
+    description = data.get("description", "")
+    if description is None:
+        return ""
+    if not isinstance(description, str):
+        errors.append(("description", "This value should be a text.", "invalid"))
+    elif len(description) > 10_000:
+        errors.append(("description", "This value is too long.", "too_long"))
+    return description
 
 
 def _public(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:

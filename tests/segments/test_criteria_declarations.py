@@ -37,23 +37,26 @@ def test_the_readme_criteria_table_is_the_registry_s():
 
 
 def test_freshness_sets_follow_the_declarations():
-    assert CLOCK_TYPES == {
+    assert {
         "transaction_amount_in_last_n_days",
         "transaction_amount_each_day_in_last_n_days",
         "last_purchase_n_days_before",
         "last_transaction_between_days",
         "anniversary",
         "age",
-    }
-    assert LIST_TYPES == {"customer_list", "customer_csv_list"}
-    assert PERIOD_FIELDS == dict.fromkeys(
-        [
-            "transaction_count_in_period",
-            "transaction_amount_in_period",
-            "transaction_amount_each_day_in_period",
-            "purchase_period",
-        ],
-        ("fromDate", "toDate"),
+    } == CLOCK_TYPES
+    assert {"customer_list", "customer_csv_list"} == LIST_TYPES
+    assert (
+        dict.fromkeys(
+            [
+                "transaction_count_in_period",
+                "transaction_amount_in_period",
+                "transaction_amount_each_day_in_period",
+                "purchase_period",
+            ],
+            ("fromDate", "toDate"),
+        )
+        == PERIOD_FIELDS
     )
 
 
