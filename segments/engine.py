@@ -114,13 +114,14 @@ def _list_resolve(account: Account, criterion: dict[str, Any]) -> None:
     matched: dict[str, int] = {}
     for pk, value in [*found, *by_email, *by_phone]:
         matched.setdefault(value, pk)
-    pks, unmatched = set(), []
+    pks: set[int] = set()
+    unmatched: list[str] = []
     for entry, low, phone in zip(entries, lowered, phones, strict=True):
-        pk = matched.get(entry) or matched.get(low) or (matched.get(phone) if phone else None)
-        if pk is None:
+        found_pk = matched.get(entry) or matched.get(low) or (matched.get(phone) if phone else None)
+        if found_pk is None:
             unmatched.append(entry)
         else:
-            pks.add(pk)
+            pks.add(found_pk)
     criterion["_customerPks"] = sorted(pks)
     criterion["matched"] = len(entries) - len(unmatched)
     criterion["unmatched"] = unmatched[:1000]

@@ -193,11 +193,9 @@ def definition_preview(*, account: Account, parts: Any, preparation: Preparation
     if not isinstance(parts, list):
         return {"customersCount": None, "parts": [], "errors": errors}
     usable = [p for p in valid if p is not None]
-    result = (
-        engine.preview(account=account, parts=usable, preparation=preparation)
-        if usable
-        else {"customersCount": 0, "parts": []}
-    )
+    result: dict[str, Any] = {"customersCount": 0, "parts": []}
+    if usable:
+        result = engine.preview(account=account, parts=usable, preparation=preparation)
     counts = iter(p["customersCount"] for p in result["parts"])
     return {
         "customersCount": result["customersCount"] if len(usable) == len(parts) and parts else None,

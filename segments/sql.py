@@ -32,7 +32,7 @@ def part_counts(compiled: str, parts: int) -> Composable:
         sql.SQL("count(*) FILTER (WHERE {})").format(sql.SQL(" AND ").join(flags)),
         *(sql.SQL("count(*) FILTER (WHERE {})").format(flag) for flag in flags),
     ]
-    return sql.SQL("SELECT {} FROM ({} OFFSET 0) s").format(sql.SQL(", ").join(counts), sql.SQL(compiled))  # type: ignore[arg-type]
+    return sql.SQL("SELECT {} FROM ({} OFFSET 0) s").format(sql.SQL(", ").join(counts), sql.SQL(compiled))
 
 
 # --- runs ----------------------------------------------------------------------------------------------------------
@@ -58,7 +58,7 @@ def fresh_fill(compiled: str) -> Composable:
         "WITH m AS MATERIALIZED ({compiled}),"
         " written AS (INSERT INTO {fresh} (customer_pk) SELECT m.id FROM m)"
         " SELECT count(*), coalesce(sum(m.net_total), 0), coalesce(sum(m.purchases), 0) FROM m"
-    ).format(compiled=sql.SQL(compiled), fresh=FRESH)  # type: ignore[arg-type]
+    ).format(compiled=sql.SQL(compiled), fresh=FRESH)
 
 
 def members_insert(compiled: str) -> Composable:
@@ -66,7 +66,7 @@ def members_insert(compiled: str) -> Composable:
     return sql.SQL("INSERT INTO {member} ({columns}) SELECT %s, %s, m.id FROM ({compiled}) m").format(
         member=_MEMBER,
         columns=_MEMBER_COLUMNS,
-        compiled=sql.SQL(compiled),  # type: ignore[arg-type]
+        compiled=sql.SQL(compiled),
     )
 
 

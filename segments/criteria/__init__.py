@@ -9,6 +9,8 @@ one SQL statement.
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
@@ -172,9 +174,6 @@ def _is_uuid(value: Any) -> bool:
 
 
 def _jsonable(value: Any) -> Any:
-    from datetime import date, datetime
-    from decimal import Decimal
-
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):

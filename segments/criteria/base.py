@@ -169,7 +169,8 @@ class Fields:
         if not number.is_finite() or abs(number) > Decimal("1e15"):
             self._err(name, "This value is out of range.")
             return None
-        if number.as_tuple().exponent < -4:
+        exponent = number.as_tuple().exponent  # an int for every finite number
+        if isinstance(exponent, int) and exponent < -4:
             self._err(name, "This value should have at most 4 decimals.")
             return None
         if minimum is not None and number < minimum:

@@ -25,7 +25,7 @@ def _condition(template: str, params: list[Any], **columns: str) -> Q:
     names = {name: customer_column(field) for name, field in columns.items()}
     if "{metadata}" in template:
         names["metadata"] = _METADATA.format(profile=customer_column("profile"))
-    statement = sql.SQL(template).format(**names)  # type: ignore[arg-type]
+    statement = sql.SQL(template).format(**names)
     return Q(RawSQL(render(statement), params, output_field=BooleanField()))
 
 
@@ -249,7 +249,7 @@ class CustomerList(Criterion):
     type = "customer_list"
     label = "Customer list"
     group = PROFILE
-    fields: tuple[Field, ...] = (
+    fields = (
         Field(
             "customers",
             "Customer ids, e-mails or phones",
@@ -261,7 +261,7 @@ class CustomerList(Criterion):
     )
     is_list = True
     matches = "one of the listed customers; resolved when saved; the response reports `matched` and `unmatched`"
-    example: dict[str, Any] = {"customers": ["C0000001", "kari@example.com", "+4799999999"]}
+    example = {"customers": ["C0000001", "kari@example.com", "+4799999999"]}
 
     def entries(self, v: dict) -> list[str]:
         return v["customers"]

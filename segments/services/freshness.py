@@ -89,7 +89,7 @@ def schedule_tick(*, now: datetime | None = None) -> int:
     for segment in due:
         by_account[segment.account_id].append(segment)
     fair: list[Segment] = []
-    queues = sorted(by_account.values(), key=lambda segments: segments[0].next_due_at)
+    queues = sorted(by_account.values(), key=lambda segments: segments[0].next_due_at or now)
     while queues:
         queues = [q for q in queues if q]
         for queue in queues:
