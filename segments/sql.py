@@ -175,6 +175,13 @@ def segment_rows_delete() -> list[Composable]:
 
 # --- criteria ------------------------------------------------------------------------------------------------------
 
+
+def customers_on_days(compiled: str) -> Composable:
+    """The customers with a given number of rows in a query of (customer_pk, day) rows: those whose every day of a
+    window qualified; params: the query's, then the number of days."""
+    return sql.SQL("SELECT customer_pk FROM ({}) d GROUP BY customer_pk HAVING count(*) = %s").format(sql.SQL(compiled))
+
+
 CUSTOMER = table(Customer)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
 
+from loyalty.core.sql import render
 from receipts.readmodels import queries as receipts
+from segments import sql as statements
 from segments.criteria.base import PURCHASES, Context, Criterion, Field, Fields, amounts, dates
 
 MAX_EACH_DAY_WINDOW = 366
@@ -80,6 +82,10 @@ def _minor(ctx: Context, value: Decimal | None) -> Decimal | None:
     return None if value is None else ctx.amount(value)
 
 
+def _times_purchases(amount: Decimal) -> ExpressionWrapper:
+    return ExpressionWrapper(Value(amount, output_field=DecimalField()) * F("purchases"), output_field=DecimalField())
+
+
 class AverageTransactionAmount(Criterion):
     type = "average_transaction_amount"
     label = "Average purchase amount"
@@ -95,9 +101,9 @@ class AverageTransactionAmount(Criterion):
         q = Q(purchases__gt=0)
         low, high = _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount"))
         if low is not None:
-            q &= Q(net_total__gte=RawSQL("%s * purchases", [low]))
+            q &= Q(net_total__gte=_times_purchases(low))
         if high is not None:
-            q &= Q(net_total__lte=RawSQL("%s * purchases", [high]))
+            q &= Q(net_total__lte=_times_purchases(high))
         return q
 
 
@@ -163,10 +169,8 @@ def _each_day_q(ctx: Context, start, end, days: int, low, high) -> Q:
     in_range = _range_q("total", low, high)
     if (low is None or low <= 0) and (high is None or high >= 0):
         return ~Q(id__in=daily.exclude(in_range).values("customer_pk"))
-    sql, params = daily.filter(in_range).query.sql_with_params()
-    return Q(
-        id__in=RawSQL(f"SELECT customer_pk FROM ({sql}) d GROUP BY customer_pk HAVING count(*) = %s", (*params, days))
-    )
+    compiled, params = daily.filter(in_range).query.sql_with_params()
+    return Q(id__in=RawSQL(render(statements.customers_on_days(compiled)), (*params, days)))
 
 
 class TransactionAmountEachDayInPeriod(Criterion):
