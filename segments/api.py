@@ -214,7 +214,8 @@ class SegmentDetailView(OpenLoyaltyAPIView):
 
     @extend_schema(operation_id="segmentDelete", responses={204: None}, tags=TAGS)
     def delete(self, request, storeCode, segment):
-        services.segment_delete(segment=selectors.segment_get(account=self.account, segment_id=segment))
+        found = selectors.segment_get(account=self.account, segment_id=segment)
+        services.segment_delete(segment=found, actor=self.principal.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

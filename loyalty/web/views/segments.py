@@ -247,7 +247,7 @@ def segment_delete(request: HttpRequest, segment_id) -> HttpResponse:
     segment = selectors.segment_get(account=request.account, segment_id=segment_id)
     if request.method == "POST":
         name = segment.name
-        services.segment_delete(segment=segment)
+        services.segment_delete(segment=segment, actor=actor(request))
         messages.success(request, f"Segment “{name}” deleted.")
         return redirect("web:segments", aid=request.account.aid)
     if not request.can_edit:
