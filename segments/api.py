@@ -13,9 +13,9 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from loyalty.accounts.scopes import Role
-from loyalty.api.errors import OpenLoyaltyError, ol_field_error
 from loyalty.api.openloyalty import filter_errors, paging
 from loyalty.api.views import OpenLoyaltyAPIView
+from loyalty.core.errors import FieldError, Forbidden, ValidationFailed
 from receipts.readmodels.prepare import Customer
 from segments import engine, selectors
 from segments.criteria import validate_definition
@@ -113,10 +113,9 @@ def run_to_api(run: SegmentRun) -> dict[str, Any]:
 def _envelope(request) -> Any:
     data = request.data
     if not isinstance(data, dict) or "segment" not in data:
-        raise OpenLoyaltyError(
-            400,
+        raise ValidationFailed(
             'The body must be {"segment": {...}}.',
-            [ol_field_error("segment", "This value should not be blank.", "required")],
+            field_errors=[FieldError("segment", "This value should not be blank.", "required")],
         )
     return data["segment"]
 
@@ -268,7 +267,7 @@ class SegmentMembersView(OpenLoyaltyAPIView):
     def get(self, request, storeCode, segment):
         # Members carry names, e-mails and phones; staff with the viewer role see none of it (as in the pages).
         if self.principal.kind == "staff" and self.principal.roles.get(self.account.aid) == Role.VIEWER:
-            raise OpenLoyaltyError(403, "Viewers may not list customers' personal data.")
+            raise Forbidden("Viewers may not list customers' personal data.")
         found = selectors.segment_get(account=self.account, segment_id=segment)
         page = paging(request.query_params, order_fields=MEMBER_ORDER, default_order=["customer_id"])
         members = selectors.segment_members(segment=found)
@@ -323,14 +322,10 @@ class SegmentAssociationView(OpenLoyaltyAPIView):
     def get(self, request, storeCode, segment, resourceName):
         selectors.segment_get(account=self.account, segment_id=segment)
         if resourceName not in ASSOCIATIONS:
-            raise OpenLoyaltyError(
-                400,
+            choices = ", ".join((*ASSOCIATIONS, "discount_rule"))
+            raise ValidationFailed(
                 "Unknown resource.",
-                [
-                    ol_field_error(
-                        "resourceName", f"Use one of: {', '.join((*ASSOCIATIONS, 'discount_rule'))}.", "invalid_choice"
-                    )
-                ],
+                field_errors=[FieldError("resourceName", f"Use one of: {choices}.", "invalid_choice")],
             )
         paging(request.query_params, order_fields={}, default_order=[])
         return Response({"items": [], "total": {"all": 0, "estimated": False}})
@@ -406,8 +401,8 @@ class SegmentPreviewView(OpenLoyaltyAPIView):
     def post(self, request, storeCode):
         body = _envelope(request)
         if not isinstance(body, dict):
-            raise OpenLoyaltyError(
-                400, "Validation failed.", [ol_field_error("segment", "This value should be an object.")]
+            raise ValidationFailed(
+                "Validation failed.", field_errors=[FieldError("segment", "This value should be an object.")]
             )
         parts = validate_definition(body.get("parts", []))
         preparation = previews.preview_prepare(account=self.account, parts=parts)
