@@ -122,8 +122,8 @@ class SegmentMember(models.Model):
 
     pk = models.CompositePrimaryKey("segment", "version", "customer")
     # No database FK and no index of its own (the primary key leads with it): every recalculation writes and
-    # deletes a whole version, and the per-row FK check plus the extra index were ~60 % of writing 110k members
-    # at 5M receipts. Deleting a segment still deletes its members (Django cascades).
+    # deletes a whole version, and a per-row FK check plus an extra index would dominate writing it. Deleting a
+    # segment deletes its members (segment_delete, set-based).
     segment = models.ForeignKey(
         Segment, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
