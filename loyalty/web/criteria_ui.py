@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from segments.criteria import CRITERIA
-from segments.criteria.base import GROUPS
+from segments.criteria.declaration import GROUPS
 
 CATALOGUE: list[dict[str, Any]] = [
     {

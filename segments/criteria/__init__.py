@@ -16,7 +16,8 @@ from typing import Any
 from django.db.models import Q
 
 from segments.criteria import items, profile, purchases
-from segments.criteria.base import NEVER, Context, Criterion, CriterionError, Fields
+from segments.criteria.base import NEVER, Context, CriterionError, Fields
+from segments.criteria.declaration import Criterion
 
 # In the builder's order (grouped by `Criterion.group`).
 _ALL: list[Criterion] = [

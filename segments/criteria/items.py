@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q
 
 from receipts.readmodels import queries as receipts
-from segments.criteria.base import NEVER, WHAT_AND_WHERE, Context, Criterion, Field, dates
+from segments.criteria.base import NEVER, Context
+from segments.criteria.declaration import WHAT_AND_WHERE, Criterion, Field, dates
 
 
 def _bought(ctx: Context, codes: list[int]) -> Q:

@@ -11,7 +11,8 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 
 from loyalty.core.sql import render, sql
-from segments.criteria.base import NEVER, PROFILE, Context, Criterion, Field, Fields
+from segments.criteria.base import NEVER, Context, Fields
+from segments.criteria.declaration import PROFILE, Criterion, Field
 from segments.sql import customer_column
 
 # a customer's metadata object (an empty object when the profile has none, or something else there)

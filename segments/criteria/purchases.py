@@ -12,7 +12,8 @@ from django.db.models.functions import Coalesce, TruncDate
 from loyalty.core.sql import render
 from receipts.readmodels import queries as receipts
 from segments import sql as statements
-from segments.criteria.base import PURCHASES, Context, Criterion, Field, Fields, amounts, dates
+from segments.criteria.base import Context, Fields
+from segments.criteria.declaration import PURCHASES, Criterion, Field, amounts, dates
 
 MAX_EACH_DAY_WINDOW = 366
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from segments.criteria import CLOCK_TYPES, CRITERIA, LIST_TYPES, PERIOD_FIELDS, validate_definition
-from segments.criteria.base import GROUPS, KINDS
+from segments.criteria.declaration import GROUPS, KINDS
 from segments.criteria.readme import README, readme_with_table
 
 
