@@ -13,13 +13,14 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from loyalty.accounts.scopes import Role
-from loyalty.api.errors import OpenLoyaltyError, ol_field_error
 from loyalty.api.openloyalty import filter_errors, paging
 from loyalty.api.views import OpenLoyaltyAPIView
+from loyalty.core.errors import FieldError, Forbidden, ValidationFailed
+from receipts.readmodels.prepare import Customer
 from segments import engine, selectors
 from segments.criteria import validate_definition
-from segments.criteria.base import CriterionError
 from segments.models import Segment, SegmentRun
+from segments.services import preview as previews
 from segments.services import segments as services
 from segments.services.freshness import segment_freshness
 
@@ -109,18 +110,12 @@ def run_to_api(run: SegmentRun) -> dict[str, Any]:
     }
 
 
-def _criterion_error(exc: CriterionError) -> OpenLoyaltyError:
-    errors = [ol_field_error(path, message, code) for path, message, code in exc.errors]
-    return OpenLoyaltyError(400, "Validation failed.", errors)
-
-
 def _envelope(request) -> Any:
     data = request.data
     if not isinstance(data, dict) or "segment" not in data:
-        raise OpenLoyaltyError(
-            400,
+        raise ValidationFailed(
             'The body must be {"segment": {...}}.',
-            [ol_field_error("segment", "This value should not be blank.", "required")],
+            field_errors=[FieldError("segment", "This value should not be blank.", "required")],
         )
     return data["segment"]
 
@@ -196,10 +191,7 @@ class SegmentListView(OpenLoyaltyAPIView):
         operation_id="segmentPost", request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, tags=TAGS
     )
     def post(self, request, storeCode):
-        try:
-            segment = services.segment_create(account=self.account, data=_envelope(request), actor=self.principal.actor)
-        except CriterionError as exc:
-            raise _criterion_error(exc) from exc
+        segment = services.segment_create(account=self.account, data=_envelope(request), actor=self.principal.actor)
         return Response({"segmentId": str(segment.uuid)})
 
 
@@ -216,15 +208,13 @@ class SegmentDetailView(OpenLoyaltyAPIView):
     )
     def put(self, request, storeCode, segment):
         found = selectors.segment_get(account=self.account, segment_id=segment)
-        try:
-            updated = services.segment_update(segment=found, data=_envelope(request), actor=self.principal.actor)
-        except CriterionError as exc:
-            raise _criterion_error(exc) from exc
+        updated = services.segment_update(segment=found, data=_envelope(request), actor=self.principal.actor)
         return Response({"segmentId": str(updated.uuid)})
 
     @extend_schema(operation_id="segmentDelete", responses={204: None}, tags=TAGS)
     def delete(self, request, storeCode, segment):
-        services.segment_delete(segment=selectors.segment_get(account=self.account, segment_id=segment))
+        found = selectors.segment_get(account=self.account, segment_id=segment)
+        services.segment_delete(segment=found, actor=self.principal.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -236,8 +226,6 @@ class MemberFilter(django_filters.FilterSet):
     phone = django_filters.CharFilter(field_name="phone", lookup_expr="icontains")
 
     class Meta:
-        from receipts.models import Customer
-
         model = Customer
         fields: list[str] = []
 
@@ -279,7 +267,7 @@ class SegmentMembersView(OpenLoyaltyAPIView):
     def get(self, request, storeCode, segment):
         # Members carry names, e-mails and phones; staff with the viewer role see none of it (as in the pages).
         if self.principal.kind == "staff" and self.principal.roles.get(self.account.aid) == Role.VIEWER:
-            raise OpenLoyaltyError(403, "Viewers may not list customers' personal data.")
+            raise Forbidden("Viewers may not list customers' personal data.")
         found = selectors.segment_get(account=self.account, segment_id=segment)
         page = paging(request.query_params, order_fields=MEMBER_ORDER, default_order=["customer_id"])
         members = selectors.segment_members(segment=found)
@@ -334,14 +322,10 @@ class SegmentAssociationView(OpenLoyaltyAPIView):
     def get(self, request, storeCode, segment, resourceName):
         selectors.segment_get(account=self.account, segment_id=segment)
         if resourceName not in ASSOCIATIONS:
-            raise OpenLoyaltyError(
-                400,
+            choices = ", ".join((*ASSOCIATIONS, "discount_rule"))
+            raise ValidationFailed(
                 "Unknown resource.",
-                [
-                    ol_field_error(
-                        "resourceName", f"Use one of: {', '.join((*ASSOCIATIONS, 'discount_rule'))}.", "invalid_choice"
-                    )
-                ],
+                field_errors=[FieldError("resourceName", f"Use one of: {choices}.", "invalid_choice")],
             )
         paging(request.query_params, order_fields={}, default_order=[])
         return Response({"items": [], "total": {"all": 0, "estimated": False}})
@@ -417,11 +401,9 @@ class SegmentPreviewView(OpenLoyaltyAPIView):
     def post(self, request, storeCode):
         body = _envelope(request)
         if not isinstance(body, dict):
-            raise OpenLoyaltyError(
-                400, "Validation failed.", [ol_field_error("segment", "This value should be an object.")]
+            raise ValidationFailed(
+                "Validation failed.", field_errors=[FieldError("segment", "This value should be an object.")]
             )
-        try:
-            parts = validate_definition(body.get("parts", []))
-        except CriterionError as exc:
-            raise _criterion_error(exc) from exc
-        return Response(engine.preview(account=self.account, parts=parts))
+        parts = validate_definition(body.get("parts", []))
+        preparation = previews.preview_prepare(account=self.account, parts=parts)
+        return Response(engine.preview(account=self.account, parts=parts, preparation=preparation))

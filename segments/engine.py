@@ -1,85 +1,130 @@
 """The segment engine: a definition becomes one SQL statement over the receipts read models.
 
-`matching_customers` returns the customers queryset (never evaluated here); `count` and `materialize` run it as a
-single statement. Purchase windows the definition needs are built first, outside any transaction.
+Three steps, so that compiling never writes:
+- `plan` says which purchase windows and which codes' buyers a definition reads (it only looks codes up);
+- `definition_prepare` (a write: receipts.readmodels.prepare) builds them, outside any transaction;
+- `compile_q` / `matching_customers` turn the definition into a customers filter against what was prepared,
+  touching nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
+from loyalty.core.sql import render
 from receipts.readmodels import queries as receipts
-from receipts.services.buyers import code_buyers_ensure
-from receipts.services.windows import purchase_window_ensure
+from receipts.readmodels.prepare import Plan, Prepared, prepare
+from segments import sql as statements
 from segments.criteria import LIST_TYPES, definition_q, part_q
-from segments.criteria.base import Context
+from segments.criteria.base import Bounds, Context
+
+Parts = list[dict[str, Any]]
 
 
-def context(*, account: Account, now: datetime | None = None) -> Context:
-    windows: set[int] = set()
-    codes_kept: set[int] = set()
+class NotPrepared(Exception):
+    """A compiled criterion asked for a read model its plan did not name: a bug in plan, never a user error."""
+
+
+def plan(parts: Parts, *, account: Account, now: datetime) -> Plan:
+    """The windows and code buyers the (validated) definition reads: the criteria compile once against a recording
+    context, whose answers are placeholders, and the result is thrown away."""
+    windows: set[Bounds] = set()
+    buyers: set[frozenset[int]] = set()
 
     def window(start: datetime | None, end: datetime | None) -> int:
-        window_id = purchase_window_ensure(account=account, starts_at=start, ends_at=end)
-        windows.add(window_id)
-        return window_id
+        windows.add((start, end))
+        return 0
 
-    def buyers(codes: list[int]) -> bool:
-        kept = code_buyers_ensure(account=account, codes=codes)
-        if kept:
-            codes_kept.update(codes)
-        return kept
+    def keep(codes: list[int]) -> bool:
+        buyers.add(frozenset(codes))
+        return True
+
+    definition_q(parts, Context(account=account, now=now, window=window, buyers=keep))
+    return Plan(windows=frozenset(windows), buyers=frozenset(buyers))
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """A definition's read models, built for one clock: compile with the same `now` the plan used."""
+
+    now: datetime
+    read_models: Prepared = field(default_factory=Prepared)
+
+
+def definition_prepare(*, account: Account, parts: Parts, now: datetime | None = None) -> Preparation:
+    """Plan and build what the definition reads (writes: call it outside any transaction, before compiling)."""
+    now = now or timezone.now()
+    return Preparation(now=now, read_models=prepare(plan(parts, account=account, now=now), account=account))
+
+
+def compile_context(preparation: Preparation, *, account: Account) -> Context:
+    """A context answering from what was prepared: compiling with it reads no read model's state and writes nothing."""
+    prepared = preparation.read_models
+
+    def window(start: datetime | None, end: datetime | None) -> int:
+        try:
+            return prepared.windows[(start, end)]
+        except KeyError:
+            raise NotPrepared(f"the window [{start}, {end}) was not prepared") from None
+
+    def kept(codes: list[int]) -> bool:
+        return set(codes) <= prepared.kept_codes
 
     return Context(
         account=account,
-        now=now or timezone.now(),
+        now=preparation.now,
         window=window,
-        buyers=buyers,
-        windows_used=windows,
-        codes_kept=codes_kept,
+        buyers=kept,
+        windows_used=prepared.window_ids,
+        codes_kept=set(prepared.kept_codes),
     )
 
 
 def read_models_intact(ctx: Context) -> bool:
     """Whether the purchase windows and kept code buyers a compiled definition reads all still exist, as the calling
-    transaction sees them. Compiling builds them before the computing transaction starts; a receipt that changes
-    customer in between drops the windows it falls in, and the computation would read no purchases there."""
+    transaction sees them. They are built before the computing transaction starts; a receipt that changes customer
+    in between drops the windows it falls in, and the computation would read no purchases there."""
     return receipts.read_models_exist(account=ctx.account, window_ids=ctx.windows_used, kept_codes=ctx.codes_kept)
 
 
-def lists_resolve(*, account: Account, parts: list[dict[str, Any]]) -> None:
+def lists_resolve(*, account: Account, parts: Parts) -> None:
     """Resolve customer lists (ids, emails or phones) to customers, in place; unmatched entries are reported."""
     for part in parts:
         for criterion in part["criteria"]:
-            if criterion["type"] not in LIST_TYPES or "_customerPks" in criterion:
-                continue
-            entries = criterion["customers"]
-            customers = receipts.customers_for_account(account=account)
-            lowered = [e.lower() for e in entries]
-            phones = [_phone(e) for e in entries]
-            found = customers.filter(customer_id__in=entries).values_list("id", "customer_id")
-            by_email = customers.filter(email__in=lowered).values_list("id", "email")
-            by_phone = customers.filter(phone__in=[p for p in phones if p]).values_list("id", "phone")
-            matched: dict[str, int] = {}
-            for pk, value in [*found, *by_email, *by_phone]:
-                matched.setdefault(value, pk)
-            pks, unmatched = set(), []
-            for entry, low, phone in zip(entries, lowered, phones, strict=True):
-                pk = matched.get(entry) or matched.get(low) or (matched.get(phone) if phone else None)
-                if pk is None:
-                    unmatched.append(entry)
-                else:
-                    pks.add(pk)
-            criterion["_customerPks"] = sorted(pks)
-            criterion["matched"] = len(entries) - len(unmatched)
-            criterion["unmatched"] = unmatched[:1000]
+            if criterion["type"] in LIST_TYPES and "_customerPks" not in criterion:
+                _list_resolve(account, criterion)
+
+
+def _list_resolve(account: Account, criterion: dict[str, Any]) -> None:
+    entries = criterion["customers"]
+    customers = receipts.customers_for_account(account=account)
+    lowered = [e.lower() for e in entries]
+    phones = [_phone(e) for e in entries]
+    found = customers.filter(customer_id__in=entries).values_list("id", "customer_id")
+    by_email = customers.filter(email__in=lowered).values_list("id", "email")
+    by_phone = customers.filter(phone__in=[p for p in phones if p]).values_list("id", "phone")
+    matched: dict[str, int] = {}
+    for pk, value in [*found, *by_email, *by_phone]:
+        matched.setdefault(value, pk)
+    pks: set[int] = set()
+    unmatched: list[str] = []
+    for entry, low, phone in zip(entries, lowered, phones, strict=True):
+        found_pk = matched.get(entry) or matched.get(low) or (matched.get(phone) if phone else None)
+        if found_pk is None:
+            unmatched.append(entry)
+        else:
+            pks.add(found_pk)
+    criterion["_customerPks"] = sorted(pks)
+    criterion["matched"] = len(entries) - len(unmatched)
+    criterion["unmatched"] = unmatched[:1000]
 
 
 def _phone(value: str) -> str:
@@ -87,8 +132,16 @@ def _phone(value: str) -> str:
     return digits if len(digits) >= 5 else ""
 
 
-def matching_customers(*, account: Account, parts: list[dict[str, Any]], ctx: Context | None = None) -> QuerySet:
-    ctx = ctx or context(account=account)
+def compile_q(parts: Parts, preparation: Preparation, *, account: Account) -> Q | None:
+    """The definition as a customers filter (None: no parts, a segment of nobody). Touches nothing."""
+    return definition_q(parts, compile_context(preparation, account=account))
+
+
+def matching_customers(*, account: Account, parts: Parts, ctx: Context | None = None) -> QuerySet:
+    """The matching customers as a queryset (never evaluated here). Without a compile context the definition is
+    prepared first (a write: outside any transaction), for callers that are themselves services or tests."""
+    if ctx is None:
+        ctx = compile_context(definition_prepare(account=account, parts=parts), account=account)
     q = definition_q(parts, ctx)
     customers = receipts.customers_for_account(account=account)
     return customers.none() if q is None else customers.filter(q)
@@ -102,18 +155,14 @@ def sql_of(queryset: QuerySet) -> tuple[str, tuple] | None:
         return None
 
 
-def count(queryset: QuerySet) -> int:
-    try:
-        return queryset.count()
-    except EmptyResultSet:
-        return 0
-
-
-def preview(*, account: Account, parts: list[dict[str, Any]], now: datetime | None = None) -> dict[str, Any]:
-    """The live preview: matching customers for the whole definition and for each part."""
-    ctx = context(account=account, now=now)
+def preview(
+    *, account: Account, parts: Parts, now: datetime | None = None, preparation: Preparation | None = None
+) -> dict[str, Any]:
+    """The live preview: matching customers for the whole definition and for each part. Without a preparation the
+    definition is prepared first (a write), as for `matching_customers`."""
     lists_resolve(account=account, parts=parts)
-    total, per_part = _counts(account=account, parts=parts, ctx=ctx)
+    preparation = preparation or definition_prepare(account=account, parts=parts, now=now)
+    total, per_part = _counts(account=account, parts=parts, ctx=compile_context(preparation, account=account))
     return {
         "customersCount": total,
         "parts": [
@@ -129,27 +178,20 @@ def preview(*, account: Account, parts: list[dict[str, Any]], now: datetime | No
     }
 
 
-def _counts(*, account: Account, parts: list[dict[str, Any]], ctx: Context) -> tuple[int, list[int]]:
+def _counts(*, account: Account, parts: Parts, ctx: Context) -> tuple[int, list[int]]:
     """The whole definition's count and each part's, in one pass over the account's customers.
 
     Each part becomes a boolean column, so every subquery of the definition runs once (hashed) and the customers
-    are scanned once; counting the whole and then each part separately scanned them N + 1 times and ran every
-    subquery twice (measured: the preview of a two-part aggregate segment at 5M receipts took ~3x as long).
+    are scanned once; counting the whole and then each part separately would scan them N + 1 times and run every
+    subquery twice.
     """
     if not parts:
         return 0, []
     customers = receipts.customers_for_account(account=account).annotate(
         **{f"p{i}": ExpressionWrapper(part_q(part, ctx), output_field=BooleanField()) for i, part in enumerate(parts)}
     )
-    sql, params = customers.values(*(f"p{i}" for i in range(len(parts)))).query.sql_with_params()
-    # a part Django knows to match nobody compiles to the integer 0, hence the casts
-    flags = [f"s.p{i}::boolean" for i in range(len(parts))]
-    columns = ", ".join(
-        [f"count(*) FILTER (WHERE {' AND '.join(flags)})", *(f"count(*) FILTER (WHERE {f})" for f in flags)]
-    )
+    compiled, params = customers.values(*(f"p{i}" for i in range(len(parts)))).query.sql_with_params()
     with connection.cursor() as cursor:
-        # OFFSET 0 keeps the subquery from being flattened: flattened, PostgreSQL copies each part's expression into
-        # every FILTER and runs its subqueries once per copy
-        cursor.execute(f"SELECT {columns} FROM ({sql} OFFSET 0) s", params)
+        cursor.execute(render(statements.part_counts(compiled, len(parts))), params)
         total, *per_part = cursor.fetchone()
     return total, per_part

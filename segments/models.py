@@ -7,7 +7,6 @@ from django.db.models import Q
 from django.db.models.functions import Now
 
 from loyalty.accounts.models import Account
-from receipts.models import Customer
 
 
 class Segment(models.Model):
@@ -123,14 +122,14 @@ class SegmentMember(models.Model):
 
     pk = models.CompositePrimaryKey("segment", "version", "customer")
     # No database FK and no index of its own (the primary key leads with it): every recalculation writes and
-    # deletes a whole version, and the per-row FK check plus the extra index were ~60 % of writing 110k members
-    # at 5M receipts. Deleting a segment still deletes its members (Django cascades).
+    # deletes a whole version, and a per-row FK check plus an extra index would dominate writing it. Deleting a
+    # segment deletes its members (segment_delete, set-based).
     segment = models.ForeignKey(
         Segment, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     version = models.IntegerField()
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_column="customer_pk", db_constraint=False
+        "receipts.Customer", on_delete=models.CASCADE, related_name="+", db_column="customer_pk", db_constraint=False
     )
 
     def __str__(self) -> str:
@@ -148,7 +147,7 @@ class MembershipSpan(models.Model):
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_column="customer_pk", db_constraint=False
+        "receipts.Customer", on_delete=models.CASCADE, related_name="+", db_column="customer_pk", db_constraint=False
     )
     entered_at = models.DateTimeField()
     entered_run = models.UUIDField()

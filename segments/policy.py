@@ -8,84 +8,94 @@ New segments get `on_new_receipts` plus a daily run (time-window criteria move e
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from loyalty.core.errors import FieldError, ValidationFailed
 
 DEFAULT_POLICY: dict[str, Any] = {"onNewReceipts": True, "schedule": {"type": "daily", "at": "03:00"}}
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MIN_EVERY, MAX_EVERY = 5, 24 * 60
 
 
-class PolicyError(Exception):
+class PolicyError(ValidationFailed):
+    """Problems of a refresh policy: `errors` as (path, message, code), also the DomainError's field errors."""
+
     def __init__(self, errors: list[tuple[str, str, str]]):
-        super().__init__("; ".join(f"{p}: {m}" for p, m, _ in errors))
+        super().__init__(
+            "Validation failed.", field_errors=[FieldError(path, message, code) for path, message, code in errors]
+        )
         self.errors = errors
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p}: {m}" for p, m, _ in self.errors)
+
+
+Errors = list[tuple[str, str, str]]
 
 
 def validate_policy(raw: Any, path: str = "refreshPolicy") -> dict[str, Any]:
     if raw is None:
         return dict(DEFAULT_POLICY)
-    errors: list[tuple[str, str, str]] = []
+    errors: Errors = []
     if not isinstance(raw, dict):
         raise PolicyError([(path, "This value should be an object with onNewReceipts and schedule.", "invalid")])
     on_new = raw.get("onNewReceipts", True)
     if not isinstance(on_new, bool):
         errors.append((f"{path}.onNewReceipts", "This value should be true or false.", "invalid"))
     schedule = raw.get("schedule")
-    cleaned: dict[str, Any] | None = None
-    if schedule is not None:
-        spath = f"{path}.schedule"
-        kind = schedule.get("type") if isinstance(schedule, dict) else None
-        if kind == "every":
-            minutes = schedule.get("minutes")
-            if isinstance(minutes, bool) or not isinstance(minutes, int) or not MIN_EVERY <= minutes <= MAX_EVERY:
-                errors.append(
-                    (
-                        f"{spath}.minutes",
-                        f"This value should be a whole number of minutes between {MIN_EVERY} and {MAX_EVERY}.",
-                        "invalid",
-                    )
-                )
-            else:
-                cleaned = {"type": "every", "minutes": minutes}
-        elif kind == "daily":
-            at = schedule.get("at")
-            if not isinstance(at, str) or not HHMM.match(at):
-                errors.append((f"{spath}.at", "This value should be a time of day as HH:MM.", "invalid"))
-            else:
-                cleaned = {"type": "daily", "at": at}
-        elif kind == "cron":
-            expression = schedule.get("expression")
-            try:
-                Cron(expression if isinstance(expression, str) else "")
-            except ValueError as exc:
-                errors.append((f"{spath}.expression", f"This is not a cron expression: {exc}.", "invalid"))
-            else:
-                cleaned = {"type": "cron", "expression": " ".join(expression.split())}
-        else:
-            errors.append(
-                (
-                    f"{spath}.type",
-                    "The value you selected is not a valid choice (every, daily, cron).",
-                    "invalid_choice",
-                )
-            )
+    cleaned = None if schedule is None else _schedule(schedule, f"{path}.schedule", errors)
     if errors:
         raise PolicyError(errors)
     return {"onNewReceipts": on_new, "schedule": cleaned}
 
 
-def describe(policy: dict[str, Any]) -> str:
-    schedule = policy.get("schedule")
-    parts = ["when receipts arrive"] if policy.get("onNewReceipts") else []
-    if schedule and schedule["type"] == "every":
-        parts.append(f"every {schedule['minutes']} minutes")
-    elif schedule and schedule["type"] == "daily":
-        parts.append(f"daily at {schedule['at']}")
-    elif schedule and schedule["type"] == "cron":
-        parts.append(f"on cron {schedule['expression']}")
-    return " and ".join(parts) if parts else "manually"
+def _schedule(schedule: Any, path: str, errors: Errors) -> dict[str, Any] | None:
+    kind = schedule.get("type") if isinstance(schedule, dict) else None
+    check = _SCHEDULES.get(kind) if isinstance(kind, str) else None
+    if check is None:
+        errors.append(
+            (f"{path}.type", "The value you selected is not a valid choice (every, daily, cron).", "invalid_choice")
+        )
+        return None
+    return check(schedule, path, errors)
+
+
+def _every(schedule: dict[str, Any], path: str, errors: Errors) -> dict[str, Any] | None:
+    minutes = schedule.get("minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not MIN_EVERY <= minutes <= MAX_EVERY:
+        message = f"This value should be a whole number of minutes between {MIN_EVERY} and {MAX_EVERY}."
+        errors.append((f"{path}.minutes", message, "invalid"))
+        return None
+    return {"type": "every", "minutes": minutes}
+
+
+def _daily(schedule: dict[str, Any], path: str, errors: Errors) -> dict[str, Any] | None:
+    at = schedule.get("at")
+    if not isinstance(at, str) or not HHMM.match(at):
+        errors.append((f"{path}.at", "This value should be a time of day as HH:MM.", "invalid"))
+        return None
+    return {"type": "daily", "at": at}
+
+
+def _cron(schedule: dict[str, Any], path: str, errors: Errors) -> dict[str, Any] | None:
+    expression = schedule.get("expression")
+    try:
+        Cron(expression if isinstance(expression, str) else "")
+    except ValueError as exc:
+        errors.append((f"{path}.expression", f"This is not a cron expression: {exc}.", "invalid"))
+        return None
+    assert isinstance(expression, str)
+    return {"type": "cron", "expression": " ".join(expression.split())}
+
+
+_SCHEDULES: dict[str, Callable[[dict[str, Any], str, Errors], dict[str, Any] | None]] = {
+    "every": _every,
+    "daily": _daily,
+    "cron": _cron,
+}
 
 
 def next_due(policy: dict[str, Any], *, after: datetime, timezone: str) -> datetime | None:

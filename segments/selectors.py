@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
+from django.utils import timezone
 
 from loyalty.accounts.models import Account
+from loyalty.core.errors import NotFound
+from loyalty.core.sql import render
 from receipts.readmodels import queries as receipts
+from segments import engine
+from segments import sql as statements
+from segments.criteria import validate_parts_each
+from segments.engine import Preparation
 from segments.models import Segment, SegmentMember, SegmentRun
 
 
@@ -18,22 +28,26 @@ def segments_for_account(*, account: Account) -> QuerySet[Segment]:
     return Segment.objects.filter(account=account)
 
 
+class SegmentNotFound(NotFound, Http404):
+    """No such segment (or run) in this account. Also an Http404, so pages that do not render domain errors yet
+    answer 404 as well."""
+
+
 def segment_get(*, account: Account, segment_id: str | uuid.UUID) -> Segment:
     try:
         key = uuid.UUID(str(segment_id))
     except ValueError as exc:
-        raise Http404("No such segment.") from exc
+        raise SegmentNotFound() from exc
     segment = Segment.objects.filter(account=account, uuid=key).select_related("account").first()
     if segment is None:
-        raise Http404("No such segment.")
+        raise SegmentNotFound()
     return segment
 
 
 # From this many members on, a segment's members are read by walking the account's customers in the order asked
 # for and probing each one's membership (a page of 25 reads a few dozen customers when most customers are members);
-# below it, by joining its members and sorting them. Left to the planner, the choice follows statistics that a
-# just-published version does not have yet: it once joined and sorted 110k members for a page of 25 (~270 ms
-# instead of ~15 ms at 5M receipts).
+# below it, by joining its members and sorting them. The choice is ours, not the planner's: it would follow
+# statistics a just-published version does not have yet, and join and sort a large segment's members for one page.
 WALK_CUSTOMERS_FROM = 5_000
 
 
@@ -62,10 +76,10 @@ def segment_run_get(*, segment: Segment, run_id: str) -> SegmentRun:
     try:
         key = uuid.UUID(str(run_id))
     except ValueError as exc:
-        raise Http404("No such run.") from exc
+        raise SegmentNotFound() from exc
     run = SegmentRun.objects.filter(segment=segment, pk=key).first()
     if run is None:
-        raise Http404("No such run.")
+        raise SegmentNotFound()
     return run
 
 
@@ -94,8 +108,6 @@ def paginate(
 
 def segments_of_customer(*, account: Account, customer_pk: int) -> QuerySet[Segment]:
     """Segments whose published version includes the customer."""
-    from django.db.models import Exists, OuterRef
-
     member = SegmentMember.objects.filter(
         segment=OuterRef("pk"), version=OuterRef("current_version"), customer_id=customer_pk
     )
@@ -104,19 +116,8 @@ def segments_of_customer(*, account: Account, customer_pk: int) -> QuerySet[Segm
 
 def segment_member_ids(*, segment: Segment) -> tuple[int | None, list[str]]:
     """(published version, its members' customer ids), read in one statement: never a partial version."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT s.current_version, c.customer_id
-            FROM segments_segment s
-            LEFT JOIN segments_segmentmember m ON m.segment_id = s.id AND m.version = s.current_version
-            LEFT JOIN receipts_customer c ON c.id = m.customer_pk
-            WHERE s.id = %s
-            """,
-            [segment.pk],
-        )
+        cursor.execute(render(statements.MEMBER_IDS), [segment.pk])
         rows = cursor.fetchall()
     if not rows or rows[0][0] is None:
         return None, []
@@ -139,10 +140,6 @@ RECENT_RUNS_DAYS = 7
 def runs_recent(*, account: Account, limit: int, failed: bool = False) -> list[SegmentRun]:
     """The account's latest runs of the last week: incremental runs pile up by the thousand, and the bound keeps
     this from sorting a segment's whole history."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     since = timezone.now() - timedelta(days=RECENT_RUNS_DAYS)
     queryset = SegmentRun.objects.filter(segment__account=account, created_at__gte=since).select_related("segment")
     if failed:
@@ -173,7 +170,7 @@ def segment_members_page(
     return rows[:limit], len(rows) > limit
 
 
-def segment_members_stream(*, segment: Segment, chunk: int = 2000):
+def segment_members_stream(*, segment: Segment, chunk: int = 2000) -> Iterator[tuple]:
     """Every member of the published version in customer id order, as one statement read through a server-side
     cursor: the export is one consistent version even if a recalculation publishes meanwhile."""
     return (
@@ -184,30 +181,20 @@ def segment_members_stream(*, segment: Segment, chunk: int = 2000):
     )
 
 
-def definition_preview(*, account: Account, parts: Any) -> dict[str, Any]:
+def definition_preview(*, account: Account, parts: Any, preparation: Preparation) -> dict[str, Any]:
     """The builder's live preview: each part is validated and counted on its own, so the valid parts show their
-    count while another part is still being filled in; the total needs every part valid.
+    count while another part is still being filled in; the total needs every part valid. The read models the valid
+    parts read were built first (segments.services.preview.preview_prepare, with the same parts).
 
     → {"customersCount": int | None, "parts": [{"customersCount": int | None}], "errors": [(path, message)]}
     """
-    from segments import engine
-    from segments.criteria import validate_definition
-    from segments.criteria.base import CriterionError
-
+    valid, errors = validate_parts_each(parts)
     if not isinstance(parts, list):
-        return {"customersCount": None, "parts": [], "errors": [("parts", "This value should be a list of parts.")]}
-    errors: list[tuple[str, str]] = []
-    valid: list[dict[str, Any] | None] = []
-    for index, part in enumerate(parts):
-        try:
-            (normalized,) = validate_definition([part])
-        except CriterionError as exc:
-            errors.extend((path.replace("parts[0]", f"parts[{index}]", 1), message) for path, message, _ in exc.errors)
-            valid.append(None)
-        else:
-            valid.append(normalized)
+        return {"customersCount": None, "parts": [], "errors": errors}
     usable = [p for p in valid if p is not None]
-    result = engine.preview(account=account, parts=usable) if usable else {"customersCount": 0, "parts": []}
+    result: dict[str, Any] = {"customersCount": 0, "parts": []}
+    if usable:
+        result = engine.preview(account=account, parts=usable, preparation=preparation)
     counts = iter(p["customersCount"] for p in result["parts"])
     return {
         "customersCount": result["customersCount"] if len(usable) == len(parts) and parts else None,

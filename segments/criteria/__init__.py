@@ -9,33 +9,22 @@ one SQL statement.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q
 
 from segments.criteria import items, profile, purchases
 from segments.criteria.base import NEVER, Context, CriterionError, Fields
+from segments.criteria.declaration import Criterion
 
-
-class Criterion(Protocol):
-    type: str
-
-    def validate(self, f: Fields) -> None: ...
-
-    def q(self, v: dict, ctx: Context) -> Q: ...
-
-
+# In the builder's order (grouped by `Criterion.group`).
 _ALL: list[Criterion] = [
-    items.BoughtThroughChannel(),
-    items.TransactionPercentInChannel(),
-    items.BoughtSkus(),
-    items.BoughtLabels(),
-    items.BoughtMakers(),
-    items.BoughtItems(),
     purchases.TransactionCount(),
     purchases.TransactionCountInPeriod(),
-    purchases.AverageTransactionAmount(),
     purchases.TransactionAmount(),
+    purchases.AverageTransactionAmount(),
     purchases.TransactionAmountInPeriod(),
     purchases.TransactionAmountInLastNDays(),
     purchases.TransactionAmountEachDayInPeriod(),
@@ -44,19 +33,25 @@ _ALL: list[Criterion] = [
     purchases.LastPurchaseNDaysBefore(),
     purchases.LastTransactionBetweenDays(),
     purchases.MemberRegistrationDate(),
+    items.BoughtItems(),
+    items.BoughtSkus(),
+    items.BoughtLabels(),
+    items.BoughtMakers(),
+    items.BoughtThroughChannel(),
+    items.TransactionPercentInChannel(),
     profile.Anniversary(),
-    profile.CustomerList(),
-    profile.CustomerCsvList(),
-    profile.Gender(),
     profile.Age(),
+    profile.Gender(),
     profile.Country(),
     profile.City(),
     profile.Postal(),
+    profile.MarketingConsent(),
     profile.CustomerHasLabels(),
     profile.CustomerWithLabelsValues(),
     profile.MemberCustomFieldValue(),
     profile.MemberLoyaltyCardNumber(),
-    profile.MarketingConsent(),
+    profile.CustomerList(),
+    profile.CustomerCsvList(),
 ]
 CRITERIA: dict[str, Criterion] = {c.type: c for c in _ALL}
 ALIASES = {"bought_in_pos": "bought_through_channel"}
@@ -74,13 +69,12 @@ UNSUPPORTED: dict[str, str] = {
     "last_custom_event_between_days": _WHY.format("custom events"),
     "province": "addresses on receipts have no province field (use city, postal or country)",
 }
-LIST_TYPES = {"customer_list", "customer_csv_list"}
+# Derived from the declarations: customer lists, criteria that move with the clock, and fixed periods.
+LIST_TYPES = {kind for kind, criterion in CRITERIA.items() if criterion.is_list}
+CLOCK_TYPES = {kind for kind, criterion in CRITERIA.items() if criterion.clock}
+PERIOD_FIELDS = {kind: criterion.period for kind, criterion in CRITERIA.items() if criterion.period is not None}
 MAX_PARTS = 20
 MAX_CRITERIA = 50
-
-
-def supported_types() -> list[str]:
-    return sorted(CRITERIA) + sorted(ALIASES)
 
 
 def validate_definition(parts: Any, *, keep_ids: bool = True) -> list[dict[str, Any]]:
@@ -115,6 +109,24 @@ def validate_definition(parts: Any, *, keep_ids: bool = True) -> list[dict[str, 
     if errors:
         raise CriterionError(errors)
     return normalized
+
+
+def validate_parts_each(parts: Any) -> tuple[list[dict[str, Any] | None], list[tuple[str, str]]]:
+    """Each part validated on its own (the builder's preview counts the valid parts while another is being filled
+    in): the normalized part or None per part, and every problem as (path, message)."""
+    if not isinstance(parts, list):
+        return [], [("parts", "This value should be a list of parts.")]
+    errors: list[tuple[str, str]] = []
+    valid: list[dict[str, Any] | None] = []
+    for index, part in enumerate(parts):
+        try:
+            (normalized,) = validate_definition([part])
+        except CriterionError as exc:
+            errors.extend((path.replace("parts[0]", f"parts[{index}]", 1), message) for path, message, _ in exc.errors)
+            valid.append(None)
+        else:
+            valid.append(normalized)
+    return valid, errors
 
 
 def _validate_criterion(raw: Any, path: str, errors: list, *, keep_ids: bool) -> dict[str, Any] | None:
@@ -163,9 +175,6 @@ def _is_uuid(value: Any) -> bool:
 
 
 def _jsonable(value: Any) -> Any:
-    from datetime import date, datetime
-    from decimal import Decimal
-
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from loyalty.accounts.models import Account
+from loyalty.core.errors import FieldError, ValidationFailed
 
 # ISO 4217 minor-unit exponents that differ from 2
 CURRENCY_EXPONENTS = {
@@ -41,12 +42,21 @@ CURRENCY_EXPONENTS = {
 }
 
 
-class CriterionError(Exception):
-    """Collected field problems of a definition: (path, message, code)."""
+class CriterionError(ValidationFailed):
+    """Collected field problems of a definition or a segment's fields: `errors` as (path, message, code), also
+    carried as the DomainError's field errors (rendered as "Validation failed." with each path)."""
 
     def __init__(self, errors: list[tuple[str, str, str]]):
-        super().__init__("; ".join(f"{p}: {m}" for p, m, _ in errors))
+        super().__init__(
+            "Validation failed.", field_errors=[FieldError(path, message, code) for path, message, code in errors]
+        )
         self.errors = errors
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p}: {m}" for p, m, _ in self.errors)
+
+
+Bounds = tuple[datetime | None, datetime | None]  # a purchase window: [start, end), None = unbounded
 
 
 @dataclass
@@ -55,8 +65,8 @@ class Context:
 
     account: Account
     now: datetime
-    window: Callable[[datetime | None, datetime | None], int]  # [start, end) → purchase window id
-    buyers: Callable[[list[int]], bool]  # keep these codes' lifetime buyers (receipts' CodeBuyer): whether they are
+    window: Callable[[datetime | None, datetime | None], int]  # [start, end) → its prepared purchase window id
+    buyers: Callable[[list[int]], bool]  # whether these codes' lifetime buyers (receipts' CodeBuyer) are kept
     # what the compiled definition reads besides the tables themselves (see engine.read_models_intact)
     windows_used: set[int] = field(default_factory=set)
     codes_kept: set[int] = field(default_factory=set)
@@ -159,7 +169,8 @@ class Fields:
         if not number.is_finite() or abs(number) > Decimal("1e15"):
             self._err(name, "This value is out of range.")
             return None
-        if number.as_tuple().exponent < -4:
+        exponent = number.as_tuple().exponent  # an int for every finite number
+        if isinstance(exponent, int) and exponent < -4:
             self._err(name, "This value should have at most 4 decimals.")
             return None
         if minimum is not None and number < minimum:
@@ -269,30 +280,37 @@ class Fields:
             return None
         cleaned = []
         for index, item in enumerate(value):
-            item_path = f"{self.path}.{name}[{index}]"
-            if not isinstance(item, dict):
-                self.errors.append((item_path, "This value should be an object.", "invalid"))
-                continue
-            entry = {}
-            for key in keys:
-                part = item.get(key)
-                if part is None:
-                    if key in required_keys:
-                        self.errors.append((f"{item_path}.{key}", "This value should not be blank.", "required"))
-                    continue
-                if isinstance(part, int | float) and not isinstance(part, bool):
-                    part = str(part)
-                if not isinstance(part, str) or not part.strip() or len(part) > 255:
-                    self.errors.append((f"{item_path}.{key}", "This value should be a non-empty text.", "invalid"))
-                    continue
-                entry[key] = part.strip()
-            if not any(k in entry for k in keys):
-                if not required_keys:
-                    self.errors.append((item_path, f"Give at least one of: {', '.join(keys)}.", "required"))
-                continue
-            cleaned.append(entry)
+            entry = self._object(item, f"{self.path}.{name}[{index}]", keys, required_keys)
+            if entry is not None:
+                cleaned.append(entry)
         self.out[name] = cleaned
         return cleaned
+
+    def _object(
+        self, item: Any, item_path: str, keys: tuple[str, ...], required_keys: tuple[str, ...]
+    ) -> dict[str, str] | None:
+        """One entry of an objects list: its non-empty text keys, or None (with the problems recorded)."""
+        if not isinstance(item, dict):
+            self.errors.append((item_path, "This value should be an object.", "invalid"))
+            return None
+        entry = {}
+        for key in keys:
+            part = item.get(key)
+            if part is None:
+                if key in required_keys:
+                    self.errors.append((f"{item_path}.{key}", "This value should not be blank.", "required"))
+                continue
+            if isinstance(part, int | float) and not isinstance(part, bool):
+                part = str(part)
+            if not isinstance(part, str) or not part.strip() or len(part) > 255:
+                self.errors.append((f"{item_path}.{key}", "This value should be a non-empty text.", "invalid"))
+                continue
+            entry[key] = part.strip()
+        if not any(k in entry for k in keys):
+            if not required_keys:
+                self.errors.append((item_path, f"Give at least one of: {', '.join(keys)}.", "required"))
+            return None
+        return entry
 
     def ordered(self, low: str, high: str) -> None:
         a, b = self.out.get(low), self.out.get(high)

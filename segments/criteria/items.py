@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q
 
 from receipts.readmodels import queries as receipts
-from segments.criteria.base import NEVER, Context, Fields
+from segments.criteria.base import NEVER, Context
+from segments.criteria.declaration import WHAT_AND_WHERE, Criterion, Field, dates
 
 
 def _bought(ctx: Context, codes: list[int]) -> Q:
@@ -24,24 +25,27 @@ def _bought(ctx: Context, codes: list[int]) -> Q:
     return Q(id__in=facts.values("customer"))
 
 
-class BoughtThroughChannel:
+class BoughtThroughChannel(Criterion):
     type = "bought_through_channel"
-
-    def validate(self, f: Fields) -> None:
-        f.strings("channelIds")
+    label = "Bought in stores"
+    group = WHAT_AND_WHERE
+    fields = (Field("channelIds", "Stores", "stores", note="(store ids)", ui=(("wide", True),)),)
+    matches = "at least one purchase in one of these stores"
+    example = {"channelIds": ["S001", "S007"]}
 
     def q(self, v: dict, ctx: Context) -> Q:
         return _bought(ctx, receipts.codes_lookup(account=ctx.account, kind="store", values=v["channelIds"]))
 
 
-class TransactionPercentInChannel:
+class TransactionPercentInChannel(Criterion):
     """At least `percent` % of the customer's purchases were made in the store `channelId`."""
 
     type = "transaction_percent_in_channel"
-
-    def validate(self, f: Fields) -> None:
-        f.text("channelId")
-        f.decimal("percent", minimum=0, maximum=100)
+    label = "Share of purchases in a store"
+    group = WHAT_AND_WHERE
+    fields = (Field("channelId", "Store", "store"), Field("percent", "At least %", "decimal", minimum=0, maximum=100))
+    matches = "purchases in that store \u00d7 100 \u2265 percent \u00d7 all purchases (and they have purchases)"
+    example = {"channelId": "S001", "percent": 75}
 
     def q(self, v: dict, ctx: Context) -> Q:
         percent = v["percent"]
@@ -62,23 +66,38 @@ class TransactionPercentInChannel:
         return Q(id__in=at_store)
 
 
-class BoughtSkus:
+class BoughtSkus(Criterion):
     type = "bought_skus"
-
-    def validate(self, f: Fields) -> None:
-        f.strings("skuIds")
+    label = "Bought items (SKUs)"
+    group = WHAT_AND_WHERE
+    fields = (Field("skuIds", "Items", "tokens", note="(item ids)", ui=(("suggest", "item"), ("wide", True))),)
+    matches = "a purchase with a line of one of these items"
+    example = {"skuIds": ["I000042"]}
 
     def q(self, v: dict, ctx: Context) -> Q:
         return _bought(ctx, receipts.codes_lookup(account=ctx.account, kind="item", values=v["skuIds"]))
 
 
-class BoughtLabels:
+class BoughtLabels(Criterion):
     """A line whose dimension[key] equals value, or key `group` and the line is in that group (case-insensitive)."""
 
     type = "bought_labels"
-
-    def validate(self, f: Fields) -> None:
-        f.objects("labels", ("key", "value"), required_keys=("key", "value"))
+    label = "Bought items with labels"
+    group = WHAT_AND_WHERE
+    fields = (
+        Field(
+            "labels",
+            "Labels (key=value)",
+            "key_values",
+            note="[{`key`, `value`}]",
+            ui=(("suggest", "label"), ("wide", True)),
+        ),
+    )
+    matches = (
+        "a purchased line whose `dimension[key]` equals value, or key `group` and the line is in that group;"
+        " case-insensitive"
+    )
+    example = {"labels": [{"key": "color", "value": "red"}, {"key": "group", "value": "G0012"}]}
 
     def q(self, v: dict, ctx: Context) -> Q:
         labels = [
@@ -93,30 +112,46 @@ class BoughtLabels:
         return _bought(ctx, codes)
 
 
-class BoughtMakers:
+class BoughtMakers(Criterion):
     type = "bought_makers"
-
-    def validate(self, f: Fields) -> None:
-        f.strings("makers", lower=True)
+    label = "Bought brands"
+    group = WHAT_AND_WHERE
+    fields = (Field("makers", "Brands", "tokens", lower=True, ui=(("suggest", "maker"), ("wide", True))),)
+    matches = (
+        "a purchased line whose `extra_info` has key `maker` or `brand` with one of these values; case-insensitive"
+    )
+    example = {"makers": ["Tine"]}
 
     def q(self, v: dict, ctx: Context) -> Q:
         return _bought(ctx, receipts.codes_lookup(account=ctx.account, kind="maker", values=v["makers"]))
 
 
-class BoughtItems:
+class BoughtItems(Criterion):
     """Our own: Dintero's receipt filter (as in customer_segment) with a minimum number of matching purchases."""
 
     type = "bought_items"
-
-    def validate(self, f: Fields) -> None:
-        f.when("purchaseFrom", required=False)
-        f.when("purchaseTo", required=False)
-        f.ordered("purchaseFrom", "purchaseTo")
-        if f.raw.get("storeIds") is not None:
-            f.strings("storeIds")
-        if f.raw.get("items") is not None:
-            f.objects("items", ("id", "group"), required_keys=())
-        f.integer("minPurchases", required=False, minimum=1, maximum=100_000)
+    label = "Bought items or groups"
+    group = WHAT_AND_WHERE
+    fields = (
+        Field(
+            "items", "Items and groups", "item_objects", required=False, note="[{`id`, `group`}]", ui=(("wide", True),)
+        ),
+        Field("storeIds", "In stores (optional)", "stores", required=False, ui=(("optional", True),)),
+        *dates(required=False, optional_labels=True, names=("purchaseFrom", "purchaseTo")),
+        Field(
+            "minPurchases",
+            "At least N purchases",
+            "int",
+            required=False,
+            minimum=1,
+            maximum=100_000,
+            note="(default 1)",
+        ),
+    )
+    ranges = (("purchaseFrom", "purchaseTo"),)
+    ours = True
+    matches = "at least `minPurchases` purchases match Dintero's receipt filter (below)"
+    example = {"items": [{"group": "G0003"}], "minPurchases": 3}
 
     def q(self, v: dict, ctx: Context) -> Q:
         start, end = ctx.period(v.get("purchaseFrom"), v.get("purchaseTo"))

@@ -5,13 +5,29 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 
+from loyalty.core.sql import render, sql
 from segments.criteria.base import NEVER, Context, Fields
+from segments.criteria.declaration import PROFILE, Criterion, Field
+from segments.sql import customer_column
 
-CUSTOMER = '"receipts_customer"'
+# a customer's metadata object (an empty object when the profile has none, or something else there)
+_METADATA = sql.SQL(
+    "CASE WHEN jsonb_typeof({profile} -> 'metadata') = 'object' THEN {profile} -> 'metadata' ELSE '{{}}'::jsonb END"
+)
+
+
+def _condition(template: str, params: list[Any], **columns: str) -> Q:
+    """A condition on customers' columns (named by field), with the metadata object as {metadata}."""
+    names = {name: customer_column(field) for name, field in columns.items()}
+    if "{metadata}" in template:
+        names["metadata"] = _METADATA.format(profile=customer_column("profile"))
+    statement = sql.SQL(template).format(**names)
+    return Q(RawSQL(render(statement), params, output_field=BooleanField()))
 
 
 def _month_days(ctx: Context, days: int) -> list[str]:
@@ -29,28 +45,37 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-class Anniversary:
+class Anniversary(Criterion):
     type = "anniversary"
-
-    def validate(self, f: Fields) -> None:
-        f.choice("anniversaryType", ("birthday", "registration"))
-        f.integer("days", minimum=1, maximum=366)
+    label = "Birthday or anniversary within N days"
+    group = PROFILE
+    fields = (
+        Field(
+            "anniversaryType",
+            "Anniversary",
+            "choice",
+            choices=(("birthday", "Birthday"), ("registration", "First purchase")),
+        ),
+        Field("days", "Within days", "int", minimum=1, maximum=366),
+    )
+    clock = True
+    matches = (
+        "the anniversary falls within the next `days` days, today included (1 = today); Feb 29 is celebrated on"
+        " Feb 28 in other years"
+    )
+    example = {"anniversaryType": "birthday", "days": 7}
 
     def q(self, v: dict, ctx: Context) -> Q:
         month_days = _month_days(ctx, v["days"])
         if v["anniversaryType"] == "birthday":
-            sql = f"to_char({CUSTOMER}.date_of_birth, 'MM-DD') = ANY(%s)"
-            return Q(date_of_birth__isnull=False) & Q(RawSQL(sql, [month_days], output_field=_bool()))
-        sql = f"to_char(({CUSTOMER}.first_purchase_at AT TIME ZONE %s)::date, 'MM-DD') = ANY(%s)"
-        return Q(first_purchase_at__isnull=False) & Q(
-            RawSQL(sql, [ctx.account.timezone, month_days], output_field=_bool())
+            born = _condition("to_char({born}, 'MM-DD') = ANY(%s)", [month_days], born="date_of_birth")
+            return Q(date_of_birth__isnull=False) & born
+        first = _condition(
+            "to_char(({first} AT TIME ZONE %s)::date, 'MM-DD') = ANY(%s)",
+            [ctx.account.timezone, month_days],
+            first="first_purchase_at",
         )
-
-
-def _bool():
-    from django.db.models import BooleanField
-
-    return BooleanField()
+        return Q(first_purchase_at__isnull=False) & first
 
 
 def _years_before(day: date, years: int) -> date:
@@ -60,14 +85,19 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-class Age:
+class Age(Criterion):
     type = "age"
-
-    def validate(self, f: Fields) -> None:
-        f.at_least_one("min", "max")
-        f.integer("min", required=False, minimum=0, maximum=150)
-        f.integer("max", required=False, minimum=0, maximum=150)
-        f.ordered("min", "max")
+    label = "Age"
+    group = PROFILE
+    fields = (
+        Field("min", "At least", "int", required=False, minimum=0, maximum=150, note="(years)"),
+        Field("max", "At most", "int", required=False, minimum=0, maximum=150),
+    )
+    one_of = ("min", "max")
+    ranges = (("min", "max"),)
+    clock = True
+    matches = "age today in the account's timezone in range"
+    example = {"min": 18, "max": 30}
 
     def q(self, v: dict, ctx: Context) -> Q:
         q = Q(date_of_birth__isnull=False)
@@ -78,69 +108,76 @@ class Age:
         return q
 
 
-class Gender:
+class Gender(Criterion):
     type = "gender"
-
-    def validate(self, f: Fields) -> None:
-        f.strings("genders", lower=True)
+    label = "Gender"
+    group = PROFILE
+    fields = (
+        Field(
+            "genders", "Genders", "tokens", lower=True, ui=(("options", ["female", "male", "other"]), ("wide", True))
+        ),
+    )
+    matches = "the profile's gender; case-insensitive"
+    example = {"genders": ["female"]}
 
     def q(self, v: dict, ctx: Context) -> Q:
         return Q(gender__in=v["genders"])
 
 
-class _AddressField:
-    field_name = ""
+class _AddressField(Criterion):
     column = ""
-
-    def validate(self, f: Fields) -> None:
-        f.strings(self.field_name, lower=True)
+    group = PROFILE
+    matches = "one of the customer's addresses has it; case-insensitive"
 
     def q(self, v: dict, ctx: Context) -> Q:
-        return Q(**{f"{self.column}__overlap": v[self.field_name]})
+        return Q(**{f"{self.column}__overlap": v[self.fields[0].name]})
 
 
 class Country(_AddressField):
-    type, field_name, column = "country", "countries", "countries"
+    type, label, column = "country", "Country", "countries"
+    fields = (Field("countries", "Countries (codes, e.g. NO)", "tokens", lower=True, ui=(("wide", True),)),)
+    example = {"countries": ["NO"]}
 
 
 class City(_AddressField):
-    type, field_name, column = "city", "cities", "cities"
+    type, label, column = "city", "City", "cities"
+    fields = (Field("cities", "Cities", "tokens", lower=True, ui=(("wide", True),)),)
+    example = {"cities": ["Oslo"]}
 
 
 class Postal(_AddressField):
-    type, field_name, column = "postal", "postalCodes", "postal_codes"
+    type, label, column = "postal", "Postal code", "postal_codes"
+    fields = (Field("postalCodes", "Postal codes", "tokens", lower=True, ui=(("wide", True),)),)
+    example = {"postalCodes": ["0150"]}
 
 
-class CustomerHasLabels:
+class CustomerHasLabels(Criterion):
     """Keys of the customer's metadata, plus `status` (set when the customer has a status); case-insensitive."""
 
     type = "customer_has_labels"
-
-    def validate(self, f: Fields) -> None:
-        f.objects("labels", ("key",), required_keys=("key",))
+    label = "Has labels"
+    group = PROFILE
+    fields = (Field("labels", "Label keys", "keys", note="[{`key`}]", ui=(("wide", True),)),)
+    matches = "a key of the customer's `metadata`, or `status` when they have one; case-insensitive"
+    example = {"labels": [{"key": "tier"}]}
 
     def q(self, v: dict, ctx: Context) -> Q:
         keys = sorted({label["key"].lower() for label in v["labels"]})
-        q = Q(
-            RawSQL(
-                f"EXISTS (SELECT 1 FROM jsonb_object_keys(CASE WHEN jsonb_typeof({CUSTOMER}.profile -> 'metadata') = 'object' "
-                f"THEN {CUSTOMER}.profile -> 'metadata' ELSE '{{}}'::jsonb END) k WHERE lower(k) = ANY(%s))",
-                [keys],
-                output_field=_bool(),
-            )
-        )
+        q = _condition("EXISTS (SELECT 1 FROM jsonb_object_keys({metadata}) k WHERE lower(k) = ANY(%s))", [keys])
         if "status" in keys:
             q |= ~Q(status="")
         return q
 
 
-class CustomerWithLabelsValues:
+class CustomerWithLabelsValues(Criterion):
     """metadata[key] equals value, or key `status` and the customer's status equals value; case-insensitive."""
 
     type = "customer_with_labels_values"
-
-    def validate(self, f: Fields) -> None:
-        f.objects("labels", ("key", "value"), required_keys=("key", "value"))
+    label = "Has label values"
+    group = PROFILE
+    fields = (Field("labels", "Labels (key=value)", "key_values", note="[{`key`, `value`}]", ui=(("wide", True),)),)
+    matches = "`metadata[key]` equals value, or key `status` and the status equals value; case-insensitive"
+    example = {"labels": [{"key": "status", "value": "vip"}]}
 
     def q(self, v: dict, ctx: Context) -> Q:
         pairs = [(label["key"].lower(), label["value"].lower()) for label in v["labels"]]
@@ -148,53 +185,55 @@ class CustomerWithLabelsValues:
         statuses = [value for key, value in pairs if key == "status"]
         q = NEVER
         if metadata:
-            q |= Q(
-                RawSQL(
-                    f"EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof({CUSTOMER}.profile -> 'metadata') = 'object' "
-                    f"THEN {CUSTOMER}.profile -> 'metadata' ELSE '{{}}'::jsonb END) kv "
-                    "JOIN unnest(%s::text[], %s::text[]) AS want(k, v) ON lower(kv.key) = want.k AND lower(kv.value) = want.v)",
-                    [[k for k, _ in metadata], [value for _, value in metadata]],
-                    output_field=_bool(),
-                )
+            q |= _condition(
+                "EXISTS (SELECT 1 FROM jsonb_each_text({metadata}) kv"
+                " JOIN unnest(%s::text[], %s::text[]) AS want(k, v) ON lower(kv.key) = want.k AND lower(kv.value) = want.v)",
+                [[k for k, _ in metadata], [value for _, value in metadata]],
             )
         if statuses:
-            q |= Q(RawSQL(f"lower({CUSTOMER}.status) = ANY(%s)", [statuses], output_field=_bool()))
+            q |= _condition("lower({status}) = ANY(%s)", [statuses], status="status")
         return q
 
 
-class MemberCustomFieldValue:
+class MemberCustomFieldValue(Criterion):
     """metadata[key] (exact key) has exactly this value (as text)."""
 
     type = "member_custom_field_value"
-
-    def validate(self, f: Fields) -> None:
-        f.text("key")
-        f.text("value", max_length=1000)
+    label = "Custom field value"
+    group = PROFILE
+    fields = (Field("key", "Field", "text"), Field("value", "Value", "text", max_length=1000))
+    matches = "`metadata[key]` (exact key) is exactly value (numbers and booleans as JSON text)"
+    example = {"key": "member_since", "value": "2019-04-01"}
 
     def q(self, v: dict, ctx: Context) -> Q:
-        return Q(
-            RawSQL(f"({CUSTOMER}.profile -> 'metadata' ->> %s) = %s", [v["key"], v["value"]], output_field=_bool())
-        )
+        return _condition("({profile} -> 'metadata' ->> %s) = %s", [v["key"], v["value"]], profile="profile")
 
 
-class MemberLoyaltyCardNumber:
+class MemberLoyaltyCardNumber(Criterion):
     """The customer's token values (customer.token.value on receipts)."""
 
     type = "member_loyalty_card_number"
-
-    def validate(self, f: Fields) -> None:
-        f.strings("cardNumbers")
+    label = "Loyalty card numbers"
+    group = PROFILE
+    fields = (Field("cardNumbers", "Card numbers", "tokens", ui=(("wide", True),)),)
+    matches = "the customer's token value (`customer.token.value`) is one of these"
+    example = {"cardNumbers": ["9000000042"]}
 
     def q(self, v: dict, ctx: Context) -> Q:
         return Q(token_values__overlap=v["cardNumbers"])
 
 
-class MarketingConsent:
+class MarketingConsent(Criterion):
     type = "marketing_consent"
-
-    def validate(self, f: Fields) -> None:
-        f.choice("channel", ("email", "sms"))
-        f.boolean("consent")
+    label = "Marketing consent"
+    group = PROFILE
+    fields = (
+        Field("channel", "Channel", "choice", choices=(("email", "E-mail"), ("sms", "SMS"))),
+        Field("consent", "Consent", "choice", choices=(("true", "Given"), ("false", "Refused")), boolean=True),
+    )
+    ours = True
+    matches = "consent true: they said yes; false: they did not say yes (no or unknown)"
+    example = {"channel": "email", "consent": True}
 
     def q(self, v: dict, ctx: Context) -> Q:
         column = f"{v['channel']}_consent"
@@ -205,13 +244,25 @@ class MarketingConsent:
 MAX_LIST = 100_000
 
 
-class CustomerList:
+class CustomerList(Criterion):
     """Customer ids, emails or phone numbers, resolved to customers when the segment is saved."""
 
     type = "customer_list"
-
-    def validate(self, f: Fields) -> None:
-        f.strings("customers", max_items=MAX_LIST)
+    label = "Customer list"
+    group = PROFILE
+    fields = (
+        Field(
+            "customers",
+            "Customer ids, e-mails or phones",
+            "tokens",
+            max_items=MAX_LIST,
+            note="(ids, emails or phones, ≤ 100,000)",
+            ui=(("wide", True),),
+        ),
+    )
+    is_list = True
+    matches = "one of the listed customers; resolved when saved; the response reports `matched` and `unmatched`"
+    example = {"customers": ["C0000001", "kari@example.com", "+4799999999"]}
 
     def entries(self, v: dict) -> list[str]:
         return v["customers"]
@@ -225,6 +276,19 @@ class CustomerCsvList(CustomerList):
     """The same from a CSV (first column; a header row naming id, customer_id, email or phone is skipped)."""
 
     type = "customer_csv_list"
+    label = "Customer list (CSV)"
+    fields = (
+        Field(
+            "csv",
+            "CSV, customers in the first column",
+            "textarea",
+            max_length=10_000_000,
+            note="(text; first column; a header named id/customer_id/email/phone is skipped)",
+            ui=(("wide", True),),
+        ),
+    )
+    matches = "the same, from a CSV"
+    example = {"csv": "email\nkari@example.com\n"}
 
     def validate(self, f: Fields) -> None:
         raw = f.raw.get("csv")

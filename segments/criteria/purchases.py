@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
 
+from loyalty.core.sql import render
 from receipts.readmodels import queries as receipts
+from segments import sql as statements
 from segments.criteria.base import Context, Fields
+from segments.criteria.declaration import PURCHASES, Criterion, Field, amounts, dates
 
 MAX_EACH_DAY_WINDOW = 366
 
@@ -36,91 +39,115 @@ def _window_q(ctx: Context, start, end, column: str, low, high) -> Q:
     return Q(id__in=stats.filter(in_range).values("customer"))
 
 
-class TransactionCount:
-    type = "transaction_count"
+COUNTS = (
+    Field("min", "At least", "int", required=False, minimum=0),
+    Field("max", "At most", "int", required=False, minimum=0),
+)
 
-    def validate(self, f: Fields) -> None:
-        f.at_least_one("min", "max")
-        f.integer("min", required=False, minimum=0)
-        f.integer("max", required=False, minimum=0)
-        f.ordered("min", "max")
+
+class TransactionCount(Criterion):
+    type = "transaction_count"
+    label = "Number of purchases"
+    group = PURCHASES
+    fields = COUNTS
+    one_of = ("min", "max")
+    ranges = (("min", "max"),)
+    matches = "lifetime purchases in range"
+    example = {"min": 5}
 
     def q(self, v: dict, ctx: Context) -> Q:
         return _range_q("purchases", v.get("min"), v.get("max"))
 
 
-class TransactionCountInPeriod(TransactionCount):
+class TransactionCountInPeriod(Criterion):
     type = "transaction_count_in_period"
-
-    def validate(self, f: Fields) -> None:
-        super().validate(f)
-        f.when("fromDate")
-        f.when("toDate")
-        f.ordered("fromDate", "toDate")
+    label = "Number of purchases between dates"
+    group = PURCHASES
+    fields = (*COUNTS, *dates())
+    one_of = ("min", "max")
+    ranges = (("min", "max"), ("fromDate", "toDate"))
+    period = ("fromDate", "toDate")
+    matches = "purchases in the period in range (0 when none)"
+    example = {"min": 2, "fromDate": "2025-01-01", "toDate": "2025-03-31"}
 
     def q(self, v: dict, ctx: Context) -> Q:
         start, end = ctx.period(v["fromDate"], v["toDate"])
         return _window_q(ctx, start, end, "purchases", v.get("min"), v.get("max"))
 
 
-def _amounts(f: Fields) -> None:
-    f.at_least_one("fromAmount", "toAmount")
-    f.decimal("fromAmount", required=False)
-    f.decimal("toAmount", required=False)
-    f.ordered("fromAmount", "toAmount")
+AMOUNT_RANGE = (("fromAmount", "toAmount"),)
+AMOUNT_ONE_OF = ("fromAmount", "toAmount")
 
 
 def _minor(ctx: Context, value: Decimal | None) -> Decimal | None:
     return None if value is None else ctx.amount(value)
 
 
-class AverageTransactionAmount:
-    type = "average_transaction_amount"
+def _times_purchases(amount: Decimal) -> ExpressionWrapper:
+    return ExpressionWrapper(Value(amount, output_field=DecimalField()) * F("purchases"), output_field=DecimalField())
 
-    def validate(self, f: Fields) -> None:
-        _amounts(f)
+
+class AverageTransactionAmount(Criterion):
+    type = "average_transaction_amount"
+    label = "Average purchase amount"
+    group = PURCHASES
+    fields = amounts()
+    one_of = AMOUNT_ONE_OF
+    ranges = AMOUNT_RANGE
+    matches = "lifetime net sum ÷ purchases in range (customers with purchases)"
+    example = {"fromAmount": 200, "toAmount": 800}
 
     def q(self, v: dict, ctx: Context) -> Q:
         # sum BETWEEN bound * count, never avg(): exact, and no division
         q = Q(purchases__gt=0)
         low, high = _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount"))
         if low is not None:
-            q &= Q(net_total__gte=RawSQL("%s * purchases", [low]))
+            q &= Q(net_total__gte=_times_purchases(low))
         if high is not None:
-            q &= Q(net_total__lte=RawSQL("%s * purchases", [high]))
+            q &= Q(net_total__lte=_times_purchases(high))
         return q
 
 
-class TransactionAmount:
+class TransactionAmount(Criterion):
     type = "transaction_amount"
-
-    def validate(self, f: Fields) -> None:
-        _amounts(f)
+    label = "Total spend"
+    group = PURCHASES
+    fields = amounts()
+    one_of = AMOUNT_ONE_OF
+    ranges = AMOUNT_RANGE
+    matches = "lifetime net sum in range"
+    example = {"fromAmount": 10000}
 
     def q(self, v: dict, ctx: Context) -> Q:
         return _range_q("net_total", _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount")))
 
 
-class TransactionAmountInPeriod:
+class TransactionAmountInPeriod(Criterion):
     type = "transaction_amount_in_period"
-
-    def validate(self, f: Fields) -> None:
-        _amounts(f)
-        f.when("fromDate")
-        f.when("toDate")
-        f.ordered("fromDate", "toDate")
+    label = "Spend between dates"
+    group = PURCHASES
+    fields = (*amounts(), *dates())
+    one_of = AMOUNT_ONE_OF
+    ranges = (*AMOUNT_RANGE, ("fromDate", "toDate"))
+    period = ("fromDate", "toDate")
+    matches = "net sum in the period in range"
+    example = {"fromAmount": 500, "fromDate": "2025-06-01", "toDate": "2025-08-31"}
 
     def q(self, v: dict, ctx: Context) -> Q:
         start, end = ctx.period(v["fromDate"], v["toDate"])
         return _window_q(ctx, start, end, "net_total", _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount")))
 
 
-class TransactionAmountInLastNDays:
+class TransactionAmountInLastNDays(Criterion):
     type = "transaction_amount_in_last_n_days"
-
-    def validate(self, f: Fields) -> None:
-        _amounts(f)
-        f.integer("days", minimum=0, maximum=3650)
+    label = "Spend in the last N days"
+    group = PURCHASES
+    fields = (*amounts(), Field("days", "Days", "int", minimum=0, maximum=3650))
+    one_of = AMOUNT_ONE_OF
+    ranges = AMOUNT_RANGE
+    clock = True
+    matches = "net sum in the last N days in range"
+    example = {"days": 30, "fromAmount": 1000}
 
     def q(self, v: dict, ctx: Context) -> Q:
         start = ctx.last_n_days_start(v["days"])
@@ -143,19 +170,27 @@ def _each_day_q(ctx: Context, start, end, days: int, low, high) -> Q:
     in_range = _range_q("total", low, high)
     if (low is None or low <= 0) and (high is None or high >= 0):
         return ~Q(id__in=daily.exclude(in_range).values("customer_pk"))
-    sql, params = daily.filter(in_range).query.sql_with_params()
-    return Q(
-        id__in=RawSQL(f"SELECT customer_pk FROM ({sql}) d GROUP BY customer_pk HAVING count(*) = %s", (*params, days))
-    )
+    compiled, params = daily.filter(in_range).query.sql_with_params()
+    return Q(id__in=RawSQL(render(statements.customers_on_days(compiled)), (*params, days)))
 
 
-class TransactionAmountEachDayInPeriod:
+class TransactionAmountEachDayInPeriod(Criterion):
     type = "transaction_amount_each_day_in_period"
+    label = "Spend on each day between dates"
+    group = PURCHASES
+    fields = (
+        *amounts(),
+        Field("fromDate", "From date", "date"),
+        Field("toDate", "To date", "date", note=f"(≤ {MAX_EACH_DAY_WINDOW} days)"),
+    )
+    one_of = AMOUNT_ONE_OF
+    ranges = (*AMOUNT_RANGE, ("fromDate", "toDate"))
+    period = ("fromDate", "toDate")
+    matches = "every day of the period has a daily net sum in range (a day without purchases sums to 0)"
+    example = {"fromAmount": 1, "fromDate": "2025-12-20", "toDate": "2025-12-23"}
 
-    def validate(self, f: Fields) -> None:
-        _amounts(f)
-        start, end = f.when("fromDate"), f.when("toDate")
-        f.ordered("fromDate", "toDate")
+    def check(self, f: Fields) -> None:
+        start, end = f.out.get("fromDate"), f.out.get("toDate")
         if start is not None and end is not None:
             span = (end.date() if hasattr(end, "date") and callable(end.date) else end) - (
                 start.date() if hasattr(start, "date") and callable(start.date) else start
@@ -173,12 +208,16 @@ class TransactionAmountEachDayInPeriod:
         return _each_day_q(ctx, start, end, days, _minor(ctx, v.get("fromAmount")), _minor(ctx, v.get("toAmount")))
 
 
-class TransactionAmountEachDayInLastNDays:
+class TransactionAmountEachDayInLastNDays(Criterion):
     type = "transaction_amount_each_day_in_last_n_days"
-
-    def validate(self, f: Fields) -> None:
-        _amounts(f)
-        f.integer("days", minimum=0, maximum=MAX_EACH_DAY_WINDOW - 1)
+    label = "Spend on each of the last N days"
+    group = PURCHASES
+    fields = (*amounts(), Field("days", "Days", "int", minimum=0, maximum=MAX_EACH_DAY_WINDOW - 1))
+    one_of = AMOUNT_ONE_OF
+    ranges = AMOUNT_RANGE
+    clock = True
+    matches = "the same for the days from N days ago through today"
+    example = {"days": 6, "fromAmount": 1}
 
     def q(self, v: dict, ctx: Context) -> Q:
         start = ctx.last_n_days_start(v["days"])
@@ -188,36 +227,46 @@ class TransactionAmountEachDayInLastNDays:
         )
 
 
-class PurchasePeriod:
+class PurchasePeriod(Criterion):
     type = "purchase_period"
-
-    def validate(self, f: Fields) -> None:
-        f.when("fromDate")
-        f.when("toDate")
-        f.ordered("fromDate", "toDate")
+    label = "Bought between dates"
+    group = PURCHASES
+    fields = dates()
+    ranges = (("fromDate", "toDate"),)
+    period = ("fromDate", "toDate")
+    matches = "at least one purchase in the period"
+    example = {"fromDate": "2025-11-28", "toDate": "2025-11-28"}
 
     def q(self, v: dict, ctx: Context) -> Q:
         start, end = ctx.period(v["fromDate"], v["toDate"])
         return _window_q(ctx, start, end, "purchases", 1, None)
 
 
-class LastPurchaseNDaysBefore:
+class LastPurchaseNDaysBefore(Criterion):
     type = "last_purchase_n_days_before"
-
-    def validate(self, f: Fields) -> None:
-        f.integer("days", minimum=0, maximum=3650)
+    label = "Bought in the last N days"
+    group = PURCHASES
+    fields = (Field("days", "Days", "int", minimum=0, maximum=3650),)
+    clock = True
+    matches = "at least one purchase in the last N days"
+    example = {"days": 90}
 
     def q(self, v: dict, ctx: Context) -> Q:
         return Q(last_purchase_at__gte=ctx.last_n_days_start(v["days"]))
 
 
-class LastTransactionBetweenDays:
+class LastTransactionBetweenDays(Criterion):
     type = "last_transaction_between_days"
-
-    def validate(self, f: Fields) -> None:
-        f.integer("fromDays", minimum=0, maximum=3650)
-        f.integer("toDays", minimum=0, maximum=3650)
-        f.ordered("fromDays", "toDays")
+    label = "Last purchase between N and M days ago"
+    group = PURCHASES
+    fields = (
+        Field("fromDays", "From days ago", "int", minimum=0, maximum=3650),
+        Field("toDays", "To days ago", "int", minimum=0, maximum=3650),
+    )
+    ranges = (("fromDays", "toDays"),)
+    clock = True
+    matches = "the latest purchase was between those many days ago (whole days, inclusive)"
+    example = {"fromDays": 30, "toDays": 60}
 
     def q(self, v: dict, ctx: Context) -> Q:
         # the latest purchase was on a day between toDays and fromDays days ago (inclusive)
@@ -226,15 +275,16 @@ class LastTransactionBetweenDays:
         return Q(last_purchase_at__gte=oldest, last_purchase_at__lt=newest)
 
 
-class MemberRegistrationDate:
+class MemberRegistrationDate(Criterion):
     """Registration = the first purchase (there is no sign-up event in receipts)."""
 
     type = "member_registration_date"
-
-    def validate(self, f: Fields) -> None:
-        f.when("fromDate")
-        f.when("toDate")
-        f.ordered("fromDate", "toDate")
+    label = "First seen between dates"
+    group = PURCHASES
+    fields = dates()
+    ranges = (("fromDate", "toDate"),)
+    matches = "the first purchase is in the period"
+    example = {"fromDate": "2025-01-01", "toDate": "2025-01-31"}
 
     def q(self, v: dict, ctx: Context) -> Q:
         start, end = ctx.period(v["fromDate"], v["toDate"])

@@ -15,30 +15,18 @@ from django.utils import timezone
 from loyalty.accounts.models import Account
 from receipts.readmodels import queries as receipts
 from segments import policy as policies
-from segments.criteria import ALIASES
+from segments.criteria import ALIASES, CLOCK_TYPES, LIST_TYPES, PERIOD_FIELDS
 from segments.models import IngestCursor, Segment, SegmentRun
 from segments.services.runs import run_enqueue
 
 logger = logging.getLogger(__name__)
 
-# Criteria whose answer moves with the clock (relative windows, ages, anniversaries): a day boundary makes them stale.
-CLOCK_CRITERIA = {
-    "transaction_amount_in_last_n_days",
-    "transaction_amount_each_day_in_last_n_days",
-    "last_purchase_n_days_before",
-    "last_transaction_between_days",
-    "anniversary",
-    "age",
-}
-# Criteria no receipt can change: customer lists are resolved when the segment is saved.
-RECEIPT_PROOF = {"customer_list", "customer_csv_list"}
-# Criteria counting purchases inside a fixed period: receipts outside it change nothing.
-PERIOD_CRITERIA = {
-    "transaction_count_in_period": ("fromDate", "toDate"),
-    "transaction_amount_in_period": ("fromDate", "toDate"),
-    "transaction_amount_each_day_in_period": ("fromDate", "toDate"),
-    "purchase_period": ("fromDate", "toDate"),
-}
+# From the criteria's declarations: whose answer moves with the clock (relative windows, ages, anniversaries), which
+# no receipt can change (customer lists, resolved when the segment is saved), and which count purchases inside a
+# fixed period only (receipts outside it change nothing).
+CLOCK_CRITERIA = CLOCK_TYPES
+RECEIPT_PROOF = LIST_TYPES
+PERIOD_CRITERIA = PERIOD_FIELDS
 
 
 def _criteria(segment: Segment) -> list[dict[str, Any]]:
@@ -101,7 +89,7 @@ def schedule_tick(*, now: datetime | None = None) -> int:
     for segment in due:
         by_account[segment.account_id].append(segment)
     fair: list[Segment] = []
-    queues = sorted(by_account.values(), key=lambda segments: segments[0].next_due_at)
+    queues = sorted(by_account.values(), key=lambda segments: segments[0].next_due_at or now)
     while queues:
         queues = [q for q in queues if q]
         for queue in queues:

@@ -11,7 +11,10 @@ from django.utils import timezone
 
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7
+from loyalty.core.services import audit_record
+from loyalty.core.sql import render
 from segments import engine
+from segments import sql as statements
 from segments.criteria import validate_definition
 from segments.criteria.base import CriterionError
 from segments.models import Segment, SegmentRun
@@ -20,6 +23,25 @@ from segments.services.freshness import segment_schedule
 from segments.services.runs import run_enqueue
 
 PRIVATE = ("_customerPks",)
+
+# The audit log's names for segment operations (the back-office pages' URL names, which named them first).
+AUDIT_CREATE = "web:segment-new"
+AUDIT_UPDATE = "web:segment-edit"
+AUDIT_SET_ACTIVE = "web:segment-active"
+AUDIT_REFRESH = "web:segment-refresh"
+AUDIT_DELETE = "web:segment-delete"
+
+
+def _audit(segment: Segment, *, actor: str, action: str, summary: str) -> None:
+    """Who changed which segment, in the transaction of the change (pages, API and admin alike)."""
+    audit_record(
+        account=segment.account,
+        actor=actor,
+        action=action,
+        object_type=Segment._meta.label,
+        object_id=str(segment.uuid),
+        summary=summary,
+    )
 
 
 @dataclass(frozen=True)
@@ -36,18 +58,8 @@ def segment_input(data: Any, *, partial_parts: list[dict[str, Any]] | None = Non
     errors: list[tuple[str, str, str]] = []
     if not isinstance(data, dict):
         raise CriterionError([("segment", "This value should be an object.", "invalid")])
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        errors.append(("name", "This value should not be blank.", "required"))
-    elif len(name) > 255:
-        errors.append(("name", "This value is too long. It should have 255 characters or less.", "too_long"))
-    description = data.get("description", "")
-    if description is None:
-        description = ""
-    if not isinstance(description, str):
-        errors.append(("description", "This value should be a text.", "invalid"))
-    elif len(description) > 10_000:
-        errors.append(("description", "This value is too long.", "too_long"))
+    name = _name(data, errors)
+    description = _description(data, errors)
     active = data.get("active", True)
     if not isinstance(active, bool):
         errors.append(("active", "This value should be true or false.", "invalid"))
@@ -65,9 +77,28 @@ def segment_input(data: Any, *, partial_parts: list[dict[str, Any]] | None = Non
             errors.extend(exc.errors)
     if errors:
         raise CriterionError(errors)
-    return SegmentInput(
-        name=name.strip(), description=description, active=active, parts=parts, refresh_policy=refresh_policy
-    )
+    return SegmentInput(name=name, description=description, active=active, parts=parts, refresh_policy=refresh_policy)
+
+
+def _name(data: dict[str, Any], errors: list[tuple[str, str, str]]) -> str:
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        errors.append(("name", "This value should not be blank.", "required"))
+        return ""
+    if len(name) > 255:
+        errors.append(("name", "This value is too long. It should have 255 characters or less.", "too_long"))
+    return name.strip()
+
+
+def _description(data: dict[str, Any], errors: list[tuple[str, str, str]]) -> str:
+    description = data.get("description", "")
+    if description is None:
+        return ""
+    if not isinstance(description, str):
+        errors.append(("description", "This value should be a text.", "invalid"))
+    elif len(description) > 10_000:
+        errors.append(("description", "This value is too long.", "too_long"))
+    return description
 
 
 def _public(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,6 +130,7 @@ def segment_create(*, account: Account, data: Any, actor: str) -> Segment:
         segment.save(update_fields=["next_due_at"])
         if segment.active:
             run_enqueue(segment=segment, trigger=SegmentRun.Trigger.CREATED, actor=actor)
+        _audit(segment, actor=actor, action=AUDIT_CREATE, summary=f"created segment {segment.name!r}")
     return segment
 
 
@@ -125,6 +157,7 @@ def segment_update(*, segment: Segment, data: Any, actor: str) -> Segment:
             run_enqueue(segment=segment, trigger=trigger, actor=actor)
         elif not segment.active:
             _supersede_queued(segment)
+        _audit(segment, actor=actor, action=AUDIT_UPDATE, summary=f"changed segment {segment.name!r}")
     return segment
 
 
@@ -146,6 +179,8 @@ def segment_set_active(*, segment: Segment, active: bool, actor: str) -> Segment
             run_enqueue(segment=segment, trigger=SegmentRun.Trigger.ACTIVATED, actor=actor)
         else:
             _supersede_queued(segment)
+        verb = "activated" if active else "deactivated"
+        _audit(segment, actor=actor, action=AUDIT_SET_ACTIVE, summary=f"{verb} segment {segment.name!r}")
     return segment
 
 
@@ -155,12 +190,15 @@ def segment_refresh(*, segment: Segment, actor: str, trigger: str = SegmentRun.T
         Segment.objects.filter(pk=segment.pk, paused_at__isnull=False).update(
             paused_at=None, pause_reason="", consecutive_failures=0
         )
-        return run_enqueue(segment=segment, trigger=trigger, actor=actor)
+        run = run_enqueue(segment=segment, trigger=trigger, actor=actor)
+        _audit(segment, actor=actor, action=AUDIT_REFRESH, summary=f"recalculation of segment {segment.name!r} queued")
+        return run
 
 
-def segment_delete(*, segment: Segment) -> None:
+def segment_delete(*, segment: Segment, actor: str = "") -> None:
     with transaction.atomic(), connection.cursor() as cursor:
-        # members and the ledger first, set-based: the ORM's cascade would load every row into Python
-        for table in ("segments_segmentmember", "segments_membershipspan", "segments_segmentrun"):
-            cursor.execute(f"DELETE FROM {table} WHERE segment_id = %s", [segment.pk])
+        _audit(segment, actor=actor, action=AUDIT_DELETE, summary=f"deleted segment {segment.name!r}")
+        # members, the ledger and the runs first, set-based: the ORM's cascade would load every row into Python
+        for statement in statements.segment_rows_delete():
+            cursor.execute(render(statement), [segment.pk])
         segment.delete()

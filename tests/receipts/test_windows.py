@@ -42,7 +42,7 @@ def history(account):
     return account
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -69,10 +69,18 @@ def test_a_derived_window_equals_a_built_one(history, first, second):
     assert stats(derived)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_windows_nobody_uses_are_forgotten(history):
     window = purchase_window_ensure(account=history, starts_at=END - timedelta(days=30), ends_at=END)
     assert purchase_windows_forget_unused() == 0
     PurchaseWindow.objects.filter(pk=window).update(last_used_at=END - timedelta(days=1))
     assert purchase_windows_forget_unused() == 1
     assert not WindowStat.objects.filter(window_id=window).exists()
+
+
+def test_building_and_ingesting_take_the_same_lock():
+    # building a window or a code's buyers excludes ingests through one advisory lock key, computed in two places
+    from receipts.readmodels.windows import windows_lock_key
+    from receipts.services import read_models
+
+    assert all(windows_lock_key(account_id) == read_models.windows_lock_key(account_id) for account_id in (1, 7, 10**6))

@@ -34,41 +34,9 @@ def dataset(
     profiles = {cid: _profile(rng, cid, today) for cid in people}
     docs = []
     for n in range(receipts):
-        day = today - timedelta(days=rng.choice([rng.randrange(0, 15), rng.randrange(0, 130), rng.randrange(0, 40)]))
-        midnight = datetime.combine(day, time.min, tzinfo=tz)
-        shape = rng.random()
-        if shape < 0.08:
-            at = midnight
-        elif shape < 0.12:
-            at = midnight - timedelta(microseconds=1)
-        elif shape < 0.14:
-            at = midnight + timedelta(days=1) - timedelta(microseconds=1)
-        else:
-            at = midnight + timedelta(seconds=rng.randrange(0, 86400))
-        if at > now + timedelta(hours=2):
-            at = now - timedelta(minutes=rng.randrange(1, 600))
+        at = _instant(rng, today, tz, now)
         customer_id = None if rng.random() < 0.15 else rng.choice(people[: rng.choice([customers, customers // 3])])
-        lines = []
-        for line_id in range(1, rng.randint(1, 4) + 1):
-            item = rng.choice(list(ITEMS))
-            line: dict[str, Any] = {
-                "line_id": line_id,
-                "id": item,
-                "quantity": 1,
-                "gross_amount": 5000,
-                "net_amount": 5000,
-                "groups": [{"id": g, "name": g.upper()} for g in ITEMS[item]],
-            }
-            if rng.random() < 0.3:
-                line["dimension"] = {"color": rng.choice(COLORS), "size": rng.choice(["S", "M"])}
-            if rng.random() < 0.3:
-                key, value = rng.choice(MAKERS)
-                line["extra_info"] = [{"key": key, "value": value}]
-            if rng.random() < 0.06:
-                line["voided"] = True
-            if rng.random() < 0.04:
-                line["is_return_item"] = True
-            lines.append(line)
+        lines = [_line(rng, line_id) for line_id in range(1, rng.randint(1, 4) + 1)]
         net = rng.choice([rng.randrange(0, 200_000), 10_000, 50_000, 100_000, -rng.randrange(100, 20_000)])
         doc: dict[str, Any] = {
             "store": {"id": rng.choice(STORES)},
@@ -86,6 +54,46 @@ def dataset(
                 doc["customer"] = profiles[customer_id] if rng.random() < 0.85 else _profile(rng, customer_id, today)
         docs.append(doc)
     return docs
+
+
+def _instant(rng: random.Random, today: date, tz: ZoneInfo, now: datetime) -> datetime:
+    """A purchase time, often exactly on a local midnight or a microsecond either side, never far in the future."""
+    day = today - timedelta(days=rng.choice([rng.randrange(0, 15), rng.randrange(0, 130), rng.randrange(0, 40)]))
+    midnight = datetime.combine(day, time.min, tzinfo=tz)
+    shape = rng.random()
+    if shape < 0.08:
+        at = midnight
+    elif shape < 0.12:
+        at = midnight - timedelta(microseconds=1)
+    elif shape < 0.14:
+        at = midnight + timedelta(days=1) - timedelta(microseconds=1)
+    else:
+        at = midnight + timedelta(seconds=rng.randrange(0, 86400))
+    if at > now + timedelta(hours=2):
+        at = now - timedelta(minutes=rng.randrange(1, 600))
+    return at
+
+
+def _line(rng: random.Random, line_id: int) -> dict[str, Any]:
+    item = rng.choice(list(ITEMS))
+    line: dict[str, Any] = {
+        "line_id": line_id,
+        "id": item,
+        "quantity": 1,
+        "gross_amount": 5000,
+        "net_amount": 5000,
+        "groups": [{"id": g, "name": g.upper()} for g in ITEMS[item]],
+    }
+    if rng.random() < 0.3:
+        line["dimension"] = {"color": rng.choice(COLORS), "size": rng.choice(["S", "M"])}
+    if rng.random() < 0.3:
+        key, value = rng.choice(MAKERS)
+        line["extra_info"] = [{"key": key, "value": value}]
+    if rng.random() < 0.06:
+        line["voided"] = True
+    if rng.random() < 0.04:
+        line["is_return_item"] = True
+    return line
 
 
 def _profile(rng: random.Random, customer_id: str, today: date) -> dict[str, Any]:

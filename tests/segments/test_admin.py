@@ -42,3 +42,37 @@ def test_a_viewer_cannot_change_a_segment(client, account, segments):
     )
     assert response.status_code == 403
     assert Segment.objects.get(pk=mine.pk).name == "MINE-SEGMENT"
+
+
+@pytest.mark.django_db
+def test_admin_changes_go_through_the_services(client, account, segments):
+    # given an active segment with its first run queued
+    mine, _ = segments
+    client = login(client, account, "editor")
+    change = reverse("admin:segments_segment_change", args=[mine.pk])
+
+    # when an editor deactivates it in the change form, then its queued run is superseded (as the pages do)
+    response = client.post(change, {"name": "MINE-SEGMENT", "description": ""})
+    assert response.status_code == 302
+    assert not Segment.objects.get(pk=mine.pk).active
+    assert set(SegmentRun.objects.filter(segment=mine).values_list("status", flat=True)) == {"superseded"}
+
+    # and when the activate action runs, a recalculation is queued
+    changelist = reverse("admin:segments_segment_changelist")
+    client.post(changelist, {"action": "activate", "_selected_action": [mine.pk]})
+    assert Segment.objects.get(pk=mine.pk).active
+    assert SegmentRun.objects.filter(segment=mine, status="queued", trigger="activated").exists()
+
+
+@pytest.mark.django_db
+def test_admin_deletes_go_through_the_service_and_are_audited(client, account, segments):
+    from loyalty.core.models import AuditEvent
+
+    mine, _ = segments
+    client = login(client, account, "editor")
+    response = client.post(reverse("admin:segments_segment_delete", args=[mine.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Segment.objects.filter(pk=mine.pk).exists()
+    assert not SegmentRun.objects.filter(segment_id=mine.pk).exists()
+    event = AuditEvent.objects.get(action="web:segment-delete")
+    assert (event.account, event.actor, event.object_id) == (account, "user:u-editor", str(mine.uuid))

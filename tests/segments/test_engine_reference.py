@@ -189,7 +189,7 @@ def _ordered(case: dict) -> dict:
 def engine_members(account, parts, now) -> set[str]:
     normalized = validate_definition(parts)
     engine.lists_resolve(account=account, parts=normalized)
-    ctx = engine.context(account=account, now=now)
+    ctx = engine.compile_context(engine.definition_prepare(account=account, parts=normalized, now=now), account=account)
     return set(
         engine.matching_customers(account=account, parts=normalized, ctx=ctx).values_list("customer_id", flat=True)
     )
@@ -244,7 +244,7 @@ def test_engine_equals_reference(timezone, now, account, api):
 ALIASES = {"bought_in_pos": "bought_through_channel"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_customer_segment_equals_reference(account, api):
     now = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
     docs = dataset(seed=7, timezone="UTC", now=now)

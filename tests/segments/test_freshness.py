@@ -198,9 +198,11 @@ def test_incremental_runs_equal_full_ones_on_random_receipt_streams(account, api
 
         for name, segment in segments.items():
             segment.refresh_from_db()
+            parts = segment.definition["parts"]
+            preparation = engine.definition_prepare(account=account, parts=parts, now=now)
             full = set(
                 engine.matching_customers(
-                    account=account, parts=segment.definition["parts"], ctx=engine.context(account=account, now=now)
+                    account=account, parts=parts, ctx=engine.compile_context(preparation, account=account)
                 ).values_list("id", flat=True)
             )
             incremental = set(segment_member_pks(segment))

@@ -19,6 +19,7 @@ from loyalty.web.forms import RULE_FIELDS, PushForm
 from receipts import selectors as receipts
 from segments import selectors
 from segments.models import SegmentRun
+from segments.services import preview as previews
 from segments.services import segments as services
 from segments.services.freshness import segment_freshness
 
@@ -128,7 +129,8 @@ def segment_preview(request: HttpRequest) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "The body must be JSON."}, status=400)
     parts = body.get("parts") if isinstance(body, dict) else None
-    result = selectors.definition_preview(account=request.account, parts=parts)
+    preparation = previews.preview_prepare(account=request.account, parts=parts)
+    result = selectors.definition_preview(account=request.account, parts=parts, preparation=preparation)
     return JsonResponse({**result, "errors": [{"path": p, "message": m} for p, m in result["errors"]]})
 
 
@@ -243,7 +245,7 @@ def segment_delete(request: HttpRequest, segment_id) -> HttpResponse:
     segment = selectors.segment_get(account=request.account, segment_id=segment_id)
     if request.method == "POST":
         name = segment.name
-        services.segment_delete(segment=segment)
+        services.segment_delete(segment=segment, actor=actor(request))
         messages.success(request, f"Segment “{name}” deleted.")
         return redirect("web:segments", aid=request.account.aid)
     if not request.can_edit:

@@ -1,0 +1,106 @@
+"""Lifetime buyers of codes (CodeBuyer): who ever bought an item, a group, a label, a maker or at a store.
+
+Criteria without a period ("bought from group G") would otherwise de-duplicate every fact of the code on every
+evaluation. The first use of a code builds its buyers from the item facts; from then on every ingest adds the new
+buyers of kept codes in its own transaction (read_models.buyers_add), so they are exact at every commit. Building
+takes the same exclusive lock as building a purchase window, which ingests hold shared: no ingest is half-way while
+the facts are read, and every later ingest sees the code as kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from loyalty.accounts.models import Account
+from loyalty.core.sql import advisory_xact_lock, column, columns, raw_cursor, sql, table
+from receipts.models import CodeBuyer, ItemCode, ItemFact
+from receipts.readmodels.windows import windows_lock_key
+
+TOUCH_AFTER = timedelta(minutes=10)
+# Codes nobody evaluated lately are dropped: every ingest keeps every kept code current.
+FORGET_AFTER = timedelta(hours=26)  # a segment recalculated daily keeps its codes
+
+
+def code_buyers_ensure(*, account: Account, codes: Sequence[int]) -> bool:
+    """Keep the lifetime buyers of these codes (of this account), building the ones not kept yet; whether all of
+    them are kept now.
+
+    Building needs a transaction of its own, committed before anyone reads the buyers (and the exclusive lock held
+    only that long), and VACUUM, which no transaction may surround. Inside another transaction, codes not kept yet
+    stay so and this answers False: the caller reads the item facts instead.
+    """
+    if not codes:
+        return True
+    now = timezone.now()
+    mine = ItemCode.objects.filter(account=account, id__in=sorted(set(codes)))
+    missing = list(mine.filter(buyers_since__isnull=True).values_list("id", flat=True))
+    if connection.in_atomic_block:
+        return not missing
+    mine.filter(buyers_since__isnull=False, buyers_used_at__lt=now - TOUCH_AFTER).update(buyers_used_at=now)
+    if not missing:
+        return True
+    with transaction.atomic():
+        cur = raw_cursor()
+        advisory_xact_lock(cur, windows_lock_key(account.pk))
+        cur.execute(_CLAIM, [account.pk, missing])
+        building = sorted(row[0] for row in cur.fetchall())
+        if building:
+            cur.execute(_BUILD, [account.pk, building])
+    if building:
+        # the planner needs to know how many buyers a code has (as for a new purchase window), and criteria read them
+        # by index-only scans, which need the new rows' pages marked all-visible (VACUUM skips the pages already
+        # marked, so it costs about what the build wrote)
+        raw_cursor().execute(sql.SQL("VACUUM (ANALYZE) {}").format(table(CodeBuyer)))
+    return True
+
+
+_CLAIM = sql.SQL(
+    "UPDATE {code} SET {since} = now(), {used} = now()"
+    " WHERE {account} = %s AND {id} = ANY(%s) AND {since} IS NULL RETURNING {id}"
+).format(
+    code=table(ItemCode),
+    since=column(ItemCode, "buyers_since"),
+    used=column(ItemCode, "buyers_used_at"),
+    account=column(ItemCode, "account"),
+    id=column(ItemCode, "id"),
+)
+_BUILD = sql.SQL(
+    "INSERT INTO {buyer} ({buyer_columns}) SELECT DISTINCT {fact_columns} FROM {fact}"
+    " WHERE {fact_account} = %s AND {fact_code} = ANY(%s)"
+).format(
+    buyer=table(CodeBuyer),
+    buyer_columns=columns(CodeBuyer, ["account", "code", "customer"]),
+    fact_columns=columns(ItemFact, ["account", "code", "customer"]),
+    fact=table(ItemFact),
+    fact_account=column(ItemFact, "account"),
+    fact_code=column(ItemFact, "code"),
+)
+_FORGET = sql.SQL(
+    "WITH forgotten AS ("
+    " UPDATE {code} SET {since} = NULL, {used} = NULL WHERE {used} < %s RETURNING {account} AS account, {id} AS id"
+    "), gone AS ("
+    " DELETE FROM {buyer} b USING forgotten WHERE b.{buyer_account} = forgotten.account AND b.{buyer_code} = forgotten.id"
+    ") SELECT count(*) FROM forgotten"
+).format(
+    code=table(ItemCode),
+    since=column(ItemCode, "buyers_since"),
+    used=column(ItemCode, "buyers_used_at"),
+    account=column(ItemCode, "account"),
+    id=column(ItemCode, "id"),
+    buyer=table(CodeBuyer),
+    buyer_account=column(CodeBuyer, "account"),
+    buyer_code=column(CodeBuyer, "code"),
+)
+
+
+def code_buyers_forget_unused(*, older_than: timedelta = FORGET_AFTER) -> int:
+    """Stop keeping the buyers of codes nobody used lately."""
+    with transaction.atomic():
+        cur = raw_cursor()
+        cur.execute(_FORGET, [timezone.now() - older_than])
+        row = cur.fetchone()
+        return int(row[0]) if row else 0

@@ -1,0 +1,98 @@
+"""The segment selectors: reads only, NotFound for what is not there, and a preview that writes nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+
+from loyalty.core.errors import NotFound
+from receipts.models import PurchaseWindow
+from segments import selectors
+from segments.models import Segment
+from segments.services.preview import preview_prepare
+from segments.services.runs import segment_recalculate
+from segments.services.segments import segment_create
+from tests.receipts.factories import receipt
+
+pytestmark = pytest.mark.django_db
+
+RECEIPTS = "/v1/accounts/T00000001/receipts"
+IN_PERIOD = {"type": "transaction_count_in_period", "min": 1, "fromDate": "2024-05-01", "toDate": "2024-05-31"}
+WRITES = ("INSERT", "UPDATE", "DELETE", "ANALYZE", "VACUUM", "CREATE")
+
+
+def post(api, *docs):
+    assert api.post(RECEIPTS, list(docs), format="json").status_code == 200
+
+
+@pytest.fixture
+def segment(account) -> Segment:
+    return segment_create(account=account, data={"name": "s", "parts": [{"criteria": [IN_PERIOD]}]}, actor="t")
+
+
+def test_unknown_segments_and_runs_are_not_found(account, other_account, segment):
+    theirs = segment_create(account=other_account, data={"name": "theirs"}, actor="t")
+    for segment_id in ("not-a-uuid", uuid.uuid4(), theirs.uuid):
+        with pytest.raises(NotFound) as caught:
+            selectors.segment_get(account=account, segment_id=segment_id)
+        assert caught.value.status == 404 and isinstance(caught.value, Http404)  # pages still answer 404
+    assert selectors.segment_get(account=account, segment_id=str(segment.uuid)) == segment
+    for run_id in ("nope", str(uuid.uuid4())):
+        with pytest.raises(NotFound):
+            selectors.segment_run_get(segment=segment, run_id=run_id)
+
+
+def test_the_preview_selector_writes_nothing(api, account):
+    # given receipts, and a definition whose period needs a purchase window nobody built yet
+    post(
+        api,
+        receipt(customer_id="a", purchase_at="2024-05-02T12:00:00Z"),
+        receipt(customer_id="b", purchase_at="2024-07-01T12:00:00Z"),
+    )
+    parts = [{"criteria": [IN_PERIOD]}, {"criteria": [{"type": "transaction_count", "min": 99, "max": 1}]}]
+    assert not PurchaseWindow.objects.exists()
+
+    # when the preview service prepares it, then the selector counts without a single write
+    preparation = preview_prepare(account=account, parts=parts)
+    assert PurchaseWindow.objects.count() == 1
+    with CaptureQueriesContext(connection) as queries:
+        result = selectors.definition_preview(account=account, parts=parts, preparation=preparation)
+    assert not [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(WRITES)]
+
+    # and the valid part is counted while the invalid one reports its error by path
+    assert result["customersCount"] is None
+    assert result["parts"] == [{"customersCount": 1}, {"customersCount": None}]
+    assert [path for path, _ in result["errors"]] == ["parts[1].criteria[0].max"]
+
+
+def test_the_preview_of_something_that_is_not_a_list_of_parts(account):
+    preparation = preview_prepare(account=account, parts="nope")
+    result = selectors.definition_preview(account=account, parts="nope", preparation=preparation)
+    assert result == {
+        "customersCount": None,
+        "parts": [],
+        "errors": [("parts", "This value should be a list of parts.")],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_member_ids_and_segments_of_a_customer_read_the_published_version(api, account, segment):
+    post(
+        api,
+        receipt(customer_id="a", purchase_at="2024-05-02T12:00:00Z"),
+        receipt(customer_id="b", purchase_at="2024-07-01T12:00:00Z"),
+    )
+    assert selectors.segment_member_ids(segment=segment) == (None, [])
+
+    run = segment.runs.get()
+    assert segment_recalculate(run_id=run.id).status == "succeeded"
+
+    assert selectors.segment_member_ids(segment=segment) == (1, ["a"])
+    customer = selectors.segment_members(segment=Segment.objects.get(pk=segment.pk)).get()
+    assert list(selectors.segments_of_customer(account=account, customer_pk=customer.pk)) == [segment]
+    assert [r.pk for r in selectors.runs_recent(account=account, limit=5)] == [run.pk]
+    assert [r.members for r in selectors.segment_size_history(segment=segment)] == [1]
