@@ -53,7 +53,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "loyalty.core.security.ContentSecurityPolicyMiddleware",
-    "loyalty.core.security.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "loyalty.urls"

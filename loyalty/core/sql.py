@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from psycopg import sql
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "columns",
     "copy_columns",
     "raw_cursor",
+    "raw_expression",
     "render",
     "sql",
     "table",
@@ -83,3 +85,11 @@ def advisory_xact_lock(cur: Any, key: int, *, shared: bool = False) -> None:
 
 def advisory_unlock(cur: Any, key: int) -> None:
     cur.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def raw_expression(statement: sql.Composable, params: Sequence[Any], *, output_field: Any = None) -> RawSQL:
+    """A composed statement as an ORM expression (a condition, or a subquery for `__in`).
+
+    The one `RawSQL` of the project: the text comes from `psycopg.sql` composition (identifiers quoted, no values
+    in it) and every value travels in `params`."""
+    return RawSQL(render(statement), params, output_field=output_field)  # noqa: S611 - composed, values as params

@@ -21,53 +21,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from discounts import pushes
-from discounts import selectors as discount_selectors
-from discounts import services as discount_services
-from loyalty.core.errors import DomainError, FieldError, Forbidden, NotFound
-from receipts import selectors as receipt_selectors
-from segments.criteria.base import CriterionError
-from segments.policy import PolicyError
-
-
-def _collected(exc: Any) -> DomainError:
-    """(path, message, code) triples: the message leads with every problem, each one also a field error."""
-    return DomainError(str(exc), field_errors=[FieldError(path, message, code) for path, message, code in exc.errors])
-
-
-def _listed(exc: Any) -> DomainError:
-    """A summary message plus (path, message) pairs."""
-    return DomainError(exc.message, field_errors=[FieldError(path, message) for path, message in exc.errors])
-
-
-def _message_only(exc: Any) -> DomainError:
-    return DomainError(getattr(exc, "message", None) or str(exc))
-
-
-# Exception classes of the apps that are domain errors in meaning but do not subclass `DomainError` yet, with how
-# each one's message and field errors are read. A class that subclasses `DomainError` is read as one (that check
-# comes first), so an entry becomes dead once its class joins the family; delete the entries then, and this table
-# with the last of them.
-LEGACY_DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Any], DomainError]], ...] = (
-    (CriterionError, _collected),
-    (PolicyError, _collected),
-    (discount_services.DiscountValidationError, _listed),
-    # its message names the rule and every frozen field already
-    (discount_services.RuleUpdateError, _message_only),
-    (pushes.PushError, _message_only),
-    (receipt_selectors.InvalidCursor, _message_only),
-    (discount_selectors.InvalidCursor, _message_only),
-)
-CAUGHT: tuple[type[Exception], ...] = (DomainError, *(cls for cls, _ in LEGACY_DOMAIN_ERRORS))
-
-
-def as_domain_error(exc: Exception) -> DomainError:
-    if isinstance(exc, DomainError):
-        return exc
-    for cls, read in LEGACY_DOMAIN_ERRORS:
-        if isinstance(exc, cls):
-            return read(exc)
-    raise TypeError(f"{type(exc).__name__} is not a domain error")
+from loyalty.core.errors import DomainError, Forbidden, NotFound
 
 
 def page_errors(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,8 +69,8 @@ def domain_errors(form: Any = None, *, fields: Mapping[str, str] | None = None) 
         yield caught
     except (NotFound, Forbidden):
         raise
-    except CAUGHT as exc:
-        caught.error = as_domain_error(exc)
+    except DomainError as exc:
+        caught.error = exc
         if form is not None:
             render_onto(form, caught.error, fields=fields or {})
 

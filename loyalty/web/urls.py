@@ -29,7 +29,6 @@ urlpatterns = [
     path("a/<aid:aid>/customers/<int:pk>/", customers.customer_detail, name="customer"),
     path("a/<aid:aid>/segments/", segments.segment_list, name="segments"),
     path("a/<aid:aid>/segments/new/", segments.segment_new, name="segment-new"),
-    # the audit log skips it by this name: counting is not a change
     path("a/<aid:aid>/segments/preview/", segments.segment_preview, name="preview"),
     path("a/<aid:aid>/suggest/", segments.suggest, name="suggest"),
     path("a/<aid:aid>/segments/<uuid:segment_id>/", segments.segment_detail, name="segment"),

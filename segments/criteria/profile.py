@@ -8,9 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import BooleanField, Q
-from django.db.models.expressions import RawSQL
 
-from loyalty.core.sql import render, sql
+from loyalty.core.sql import raw_expression, sql
 from segments.criteria.base import NEVER, Context, Fields
 from segments.criteria.declaration import PROFILE, Criterion, Field
 from segments.sql import customer_column
@@ -27,7 +26,7 @@ def _condition(template: str, params: list[Any], **columns: str) -> Q:
     if "{metadata}" in template:
         names["metadata"] = _METADATA.format(profile=customer_column("profile"))
     statement = sql.SQL(template).format(**names)
-    return Q(RawSQL(render(statement), params, output_field=BooleanField()))
+    return Q(raw_expression(statement, params, output_field=BooleanField()))
 
 
 def _month_days(ctx: Context, days: int) -> list[str]:

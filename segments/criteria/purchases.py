@@ -6,10 +6,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum, Value
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
 
-from loyalty.core.sql import render
+from loyalty.core.sql import raw_expression
 from receipts.readmodels import queries as receipts
 from segments import sql as statements
 from segments.criteria.base import Context, Fields
@@ -171,7 +170,7 @@ def _each_day_q(ctx: Context, start, end, days: int, low, high) -> Q:
     if (low is None or low <= 0) and (high is None or high >= 0):
         return ~Q(id__in=daily.exclude(in_range).values("customer_pk"))
     compiled, params = daily.filter(in_range).query.sql_with_params()
-    return Q(id__in=RawSQL(render(statements.customers_on_days(compiled)), (*params, days)))
+    return Q(id__in=raw_expression(statements.customers_on_days(compiled), (*params, days)))
 
 
 class TransactionAmountEachDayInPeriod(Criterion):

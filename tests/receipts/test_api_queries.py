@@ -3,7 +3,7 @@ writes leave their audit events."""
 
 import pytest
 
-from loyalty.core.models import AuditEvent
+from tests.helpers import audit_events
 from tests.receipts.factories import receipt
 
 BASE = "/v1/accounts/T00000001/receipts"
@@ -58,7 +58,7 @@ class TestAudit:
         moved = api.post(f"{BASE}/customers/c1/R1/change_customer_id", {"customer_id": "c2"}, format="json")
         assert moved.status_code == 200
 
-        events = list(AuditEvent.objects.order_by("id").values_list("action", "object_type", "object_id"))
+        events = list(audit_events().order_by("id").values_list("action", "object_type", "object_id"))
 
         # a POST of receipts is recorded by its IngestBatch row, not by an audit event
         assert events == [
@@ -76,6 +76,6 @@ class TestAudit:
         )
 
         assert response.status_code == 200 and claimed.status_code == 200
-        assert list(AuditEvent.objects.values_list("action", "object_id")) == [
+        assert list(audit_events().values_list("action", "object_id")) == [
             ("dintero.receipts.receipt_token.claim", stored["id"])
         ]

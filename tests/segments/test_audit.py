@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loyalty.core.models import AuditEvent
 from segments.models import Segment
+from tests.helpers import audit_events
 
 BASE = "/api/T00000001/segment"
 PARTS = [{"criteria": [{"type": "transaction_count", "min": 1}]}]
@@ -21,7 +21,7 @@ def test_api_writes_are_audited_with_the_pages_action_names(api, account):
     assert api.delete(f"{BASE}/{segment_id}").status_code == 204
 
     # then each is an audit event of the account, naming the segment and the API client
-    events = list(AuditEvent.objects.order_by("id"))
+    events = list(audit_events().order_by("id"))
     assert [e.action for e in events] == [
         "web:segment-new",
         "web:segment-edit",
@@ -40,4 +40,4 @@ def test_api_writes_are_audited_with_the_pages_action_names(api, account):
 def test_a_refused_change_writes_no_audit_event(api):
     response = api.post(BASE, {"segment": {"name": "", "parts": PARTS}}, format="json")
     assert response.status_code == 400
-    assert not AuditEvent.objects.exists()
+    assert not audit_events().exists()
