@@ -10,23 +10,18 @@ from loyalty.api.errors import DinteroError
 from loyalty.core.errors import DomainError, FieldError, NotFound
 
 
-class ReceiptValidationError(DomainError, DinteroError):
+class ReceiptValidationError(DinteroError):
     """The batch is invalid; `errors` lists every problem as {index, path, message}. Nothing was stored.
 
-    Also a `DinteroError`: the Dintero body lists each problem with the index of its receipt in the batch (and an
-    empty list for a body that is not a batch), which `DomainError`'s field errors cannot carry; the renderer then
-    emits `errors` exactly as given."""
+    A `DinteroError` (itself a `DomainError`): the Dintero body lists each problem with the index of its receipt in
+    the batch (and an empty list for a body that is not a batch), which `DomainError`'s field errors cannot carry; the
+    renderer emits `errors` exactly as given."""
 
     status = 400
     default_code = "validation_error"
 
     def __init__(self, message: str, errors: list[dict[str, Any]]):
-        Exception.__init__(self, message)  # both bases' __init__ chain to super(); set their fields here
-        self.message = message
-        self.code = self.default_code
-        self.field_errors: list[FieldError] = []
-        self.status_code = self.status
-        self.errors = errors
+        super().__init__(self.status, self.default_code, message, errors)
 
 
 class ReceiptRuleError(DomainError):
