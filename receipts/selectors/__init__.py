@@ -9,6 +9,7 @@ from receipts.selectors.api import (
     customer_segment_json,
     receipt_by_token,
     receipt_get_by_pos_id,
+    receipt_token_check,
     receipts_search,
 )
 from receipts.selectors.customers import (
@@ -51,6 +52,7 @@ __all__ = [
     "receipt_get",
     "receipt_get_by_pos_id",
     "receipt_statuses",
+    "receipt_token_check",
     "receipts_estimate",
     "receipts_page",
     "receipts_per_day",

@@ -70,15 +70,26 @@ def _match_receipt_id(queryset: QuerySet[Receipt], receipt_id: str, *, allow_ent
     return queryset.filter(receipt_id=receipt_id)
 
 
+def receipt_token_check(*, receipt: Receipt, claims: dict[str, Any]) -> None:
+    """`InvalidReceiptToken` unless the receipt still honours this token: a token belongs to the customer it was
+    minted for (an anonymous receipt's token to nobody, so it works only while the receipt has no customer), and a
+    claim or any change of customer spends every token the receipt has handed out (`token_claimed_at`)."""
+    if receipt.token_claimed_at is not None:
+        raise InvalidReceiptToken(
+            "This receipt token has already been used: a claim or a change of customer spends the receipt's tokens."
+        )
+    if claims.get("customer_id") != receipt.customer_id:
+        raise InvalidReceiptToken("This receipt token is not valid for the receipt's current customer.")
+
+
 def receipt_by_token(*, account: Account, claims: dict[str, Any]) -> Receipt:
-    """The receipt a verified token names, while its token is unspent."""
+    """The receipt a verified token names, while it honours the token (`receipt_token_check`)."""
     receipt = Receipt.objects.filter(
         account=account, receipt_id=claims["receipt_id"], store_id=claims["store_id"], uuid=claims["sub"]
     ).first()
     if receipt is None:
         raise ReceiptNotFound()  # the API answers every 404 as "Not found."
-    if receipt.token_claimed_at is not None:
-        raise InvalidReceiptToken("This receipt token has already been used.")
+    receipt_token_check(receipt=receipt, claims=claims)
     return receipt
 
 
