@@ -4,6 +4,7 @@ models segmentation compiles against are `receipts.readmodels`."""
 
 from receipts.errors import AmbiguousReceipt, InvalidCursor, ReceiptNotFound
 from receipts.selectors.api import (
+    SEARCH_LIMIT,
     ReceiptPage,
     customer_receipts_page,
     customer_segment_json,
@@ -33,6 +34,7 @@ from receipts.selectors.pages import (
 from receipts.selectors.paging import KeysetPage
 
 __all__ = [
+    "SEARCH_LIMIT",
     "AmbiguousReceipt",
     "InvalidCursor",
     "KeysetPage",

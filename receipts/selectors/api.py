@@ -115,8 +115,29 @@ def receipt_get_by_pos_id(
     return matches[0]
 
 
-def receipts_search(*, account: Account, receipt_id: str) -> list[Receipt]:
-    return list(Receipt.objects.filter(account=account, receipt_id=receipt_id).order_by("store_id")[:100])
+# The most receipts one search answer holds; a POS id shared by more stores is walked with `starting_after`.
+SEARCH_LIMIT = 1000
+
+
+def receipts_search(
+    *, account: Account, receipt_id: str, limit: int = SEARCH_LIMIT, starting_after: str | None = None
+) -> ReceiptPage:
+    """Every receipt of the account with this POS id, by store id, `limit` at a time. The cursor is the last
+    receipt's id; keyset on the store id (unique per POS id), read from the (account, receipt_id, store_id) index."""
+    queryset = Receipt.objects.filter(account=account, receipt_id=receipt_id).order_by("store_id")
+    if starting_after:
+        try:
+            cursor_uuid = uuid.UUID(starting_after)
+        except ValueError as exc:
+            raise InvalidCursor("starting_after must be a receipt id from a previous page") from exc
+        anchor = queryset.filter(uuid=cursor_uuid).values_list("store_id", flat=True).first()
+        if anchor is None:
+            raise InvalidCursor("starting_after is not a receipt with this receipt_id")
+        queryset = queryset.filter(store_id__gt=anchor)
+    rows = list(queryset[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return ReceiptPage(rows, str(rows[-1].uuid) if has_more and rows else None)
 
 
 def customer_segment_json(
