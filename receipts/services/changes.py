@@ -23,8 +23,9 @@ from receipts.services import read_models as rm
 __all__ = ["ReceiptRuleError", "receipt_change_customer", "receipt_claim", "receipt_update_anonymous"]
 
 
-def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str, *, take_profile: bool) -> Receipt:
-    """Point `receipt` (locked by the caller) at `new_customer_id` and repair every read model."""
+def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str) -> Receipt:
+    """Point `receipt` (locked by the caller) at `new_customer_id` and repair every read model: both customers'
+    counters and profiles are derived again from the receipts each has now."""
     cur = rm.raw_cursor()
     rm.lock_windows_shared(cur, account.id)
     old_pk = receipt.customer_pk_id
@@ -43,14 +44,14 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
             rm.facts_insert(cur, account.id, rm.facts_for([(parsed, receipt.pk, new_pk)], codes))
         else:
             rm.facts_move(cur, account.id, parsed, receipt.pk, list(codes.values()), new_pk)
-    rm.customers_lock(cur, [pk for pk in (old_pk, new_pk) if pk is not None])
-    rm.customers_recompute(cur, [pk for pk in (old_pk, new_pk) if pk is not None])
+    customer_pks = [pk for pk in (old_pk, new_pk) if pk is not None]
+    rm.customers_lock(cur, customer_pks)
+    rm.customers_recompute(cur, customer_pks)
+    rm.customers_rederive_profiles(cur, customer_pks)
     if codes:
         rm.buyers_add(cur, account.id, [(parsed, receipt.pk, new_pk)], codes)
         if old_pk is not None:
             rm.buyers_recheck(cur, account.id, old_pk, list(codes.values()))
-    if take_profile and parsed.profile is not None:
-        rm.customers_update_profiles(cur, {new_pk: (parsed.purchase_at, parsed.profile)})
     rm.windows_forget_covering(cur, account.id, [receipt.purchase_at])
     rm.announce_batch(account.id)
     IngestBatch.objects.create(
@@ -138,7 +139,7 @@ def receipt_update_anonymous(
             receipt.document = {**receipt.document, "discounts": discounts}
         receipt.document = {**receipt.document, "customer_id": customer_id}
         _audit(account, actor, "dintero.receipts.update", receipt, "customer_id set on an anonymous receipt")
-        return _assign(account, receipt, customer_id, actor, take_profile=True)
+        return _assign(account, receipt, customer_id, actor)
 
 
 def receipt_claim(*, account: Account, claims: dict[str, Any], customer_id: Any, actor: str) -> Receipt:
@@ -168,7 +169,7 @@ def receipt_claim(*, account: Account, claims: dict[str, Any], customer_id: Any,
             receipt.document = _moved_document(receipt, customer_id, entry)
             summary += f"; extra_info {entry['key']}"
         _audit(account, actor, "dintero.receipts.receipt_token.claim", receipt, summary)
-        return _assign(account, receipt, customer_id, actor, take_profile=receipt.customer_id is None)
+        return _assign(account, receipt, customer_id, actor)
 
 
 def receipt_change_customer(*, account: Account, receipt: Receipt, new_customer_id: Any, actor: str) -> Receipt:
@@ -186,4 +187,4 @@ def receipt_change_customer(*, account: Account, receipt: Receipt, new_customer_
         entry = _change_entry(receipt, old, new_customer_id, actor)
         receipt.document = _moved_document(receipt, new_customer_id, entry)
         _audit(account, actor, "dintero.receipts.change_customer_id", receipt, f"extra_info {entry['key']}")
-        return _assign(account, receipt, new_customer_id, actor, take_profile=False)
+        return _assign(account, receipt, new_customer_id, actor)
