@@ -69,10 +69,12 @@ def _ranges_between(a: tuple[datetime | None, datetime | None], b: tuple[datetim
     (a_start, a_end), (b_start, b_end) = a, b
     if (a_start is None) != (b_start is None) or (a_end is None) != (b_end is None):
         return None
-    add, remove = [], []
-    if a_start is not None and a_start != b_start:
+    add: list[tuple[datetime, datetime]] = []
+    remove: list[tuple[datetime, datetime]] = []
+    # both ends are bounded or both open (checked above); the `is not None` on b narrows the types too
+    if a_start is not None and b_start is not None and a_start != b_start:
         (add if b_start < a_start else remove).append((min(a_start, b_start), max(a_start, b_start)))
-    if a_end is not None and a_end != b_end:
+    if a_end is not None and b_end is not None and a_end != b_end:
         (add if b_end > a_end else remove).append((min(a_end, b_end), max(a_end, b_end)))
     return add, remove
 
