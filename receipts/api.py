@@ -270,6 +270,8 @@ class ReceiptTokenView(DinteroAPIView):
 
 class SearchQuery(serializers.Serializer):
     receipt_id = serializers.CharField(max_length=255)
+    limit = serializers.IntegerField(min_value=1, max_value=selectors.SEARCH_LIMIT, default=selectors.SEARCH_LIMIT)
+    starting_after = serializers.CharField(required=False, max_length=64)
 
 
 class ReceiptSearchView(DinteroAPIView):
@@ -278,14 +280,31 @@ class ReceiptSearchView(DinteroAPIView):
     @extend_schema(
         operation_id="aid_receipts_rid_get",
         summary="Receipts with a POS receipt_id",
-        parameters=[OpenApiParameter("receipt_id", str, required=True)],
+        description=(
+            "Every receipt of the account with this POS id, ordered by store id, up to 1,000 per answer. When more "
+            "remain, the answer has `starting_after` (the last receipt's id): pass it back for the next ones. "
+            "`limit` (1 to 1,000, default 1,000) and `starting_after` are our extension of the operation."
+        ),
+        parameters=[
+            OpenApiParameter("receipt_id", str, required=True),
+            OpenApiParameter("limit", int, description="1 to 1,000, default 1,000"),
+            OpenApiParameter("starting_after", str, description="The last receipt id of the previous answer"),
+        ],
         responses={200: OpenApiTypes.OBJECT},
         tags=TAGS,
     )
     def get(self, request, aid):
         query = _query(SearchQuery, request)
-        receipts = selectors.receipts_search(account=self.account, receipt_id=query["receipt_id"])
-        return Response({"receipts": [receipt_to_api(r) for r in receipts]})
+        page = selectors.receipts_search(
+            account=self.account,
+            receipt_id=query["receipt_id"],
+            limit=query["limit"],
+            starting_after=query.get("starting_after"),
+        )
+        body: dict[str, Any] = {"receipts": [receipt_to_api(r) for r in page.receipts]}
+        if page.starting_after:
+            body["starting_after"] = page.starting_after
+        return Response(body)
 
 
 # --- customer_segment ----------------------------------------------------------------------------------------------

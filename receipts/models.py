@@ -114,6 +114,8 @@ class Receipt(models.Model):
     created_at = models.DateTimeField(db_default=Now())
     created_by = models.CharField(max_length=255, blank=True, default="")
     updated_at = models.DateTimeField(db_default=Now())
+    # When the receipt's tokens were spent: by a claim, or by any change of customer (a token belongs to the
+    # customer it was minted for, and a move must not leave an earlier owner able to read or claim the receipt).
     token_claimed_at = models.DateTimeField(null=True)
 
     class Meta:

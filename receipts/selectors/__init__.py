@@ -4,11 +4,13 @@ models segmentation compiles against are `receipts.readmodels`."""
 
 from receipts.errors import AmbiguousReceipt, InvalidCursor, ReceiptNotFound
 from receipts.selectors.api import (
+    SEARCH_LIMIT,
     ReceiptPage,
     customer_receipts_page,
     customer_segment_json,
     receipt_by_token,
     receipt_get_by_pos_id,
+    receipt_token_check,
     receipts_search,
 )
 from receipts.selectors.customers import (
@@ -32,6 +34,7 @@ from receipts.selectors.pages import (
 from receipts.selectors.paging import KeysetPage
 
 __all__ = [
+    "SEARCH_LIMIT",
     "AmbiguousReceipt",
     "InvalidCursor",
     "KeysetPage",
@@ -51,6 +54,7 @@ __all__ = [
     "receipt_get",
     "receipt_get_by_pos_id",
     "receipt_statuses",
+    "receipt_token_check",
     "receipts_estimate",
     "receipts_page",
     "receipts_per_day",

@@ -70,15 +70,26 @@ def _match_receipt_id(queryset: QuerySet[Receipt], receipt_id: str, *, allow_ent
     return queryset.filter(receipt_id=receipt_id)
 
 
+def receipt_token_check(*, receipt: Receipt, claims: dict[str, Any]) -> None:
+    """`InvalidReceiptToken` unless the receipt still honours this token: a token belongs to the customer it was
+    minted for (an anonymous receipt's token to nobody, so it works only while the receipt has no customer), and a
+    claim or any change of customer spends every token the receipt has handed out (`token_claimed_at`)."""
+    if receipt.token_claimed_at is not None:
+        raise InvalidReceiptToken(
+            "This receipt token has already been used: a claim or a change of customer spends the receipt's tokens."
+        )
+    if claims.get("customer_id") != receipt.customer_id:
+        raise InvalidReceiptToken("This receipt token is not valid for the receipt's current customer.")
+
+
 def receipt_by_token(*, account: Account, claims: dict[str, Any]) -> Receipt:
-    """The receipt a verified token names, while its token is unspent."""
+    """The receipt a verified token names, while it honours the token (`receipt_token_check`)."""
     receipt = Receipt.objects.filter(
         account=account, receipt_id=claims["receipt_id"], store_id=claims["store_id"], uuid=claims["sub"]
     ).first()
     if receipt is None:
         raise ReceiptNotFound()  # the API answers every 404 as "Not found."
-    if receipt.token_claimed_at is not None:
-        raise InvalidReceiptToken("This receipt token has already been used.")
+    receipt_token_check(receipt=receipt, claims=claims)
     return receipt
 
 
@@ -104,8 +115,29 @@ def receipt_get_by_pos_id(
     return matches[0]
 
 
-def receipts_search(*, account: Account, receipt_id: str) -> list[Receipt]:
-    return list(Receipt.objects.filter(account=account, receipt_id=receipt_id).order_by("store_id")[:100])
+# The most receipts one search answer holds; a POS id shared by more stores is walked with `starting_after`.
+SEARCH_LIMIT = 1000
+
+
+def receipts_search(
+    *, account: Account, receipt_id: str, limit: int = SEARCH_LIMIT, starting_after: str | None = None
+) -> ReceiptPage:
+    """Every receipt of the account with this POS id, by store id, `limit` at a time. The cursor is the last
+    receipt's id; keyset on the store id (unique per POS id), read from the (account, receipt_id, store_id) index."""
+    queryset = Receipt.objects.filter(account=account, receipt_id=receipt_id).order_by("store_id")
+    if starting_after:
+        try:
+            cursor_uuid = uuid.UUID(starting_after)
+        except ValueError as exc:
+            raise InvalidCursor("starting_after must be a receipt id from a previous page") from exc
+        anchor = queryset.filter(uuid=cursor_uuid).values_list("store_id", flat=True).first()
+        if anchor is None:
+            raise InvalidCursor("starting_after is not a receipt with this receipt_id")
+        queryset = queryset.filter(store_id__gt=anchor)
+    rows = list(queryset[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return ReceiptPage(rows, str(rows[-1].uuid) if has_more and rows else None)
 
 
 def customer_segment_json(

@@ -17,13 +17,15 @@ from loyalty.core.services import audit_record
 from receipts.documents import customer_id_problems, definition_validator, parse_receipt
 from receipts.errors import ReceiptRuleError
 from receipts.models import IngestBatch, Receipt
+from receipts.selectors.api import receipt_token_check
 from receipts.services import read_models as rm
 
 __all__ = ["ReceiptRuleError", "receipt_change_customer", "receipt_claim", "receipt_update_anonymous"]
 
 
-def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str, *, take_profile: bool) -> Receipt:
-    """Point `receipt` (locked by the caller) at `new_customer_id` and repair every read model."""
+def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str) -> Receipt:
+    """Point `receipt` (locked by the caller) at `new_customer_id` and repair every read model: both customers'
+    counters and profiles are derived again from the receipts each has now."""
     cur = rm.raw_cursor()
     rm.lock_windows_shared(cur, account.id)
     old_pk = receipt.customer_pk_id
@@ -32,6 +34,8 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
     receipt.customer_id = new_customer_id
     receipt.customer_pk_id = new_pk
     receipt.updated_at = timezone.now()
+    # any change of customer spends the receipt's outstanding tokens
+    receipt.token_claimed_at = receipt.token_claimed_at or receipt.updated_at
     receipt.save(update_fields=["customer_id", "customer_pk", "document", "updated_at", "token_claimed_at"])
     codes: dict[tuple[str, str], int] = {}
     if receipt.is_purchase:
@@ -40,14 +44,14 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
             rm.facts_insert(cur, account.id, rm.facts_for([(parsed, receipt.pk, new_pk)], codes))
         else:
             rm.facts_move(cur, account.id, parsed, receipt.pk, list(codes.values()), new_pk)
-    rm.customers_lock(cur, [pk for pk in (old_pk, new_pk) if pk is not None])
-    rm.customers_recompute(cur, [pk for pk in (old_pk, new_pk) if pk is not None])
+    customer_pks = [pk for pk in (old_pk, new_pk) if pk is not None]
+    rm.customers_lock(cur, customer_pks)
+    rm.customers_recompute(cur, customer_pks)
+    rm.customers_rederive_profiles(cur, customer_pks)
     if codes:
         rm.buyers_add(cur, account.id, [(parsed, receipt.pk, new_pk)], codes)
         if old_pk is not None:
             rm.buyers_recheck(cur, account.id, old_pk, list(codes.values()))
-    if take_profile and parsed.profile is not None:
-        rm.customers_update_profiles(cur, {new_pk: (parsed.purchase_at, parsed.profile)})
     rm.windows_forget_covering(cur, account.id, [receipt.purchase_at])
     rm.announce_batch(account.id)
     IngestBatch.objects.create(
@@ -69,6 +73,29 @@ def _audit(account: Account, actor: str, action: str, receipt: Receipt, summary:
     audit_record(
         account=account, actor=actor, action=action, object_type="receipt", object_id=str(receipt.uuid), summary=summary
     )
+
+
+def _change_entry(receipt: Receipt, old: str | None, new: str, actor: str) -> dict[str, str]:
+    """The extra_info entry that records a move between customers: `dintero.receipts.change_customer_id.{epoch ms}
+    .{hash}` with JSON `{created_at, created_by, old, new}`."""
+    now = datetime.now(UTC)
+    stamp = int(time.time() * 1000)
+    digest = hashlib.sha256(f"{receipt.uuid}:{old}:{new}:{stamp}".encode()).hexdigest()[:12]
+    return {
+        "key": f"dintero.receipts.change_customer_id.{stamp}.{digest}",
+        "value": json.dumps(
+            {"created_at": now.isoformat().replace("+00:00", "Z"), "created_by": actor, "old": old, "new": new}
+        ),
+        "value_type": "string",
+    }
+
+
+def _moved_document(receipt: Receipt, new_customer_id: str, entry: dict[str, str]) -> dict[str, Any]:
+    return {
+        **receipt.document,
+        "customer_id": new_customer_id,
+        "extra_info": [*(receipt.document.get("extra_info") or []), entry],
+    }
 
 
 def _locked(receipt: Receipt) -> Receipt:
@@ -112,11 +139,12 @@ def receipt_update_anonymous(
             receipt.document = {**receipt.document, "discounts": discounts}
         receipt.document = {**receipt.document, "customer_id": customer_id}
         _audit(account, actor, "dintero.receipts.update", receipt, "customer_id set on an anonymous receipt")
-        return _assign(account, receipt, customer_id, actor, take_profile=True)
+        return _assign(account, receipt, customer_id, actor)
 
 
 def receipt_claim(*, account: Account, claims: dict[str, Any], customer_id: Any, actor: str) -> Receipt:
-    """POST /receipts/receipt-token: the token's receipt becomes the customer's; the token is then spent."""
+    """POST /receipts/receipt-token: the token's receipt becomes the customer's; the token is then spent. A claim that
+    takes the receipt from another customer records the move as change_customer_id does."""
     if not isinstance(customer_id, str) or customer_id_problems(customer_id, "customer_id") or not customer_id:
         raise ReceiptRuleError("customer_id is required, non-empty and without leading or trailing spaces")
     with transaction.atomic():
@@ -127,15 +155,21 @@ def receipt_claim(*, account: Account, claims: dict[str, Any], customer_id: Any,
         )
         if receipt is None:
             raise ReceiptRuleError("The token's receipt no longer exists.")
-        if receipt.token_claimed_at is not None:
-            raise ReceiptRuleError("This receipt token has already been used to claim the receipt.")
+        receipt_token_check(receipt=receipt, claims=claims)
         receipt.token_claimed_at = timezone.now()
-        _audit(account, actor, "dintero.receipts.receipt_token.claim", receipt, "receipt claimed with its token")
         if receipt.customer_id == customer_id:
+            _audit(account, actor, "dintero.receipts.receipt_token.claim", receipt, "receipt claimed with its token")
             receipt.save(update_fields=["token_claimed_at"])
             return receipt
-        receipt.document = {**receipt.document, "customer_id": customer_id}
-        return _assign(account, receipt, customer_id, actor, take_profile=receipt.customer_id is None)
+        summary = "receipt claimed with its token"
+        if receipt.customer_id is None:
+            receipt.document = {**receipt.document, "customer_id": customer_id}
+        else:
+            entry = _change_entry(receipt, receipt.customer_id, customer_id, actor)
+            receipt.document = _moved_document(receipt, customer_id, entry)
+            summary += f"; extra_info {entry['key']}"
+        _audit(account, actor, "dintero.receipts.receipt_token.claim", receipt, summary)
+        return _assign(account, receipt, customer_id, actor)
 
 
 def receipt_change_customer(*, account: Account, receipt: Receipt, new_customer_id: Any, actor: str) -> Receipt:
@@ -150,25 +184,7 @@ def receipt_change_customer(*, account: Account, receipt: Receipt, new_customer_
         old = receipt.customer_id
         if old == new_customer_id:
             raise ReceiptRuleError(f"Receipt {receipt.receipt_id} already belongs to customer {new_customer_id}.")
-        now = datetime.now(UTC)
-        stamp = int(time.time() * 1000)
-        digest = hashlib.sha256(f"{receipt.uuid}:{old}:{new_customer_id}:{stamp}".encode()).hexdigest()[:12]
-        entry = {
-            "key": f"dintero.receipts.change_customer_id.{stamp}.{digest}",
-            "value": json.dumps(
-                {
-                    "created_at": now.isoformat().replace("+00:00", "Z"),
-                    "created_by": actor,
-                    "old": old,
-                    "new": new_customer_id,
-                }
-            ),
-            "value_type": "string",
-        }
-        receipt.document = {
-            **receipt.document,
-            "customer_id": new_customer_id,
-            "extra_info": [*(receipt.document.get("extra_info") or []), entry],
-        }
+        entry = _change_entry(receipt, old, new_customer_id, actor)
+        receipt.document = _moved_document(receipt, new_customer_id, entry)
         _audit(account, actor, "dintero.receipts.change_customer_id", receipt, f"extra_info {entry['key']}")
-        return _assign(account, receipt, new_customer_id, actor, take_profile=False)
+        return _assign(account, receipt, new_customer_id, actor)

@@ -6,6 +6,7 @@ transaction, through a server-side-binding psycopg cursor (arrays travel as para
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -16,7 +17,7 @@ import psycopg
 from loyalty.core.jobs import enqueue_on_commit
 from loyalty.core.jsonutil import dumps
 from loyalty.core.sql import advisory_xact_lock, raw_cursor
-from receipts.documents import ParsedReceipt, Profile
+from receipts.documents import ParsedReceipt, Profile, parse_profile
 from receipts.sql import read_models as statements
 from receipts.sql.read_models import PROFILE_COLUMNS
 
@@ -142,6 +143,26 @@ def customers_update_profiles(cur: psycopg.Cursor, profiles: dict[int, tuple[dat
     with cur.copy(statements.PROFILES_COPY) as copy:
         copy.write("".join(f"{pk}\t{profile_copy_fields(*profiles[pk])}\n" for pk in sorted(profiles)))
     cur.execute(statements.PROFILES_UPDATE)
+    cur.execute(statements.PROFILES_DROP)
+
+
+def customers_rederive_profiles(cur: psycopg.Cursor, customer_pks: Sequence[int]) -> None:
+    """Derive these customers' profiles again from the receipts each has now (after a receipt changed customer):
+    the customer object of their most recent receipt that has one, or an empty profile. One read of each customer's
+    latest customer object, the fields extracted as an ingest extracts them (`parse_profile`), one UPDATE."""
+    pks = sorted(set(customer_pks))
+    if not pks:
+        return
+    cur.execute(statements.PROFILES_LATEST, [pks])
+    lines = []
+    for pk, at, document in cur.fetchall():
+        profile = parse_profile(json.loads(document)) if document is not None else None
+        fields = profile_copy_fields(at, profile) if profile is not None else NO_PROFILE
+        lines.append(f"{pk}\t{fields}\n")
+    cur.execute(statements.PROFILES_CREATE)
+    with cur.copy(statements.PROFILES_COPY) as copy:
+        copy.write("".join(lines))
+    cur.execute(statements.PROFILES_REPLACE)
     cur.execute(statements.PROFILES_DROP)
 
 

@@ -127,6 +127,52 @@ PROFILES_UPDATE = statement(
 )
 PROFILES_DROP = "DROP TABLE profile_updates"
 
+# Per customer, the customer object of their most recent receipt (by purchase time, then id: the later stored of two
+# at one instant, as an ingest keeps it) that has one: a backward scan of the (customer, purchase_at, id) index
+# that stops at the first such receipt; the object as JSON text. A customer without one gets NULLs. Params:
+# customer pks.
+PROFILES_LATEST = statement(
+    """
+    SELECT target.pk, latest.at, latest.doc
+    FROM unnest(%s::int[]) AS target(pk)
+    LEFT JOIN LATERAL (
+        SELECT r.{r.purchase_at} AS at, (r.{r.document} -> 'customer')::text AS doc
+        FROM {r} r
+        WHERE r.{r.customer_pk} = target.pk
+          AND jsonb_typeof(r.{r.document} -> 'customer') = 'object'
+          AND r.{r.document} -> 'customer' <> jsonb_build_object()
+        ORDER BY r.{r.purchase_at} DESC, r.{r.id} DESC
+        LIMIT 1
+    ) latest ON true
+    """,
+    {"r": Receipt},
+)
+# The empty value of each kind of profile column a customer without a customer object gets (nullable columns get
+# NULL).
+_EMPTY = {"text": sql.SQL("''"), "text[]": sql.SQL("ARRAY[]::text[]"), "jsonb": sql.SQL("jsonb_build_object()")}
+_PROFILE_REPLACE_SET = sql.SQL(", ").join(
+    [
+        sql.SQL("{} = {}").format(
+            column(Customer, name),
+            sql.SQL("p.{}").format(sql.Identifier(source))
+            if Customer._meta.get_field(name).null
+            else sql.SQL("coalesce(p.{}, {})").format(sql.Identifier(source), _EMPTY[kind]),
+        )
+        for name, source, kind in PROFILE_COLUMNS
+    ]
+)
+# Every listed customer's profile replaced by the one derived again from their receipts (profile_updates: NULLs for
+# a customer left without a customer object).
+PROFILES_REPLACE = statement(
+    """
+    UPDATE {c} c SET {assignments}, {c.updated_at} = now()
+    FROM profile_updates p
+    WHERE c.{c.id} = p.pk
+    """,
+    {"c": Customer},
+    assignments=_PROFILE_REPLACE_SET,
+)
+
 DELTAS_CREATE = statement(
     """
     CREATE TEMP TABLE IF NOT EXISTS customer_deltas (pk int, receipts int, purchases int, gross numeric,

@@ -158,6 +158,34 @@ class TestSearch:
     def test_receipt_id_is_required(self, api):
         assert api.get(f"{BASE}/search").status_code == 400
 
+    def test_every_store_is_returned_past_a_hundred(self, api):
+        post(api, *[receipt(receipt_id="P1", store_id=f"s{n:03d}") for n in range(150)])
+
+        response = api.get(f"{BASE}/search?receipt_id=P1")
+
+        assert response.status_code == 200
+        assert_response_matches("receipts", "aid_receipts_rid_get", response)
+        assert sorted(r["store"]["id"] for r in response.json()["receipts"]) == [f"s{n:03d}" for n in range(150)]
+        assert "starting_after" not in response.json()
+
+    def test_pages_with_limit_and_starting_after(self, api):
+        post(api, *[receipt(receipt_id="P1", store_id=f"s{n:03d}") for n in range(150)], receipt(receipt_id="P2"))
+
+        first = api.get(f"{BASE}/search?receipt_id=P1&limit=100").json()
+        second = api.get(f"{BASE}/search?receipt_id=P1&limit=100&starting_after={first['starting_after']}").json()
+
+        assert first["starting_after"] == first["receipts"][-1]["id"]
+        assert "starting_after" not in second
+        stores = [r["store"]["id"] for r in first["receipts"] + second["receipts"]]
+        assert stores == [f"s{n:03d}" for n in range(150)]
+
+    @pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "starting_after=nope"])
+    def test_bad_paging_is_400(self, api, query):
+        post(api, receipt(receipt_id="P1"))
+        response = api.get(f"{BASE}/search?receipt_id=P1&{query}")
+        assert response.status_code == 400
+        assert "error" in response.json()
+
 
 @pytest.mark.django_db
 class TestUpdateAnonymous:

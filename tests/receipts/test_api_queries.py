@@ -49,6 +49,15 @@ class TestQueryCounts:
 
         assert response.status_code == 200 and len(response.json()["receipts"]) == stores
 
+    def test_a_searchs_next_page(self, api, django_assert_num_queries):
+        post(api, *[receipt(receipt_id="R1", store_id=f"s{n}") for n in range(5)])
+        cursor = api.get(f"{BASE}/search?receipt_id=R1&limit=2").json()["starting_after"]
+
+        with django_assert_num_queries(QUERIES["search"] + 1):  # + the cursor's anchor
+            response = api.get(f"{BASE}/search?receipt_id=R1&limit=2&starting_after={cursor}")
+
+        assert response.status_code == 200 and [r["store"]["id"] for r in response.json()["receipts"]] == ["s2", "s3"]
+
 
 @pytest.mark.django_db
 class TestAudit:

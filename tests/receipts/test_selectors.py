@@ -83,7 +83,12 @@ class TestReceiptByPosId:
 def test_a_spent_token_is_an_invalid_token(account):
     stored = store(account, receipt(receipt_id="R1"))
     receipt_row = Receipt.objects.get(uuid=stored.receipts[0].id)
-    claims = {"receipt_id": "R1", "store_id": receipt_row.store_id, "sub": str(receipt_row.uuid)}
+    claims = {
+        "receipt_id": "R1",
+        "store_id": receipt_row.store_id,
+        "sub": str(receipt_row.uuid),
+        "customer_id": receipt_row.customer_id,  # a token is honoured only for the receipt's current customer
+    }
     assert selectors.receipt_by_token(account=account, claims=claims) == receipt_row
 
     Receipt.objects.filter(pk=receipt_row.pk).update(token_claimed_at=datetime.now(UTC))
