@@ -209,7 +209,7 @@ class CodeBuyer(models.Model):
 
     Answering those from the facts de-duplicates every fact of the code on every evaluation: for the most popular
     group at 5M receipts, 1.3M facts into 180k customers, ~550 ms of a preview. The first use of a code builds its
-    rows (`receipts.services.buyers`); every ingest then adds its new buyers in the same transaction, and a receipt
+    rows (`receipts.readmodels.buyers`); every ingest then adds its new buyers in the same transaction, and a receipt
     moving between customers moves its buyer rows, so the rows are exact at every commit. Codes nobody used lately
     are dropped, as purchase windows are.
     """

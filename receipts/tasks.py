@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from receipts.services.buyers import code_buyers_forget_unused
-from receipts.services.windows import purchase_windows_forget_unused
+from receipts.readmodels.buyers import code_buyers_forget_unused
+from receipts.readmodels.windows import purchase_windows_forget_unused
 
 
 @shared_task(name="receipts.forget_unused_windows", acks_late=True, soft_time_limit=240, time_limit=300)

@@ -35,7 +35,7 @@ def read_models_exist(*, account: Account, window_ids: set[int], kept_codes: set
 
 
 def code_buyers_for_account(*, account: Account) -> QuerySet[CodeBuyer]:
-    """Who ever bought a kept code (receipts.services.buyers.code_buyers_ensure keeps it first)."""
+    """Who ever bought a kept code (receipts.readmodels.buyers.code_buyers_ensure keeps it first)."""
     return CodeBuyer.objects.filter(account=account)
 
 

@@ -37,7 +37,7 @@ Range = tuple[datetime, datetime]
 def windows_lock_key(account_id: int) -> int:
     """The lock that orders building a window or a code's buyers (exclusive) against ingests (shared).
 
-    Ingests take the same key (receipts.services.read_models.windows_lock_key); a test pins that both agree."""
+    Ingests take the same key, shared (receipts.services.read_models.lock_windows_shared)."""
     return zlib.crc32(b"receipts.windows") << 20 ^ account_id
 
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol, cast
 from django.db import connection, connections, transaction
 
 from loyalty.accounts.models import Account
+from loyalty.core.sql import raw_cursor
 from receipts.documents import ParsedReceipt
 from receipts.models import IngestBatch
 from receipts.services import read_models as rm
@@ -91,7 +92,7 @@ def _store_chunk(
         # data). A chunk that fails after this leaves customers without receipts, as a receipt moved away does, and
         # codes nothing refers to yet.
         with transaction.atomic():
-            cur = rm.raw_cursor()
+            cur = raw_cursor()
             new = receipts_not_stored(cur=cur, account_id=account.id, receipts=list(unique.values()))
             customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in new if r.customer_id))
             codes = rm.codes_resolve(cur, account.id, rm.codes_missing(new, known_codes))

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from loyalty.accounts.models import Account
 from loyalty.core.services import audit_record
+from loyalty.core.sql import raw_cursor
 from receipts.documents import customer_id_problems, definition_validator, parse_receipt
 from receipts.errors import ReceiptRuleError
 from receipts.models import IngestBatch, Receipt
@@ -26,7 +27,7 @@ __all__ = ["ReceiptRuleError", "receipt_change_customer", "receipt_claim", "rece
 def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str) -> Receipt:
     """Point `receipt` (locked by the caller) at `new_customer_id` and repair every read model: both customers'
     counters and profiles are derived again from the receipts each has now."""
-    cur = rm.raw_cursor()
+    cur = raw_cursor()
     rm.lock_windows_shared(cur, account.id)
     old_pk = receipt.customer_pk_id
     new_pk = rm.customers_ensure(cur, account.id, [new_customer_id])[new_customer_id]

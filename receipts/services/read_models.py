@@ -7,7 +7,6 @@ transaction, through a server-side-binding psycopg cursor (arrays travel as para
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from itertools import chain
@@ -16,19 +15,11 @@ import psycopg
 
 from loyalty.core.jobs import enqueue_on_commit
 from loyalty.core.jsonutil import dumps
-from loyalty.core.sql import advisory_xact_lock, raw_cursor
+from loyalty.core.sql import advisory_xact_lock
 from receipts.documents import ParsedReceipt, Profile, parse_profile
+from receipts.readmodels.windows import windows_lock_key
 from receipts.sql import read_models as statements
 from receipts.sql.read_models import PROFILE_COLUMNS
-
-# `raw_cursor` is the platform's (loyalty.core.sql); re-exported while other modules still import it from here.
-__all__ = ["PROFILE_COLUMNS", "raw_cursor"]
-
-
-def windows_lock_key(account_id: int) -> int:
-    """The advisory lock that orders writers of receipts (shared) against a window's stats being built
-    (exclusive)."""
-    return zlib.crc32(b"receipts.windows") << 20 ^ account_id
 
 
 def lock_windows_shared(cur: psycopg.Cursor, account_id: int) -> None:

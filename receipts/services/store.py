@@ -31,6 +31,7 @@ from django.db import OperationalError, transaction
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7_texts
 from loyalty.core.jsonutil import dumps
+from loyalty.core.sql import raw_cursor
 from receipts.documents import ParsedReceipt
 from receipts.models import IngestBatch, ItemFact, Receipt
 from receipts.services import read_models as rm
@@ -99,7 +100,7 @@ def receipts_store(
     Entity ids when the caller needs them beforehand (claim tokens carry them); `known_codes` are item codes
     committed earlier (a bulk load's cache).
     """
-    cur = rm.raw_cursor()
+    cur = raw_cursor()
     rm.lock_windows_shared(cur, account.id)
     candidates, ids = list(receipts), list(uuids) if uuids is not None else None
     if not probed:

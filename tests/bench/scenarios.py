@@ -408,12 +408,13 @@ def _ceiling_run(account: Any, parsed: list[Any], layers: str, sessions: int) ->
     """One timed COPY of `parsed` (see scenario_ingest_ceiling); → ms."""
     from django.db import connection, transaction
 
+    from loyalty.core.sql import raw_cursor
     from receipts.services import read_models as rm
     from receipts.services.generator import CHUNK
     from receipts.services.store import FACT_COLUMNS, RECEIPT_COLUMNS, _fact_lines, _receipt_lines, stored_rows
 
     with transaction.atomic():
-        cur = rm.raw_cursor()
+        cur = raw_cursor()
         customers = rm.customers_ensure(cur, account.id, (r.customer_id for r in parsed if r.customer_id))
         codes = rm.codes_resolve(cur, account.id, (code for r in parsed for code in r.codes))
         now, rows = stored_rows(cur, parsed, customers, None)
@@ -440,7 +441,7 @@ def _ceiling_run(account: Any, parsed: list[Any], layers: str, sessions: int) ->
                         return
                     receipt_text, fact_text, customer_pks, deltas = chunks.pop(0)
                 with transaction.atomic():
-                    cur = rm.raw_cursor()
+                    cur = raw_cursor()
                     with cur.copy(f"COPY receipts_receipt ({RECEIPT_COLUMNS}) FROM STDIN") as copy:
                         copy.write(receipt_text)
                     if fact_text:
@@ -509,7 +510,7 @@ def segments_cleanup(account_ids: list[int]) -> None:
     and purchase windows nobody uses (each costs every ingest)."""
     from django.db import connection, transaction
 
-    from receipts.services.windows import purchase_windows_forget_unused
+    from receipts.readmodels.windows import purchase_windows_forget_unused
     from segments.models import Segment
 
     with transaction.atomic(), connection.cursor() as cur:

@@ -9,9 +9,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from receipts.models import CodeBuyer, ItemCode, Receipt
+from receipts.readmodels.buyers import code_buyers_ensure, code_buyers_forget_unused
 from receipts.services import changes
 from receipts.services.bulk import receipts_bulk_load
-from receipts.services.buyers import code_buyers_ensure, code_buyers_forget_unused
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
 from tests.receipts.factories import line, receipt
 

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 
 from receipts.models import PurchaseWindow, WindowStat
+from receipts.readmodels.windows import purchase_window_ensure, purchase_windows_forget_unused
 from receipts.services.bulk import receipts_bulk_load
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
-from receipts.services.windows import purchase_window_ensure, purchase_windows_forget_unused
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -76,11 +76,3 @@ def test_windows_nobody_uses_are_forgotten(history):
     PurchaseWindow.objects.filter(pk=window).update(last_used_at=END - timedelta(days=1))
     assert purchase_windows_forget_unused() == 1
     assert not WindowStat.objects.filter(window_id=window).exists()
-
-
-def test_building_and_ingesting_take_the_same_lock():
-    # building a window or a code's buyers excludes ingests through one advisory lock key, computed in two places
-    from receipts.readmodels.windows import windows_lock_key
-    from receipts.services import read_models
-
-    assert all(windows_lock_key(account_id) == read_models.windows_lock_key(account_id) for account_id in (1, 7, 10**6))
