@@ -237,8 +237,13 @@ class ReceiptTokenView(DinteroAPIView):
     }
 
     def _claims(self, request):
+        """The receipt token's claims. The receipt belongs to the customer the token names (the selectors and the
+        claim check that), so a customer token may use it only when it names that same customer."""
         token = _query(TokenQuery, request)["token"]
-        return receipt_token_verify(token, base_url=base_url(request), aid=self.account.aid)
+        claims = receipt_token_verify(token, aid=self.account.aid)
+        if claims.get("customer_id") is not None:
+            self.principal.require_customer(claims["customer_id"])
+        return claims
 
     @extend_schema(
         operation_id="aid_receipts_receipt_token_get",
@@ -262,6 +267,7 @@ class ReceiptTokenView(DinteroAPIView):
     def post(self, request, aid):
         claims = self._claims(request)
         body = request.data if isinstance(request.data, dict) else {}
+        self.principal.require_customer(body.get("customer_id"))
         receipt = receipt_claim(
             account=self.account, claims=claims, customer_id=body.get("customer_id"), actor=self.principal.actor
         )

@@ -120,7 +120,6 @@ def _attach_token(
     receipt: ParsedReceipt, account: Account, receipt_uuid: str, expires_at: datetime, base_url: str
 ) -> None:
     token = receipt_token_issue(
-        base_url=base_url,
         aid=account.aid,
         receipt_uuid=receipt_uuid,
         receipt_id=receipt.receipt_id,

@@ -1,4 +1,7 @@
-"""Receipt tokens: JWTs we sign into a receipt's extra_info so its owner can fetch and claim it."""
+"""Receipt tokens: JWTs we sign into a receipt's extra_info so its owner can fetch and claim it.
+
+Their issuer and audience are the deployment's (`tokens.deployment_issuer()`), never the Host a request came
+through: a token printed through one host name of the deployment works through every other."""
 
 from __future__ import annotations
 
@@ -11,13 +14,12 @@ from receipts.errors import InvalidReceiptToken
 AUDIENCE_SUFFIX = "/receipts/receipt-token"
 
 
-def receipt_token_audience(base_url: str, aid: str) -> str:
-    return f"{tokens.account_audience(base_url, aid)}{AUDIENCE_SUFFIX}"
+def receipt_token_audience(aid: str) -> str:
+    return f"{tokens.account_audience(tokens.deployment_issuer(), aid)}{AUDIENCE_SUFFIX}"
 
 
 def receipt_token_issue(
     *,
-    base_url: str,
     aid: str,
     receipt_uuid: str,
     receipt_id: str,
@@ -28,8 +30,8 @@ def receipt_token_issue(
     now = datetime.now(expires_at.tzinfo)
     return tokens.encode(
         {
-            "iss": base_url,
-            "aud": receipt_token_audience(base_url, aid),
+            "iss": tokens.deployment_issuer(),
+            "aud": receipt_token_audience(aid),
             "sub": receipt_uuid,
             "typ": tokens.RECEIPT_TOKEN,
             "account": aid,
@@ -41,10 +43,10 @@ def receipt_token_issue(
     )
 
 
-def receipt_token_verify(token: str, *, base_url: str, aid: str) -> dict[str, Any]:
+def receipt_token_verify(token: str, *, aid: str) -> dict[str, Any]:
     """The token's claims; `InvalidReceiptToken` (expired, foreign, forged) with a message safe to show."""
     try:
-        claims = tokens.decode(token, issuer=base_url, audience=receipt_token_audience(base_url, aid))
+        claims = tokens.decode(token, audience=receipt_token_audience(aid))
     except tokens.TokenError as exc:
         raise InvalidReceiptToken(f"Invalid receipt token: {exc}.") from exc
     if (

@@ -117,7 +117,6 @@ def test_secrets_tokens_and_personal_data_never_reach_the_logs(client, account, 
     from datetime import UTC, datetime, timedelta
 
     receipt_token = receipt_token_issue(
-        base_url="http://testserver",
         aid="T00000099",
         receipt_uuid="x",
         receipt_id="x",

@@ -111,3 +111,50 @@ class TestClaimAudit:
         body = claim(api, token, "bob").json()
 
         assert not [e for e in body["extra_info"] if e["key"].startswith(CHANGE_ENTRY)]
+
+
+@pytest.mark.django_db
+class TestCustomerTokensAndReceiptTokens:
+    """A customer token (`user:receipts`) uses a receipt token only for its own customer."""
+
+    @pytest.fixture
+    def as_customer(self, account, make_customer_token):
+        from rest_framework.test import APIClient
+
+        def _as(customer_id: str) -> APIClient:
+            client = APIClient()
+            token = make_customer_token(account, customer_id, ["user:receipts"])
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+            return client
+
+        return _as
+
+    def test_another_customers_receipt_token_is_403_and_leaves_it_alone(self, api, as_customer):
+        token = token_for(api, receipt(customer_id="alice", receipt_id="R1"))
+
+        assert get(as_customer("mallory"), token).status_code == 403
+        assert claim(as_customer("mallory"), token, "mallory").status_code == 403
+        assert Receipt.objects.get(receipt_id="R1").customer_id == "alice"
+        assert get(as_customer("alice"), token).status_code == 200
+
+    def test_a_customer_claims_an_anonymous_receipt_only_for_themselves(self, api, as_customer):
+        token = token_for(api, receipt(customer_id=None, receipt_id="A1"))
+
+        assert get(as_customer("dave"), token).status_code == 200
+        assert claim(as_customer("dave"), token, "erin").status_code == 403
+        assert Receipt.objects.get(receipt_id="A1").customer_id is None
+        assert claim(as_customer("dave"), token, "dave").status_code == 200
+        assert Receipt.objects.get(receipt_id="A1").customer_id == "dave"
+
+
+@pytest.mark.django_db
+def test_a_receipt_token_works_through_every_host_name_of_the_deployment(account, make_client_token):
+    from rest_framework.test import APIClient
+
+    writer = APIClient(HTTP_HOST="localhost")
+    writer.credentials(HTTP_AUTHORIZATION=f"Bearer {make_client_token(account, ['admin:receipts'])}")
+    token = token_for(writer, receipt(customer_id=None, receipt_id="H1"))
+
+    reader = APIClient(HTTP_HOST="127.0.0.1")
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {make_client_token(account, ['admin:receipts'])}")
+    assert get(reader, token).status_code == 200, get(reader, token).content
