@@ -15,7 +15,7 @@ from loyalty.accounts.scopes import SCOPES
 from loyalty.accounts.services import api_client_create, api_client_revoke
 from loyalty.api.principal import Principal
 from loyalty.core.errors import DomainError, Forbidden
-from tests.accounts.test_route_security import ROUTES, _call, _groups
+from tests.accounts.routes import ROUTES, call_route, scope_groups_of
 
 pytestmark = pytest.mark.django_db
 
@@ -168,7 +168,7 @@ class TestCustomerTokenUse:
         assert bearer(legacy).get(RECEIPTS.format("C-2")).status_code == 403
 
 
-NON_USER_ROUTES = [r for r in ROUTES if not any(s.startswith("user:") for g in _groups(r) for s in g)]
+NON_USER_ROUTES = [r for r in ROUTES if not any(s.startswith("user:") for g in scope_groups_of(r) for s in g)]
 
 
 def test_the_non_user_routes_are_collected():
@@ -179,7 +179,7 @@ def test_the_non_user_routes_are_collected():
 @pytest.mark.parametrize("route", NON_USER_ROUTES, ids=str)
 def test_every_other_operation_is_403_for_a_customer_token(route, account, trusted):
     token = customer_token(trusted, "C-1")
-    response = _call(route, account.aid, token)
+    response = call_route(route, account.aid, token)
     assert response.status_code == 403, f"{route}: {response.status_code} {response.content[:200]}"
 
 
