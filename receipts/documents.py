@@ -12,10 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
-from loyalty.api.swagger import Errors, compile_schema, parse_datetime
+from loyalty.api.swagger import Errors, allow_numeric_mcc, compile_schema, parse_datetime
+from loyalty.core.validation import customer_id_problems
 from receipts.models import NON_PURCHASE_STATUSES
 
 SPEC_PATH = Path(__file__).resolve().parent / "spec" / "dintero-receipts.yaml"
@@ -28,16 +28,7 @@ ENTITY_FIELDS = ("id", "created_at", "created_by", "updated_at", "deleted_by", "
 @cache
 def spec() -> dict[str, Any]:
     loaded = yaml.safe_load(SPEC_PATH.read_text())
-    definitions = loaded["definitions"]
-    # Erratum: Dintero's own example receipt sends store MCCs as numbers where the schema says string.
-    store = definitions["StoreRequirement"]["properties"]
-    store["mcc"]["items"]["type"] = ["string", "integer"]
-    for bound in ("start", "end"):
-        schema = store["mcc_ranges"]["items"]["properties"][bound]
-        schema["type"] = ["string", "integer"]
-        # minimum/maximum 4 there mean "four digits", which the pattern already says
-        schema.pop("minimum", None)
-        schema.pop("maximum", None)
+    allow_numeric_mcc(loaded["definitions"])
     return loaded
 
 
@@ -89,41 +80,6 @@ def _value_problems(document: dict[str, Any]) -> Errors:
         if isinstance(value, int) and not isinstance(value, bool) and not INT8_MIN <= value <= INT8_MAX:
             errors.append((amount, "is out of range"))
     return errors
-
-
-def customer_id_problems(value: Any, path: str) -> Errors:
-    if not isinstance(value, str):
-        return []
-    if value != value.strip():
-        return [(path, "must not have leading or trailing spaces")]
-    if not value:
-        return [(path, "must not be empty")]
-    return []
-
-
-def contains_nul(value: Any) -> bool:
-    """PostgreSQL cannot store U+0000 in text or JSONB."""
-    if isinstance(value, dict | list):
-        # Fast path (the walk below took ~100 µs per receipt, a third of parsing one): JSON writes U+0000 as the
-        # escape \u0000, so an encoding without that sequence has no NUL. With it (or a literal "\\u0000" in some
-        # text, which also contains the sequence), or with something orjson cannot encode, walk to be exact.
-        try:
-            encoded = orjson.dumps(value)
-        except TypeError:
-            return _contains_nul(value)
-        if b"\\u0000" not in encoded:
-            return False
-    return _contains_nul(value)
-
-
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
-    return False
 
 
 @dataclass

@@ -10,9 +10,9 @@ from django.db import transaction
 
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7_texts
+from loyalty.core.validation import contains_nul
 from receipts.documents import (
     ParsedReceipt,
-    contains_nul,
     parse_receipt,
     strip_entity_fields,
     validate_receipt,

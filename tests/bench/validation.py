@@ -35,7 +35,8 @@ def main() -> None:
     import orjson
 
     from loyalty.api.parsers import JSONParser
-    from receipts.documents import contains_nul, parse_receipt, strip_entity_fields, validate_receipt
+    from loyalty.core.validation import contains_nul
+    from receipts.documents import parse_receipt, strip_entity_fields, validate_receipt
     from receipts.management.commands.import_receipts import _check_lines, _parse_checked, _parse_lines
     from receipts.services.generator import GeneratorSpec, ReceiptGenerator
     from receipts.services.ingest import receipts_validate

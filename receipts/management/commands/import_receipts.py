@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.accounts.models import Account
 from loyalty.api.swagger import Errors
-from receipts.documents import ParsedReceipt, contains_nul, parse_receipt, strip_entity_fields, validate_receipt
+from loyalty.core.validation import contains_nul
+from receipts.documents import ParsedReceipt, parse_receipt, strip_entity_fields, validate_receipt
 from receipts.services.bulk import BulkResult, LoaderFailed, receipts_load_parallel
 
 
