@@ -100,6 +100,29 @@ class TestLifecycle:
         )
         assert SegmentRun.objects.filter(trigger="updated").count() == 1
 
+    def test_put_keeps_what_it_is_not_given(self, api):
+        # given a deactivated segment with a description and a manual refresh policy
+        manual = {"onNewReceipts": False, "schedule": None}
+        segment_id = create(api, active=False, description="Our best", refreshPolicy=manual)
+        before = api.get(f"{BASE}/{segment_id}").json()
+
+        # when it is renamed with a PUT that gives neither active, description, parts nor refreshPolicy
+        response = api.put(f"{BASE}/{segment_id}", {"segment": {"name": "Renamed"}}, format="json")
+
+        # then it stays inactive, keeps its description, parts and policy, and no run is queued
+        assert response.status_code == 200, response.content
+        after = api.get(f"{BASE}/{segment_id}").json()
+        assert (after["name"], after["active"], after["description"]) == ("Renamed", False, "Our best")
+        assert after["parts"] == before["parts"] and after["refreshPolicy"] == manual
+        assert not SegmentRun.objects.exists()
+
+    def test_put_may_still_clear_the_description_and_deactivate(self, api):
+        segment_id = create(api, description="Our best")
+        body = {"segment": {"name": "Regulars", "description": None, "active": False}}
+        assert api.put(f"{BASE}/{segment_id}", body, format="json").status_code == 200
+        after = api.get(f"{BASE}/{segment_id}").json()
+        assert (after["active"], after["description"]) == (False, "")
+
     def test_activate_and_deactivate(self, api):
         segment_id = create(api, active=False)
         assert not SegmentRun.objects.exists()
