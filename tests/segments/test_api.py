@@ -394,6 +394,42 @@ class TestValidation:
         errors = api.post(BASE, {"segment": segment}, format="json").json()["errors"]
         assert {e["path"] for e in errors} == {"name", "parts[0].criteria[0].min", "parts[0].criteria[1].genders"}
 
+    def test_a_field_the_criterion_does_not_declare_is_a_400_naming_it(self, api):
+        # given a transaction_count (lifetime) criterion with a period it does not read
+        parts = [
+            {"criteria": [{"type": "gender", "genders": ["female"]}]},
+            {
+                "criteria": [
+                    {"type": "age", "min": 18},
+                    {"type": "transaction_count", "min": 2, "fromDate": "2025-01-01"},
+                ]
+            },
+        ]
+
+        # when it is created, or previewed
+        created = api.post(BASE, {"segment": {"name": "n", "parts": parts}}, format="json")
+        previewed = api.post(f"{BASE}/preview", {"segment": {"parts": parts}}, format="json")
+
+        # then both are 400 naming the field, in Open Loyalty's shape, and nothing is saved
+        for response in (created, previewed):
+            assert response.status_code == 400, response.content
+            (error,) = response.json()["errors"]
+            assert (error["path"], error["code"]) == ("parts[1].criteria[1].fromDate", "unknown_field")
+        assert_response_matches("segments", "segmentPost", created)
+        assert not Segment.objects.exists()
+
+    def test_the_fields_the_api_itself_returns_are_accepted_back(self, api):
+        # given a segment read back with its ids (and a customer list's matched/unmatched report)
+        parts = [{"criteria": [{"type": "transaction_count", "min": 2}, {"type": "customer_list", "customers": ["x"]}]}]
+        segment_id = create(api, parts=parts)
+        read = api.get(f"{BASE}/{segment_id}").json()
+
+        # when the parts are sent back as they were read
+        response = api.put(f"{BASE}/{segment_id}", {"segment": {"name": "n", "parts": read["parts"]}}, format="json")
+
+        # then they are accepted
+        assert response.status_code == 200, response.content
+
     def test_missing_envelope(self, api):
         response = api.post(BASE, {"name": "no envelope"}, format="json")
         assert response.status_code == 400
