@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
@@ -262,7 +262,7 @@ class CustomerList(Criterion):
         ),
     )
     is_list = True
-    stored: tuple[str, ...] = (
+    stored: ClassVar[tuple[str, ...]] = (
         "_customerPks",
         "matched",
         "unmatched",
@@ -313,7 +313,7 @@ class CustomerCsvList(CustomerList):
             ui=(("wide", True),),
         ),
     )
-    stored = ("customers", *CustomerList.stored)  # stored parsed: the CSV's first column
+    stored: ClassVar[tuple[str, ...]] = ("customers", *CustomerList.stored)  # stored parsed: the CSV's first column
     matches = "the same, from a CSV"
     example = {"csv": "email\nkari@example.com\n"}
 
