@@ -105,6 +105,7 @@ def run_to_api(run: SegmentRun) -> dict[str, Any]:
         "members": run.members,
         "added": run.added,
         "removed": run.removed,
+        "lists": run.lists,
         "errorCode": run.error_code or None,
         "errorMessage": run.error_message or None,
     }

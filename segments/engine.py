@@ -25,6 +25,7 @@ from receipts.readmodels.prepare import Plan, Prepared, prepare
 from segments import sql as statements
 from segments.criteria import LIST_TYPES, definition_q, part_q
 from segments.criteria.base import Bounds, Context
+from segments.criteria.profile import list_keys
 
 Parts = list[dict[str, Any]]
 
@@ -96,40 +97,40 @@ def read_models_intact(ctx: Context) -> bool:
 
 
 def lists_resolve(*, account: Account, parts: Parts) -> None:
-    """Resolve customer lists (ids, emails or phones) to customers, in place; unmatched entries are reported."""
+    """The save's report on its customer lists, in place (`matched`, `unmatched`, shown with the definition); which
+    customers a list holds is decided at every compile, so the report is what the lists matched when saved."""
+    reports = {r["criterionId"]: r for r in lists_report(account=account, parts=parts)}
     for part in parts:
         for criterion in part["criteria"]:
-            if criterion["type"] in LIST_TYPES and "_customerPks" not in criterion:
-                _list_resolve(account, criterion)
+            report = reports.get(criterion["criterionId"])
+            if report is not None and "matched" not in criterion:
+                criterion.pop("_customerPks", None)
+                criterion["matched"], criterion["unmatched"] = report["matched"], report["unmatched"]
 
 
-def _list_resolve(account: Account, criterion: dict[str, Any]) -> None:
-    entries = criterion["customers"]
-    customers = receipts.customers_for_account(account=account)
-    lowered = [e.lower() for e in entries]
-    phones = [_phone(e) for e in entries]
-    found = customers.filter(customer_id__in=entries).values_list("id", "customer_id")
-    by_email = customers.filter(email__in=lowered).values_list("id", "email")
-    by_phone = customers.filter(phone__in=[p for p in phones if p]).values_list("id", "phone")
-    matched: dict[str, int] = {}
-    for pk, value in [*found, *by_email, *by_phone]:
-        matched.setdefault(value, pk)
-    pks: set[int] = set()
-    unmatched: list[str] = []
-    for entry, low, phone in zip(entries, lowered, phones, strict=True):
-        found_pk = matched.get(entry) or matched.get(low) or (matched.get(phone) if phone else None)
-        if found_pk is None:
-            unmatched.append(entry)
-        else:
-            pks.add(found_pk)
-    criterion["_customerPks"] = sorted(pks)
-    criterion["matched"] = len(entries) - len(unmatched)
-    criterion["unmatched"] = unmatched[:1000]
-
-
-def _phone(value: str) -> str:
-    digits = "".join(ch for ch in value if ch.isdigit() or ch == "+")
-    return digits if len(digits) >= 5 else ""
+def lists_report(*, account: Account, parts: Parts) -> list[dict[str, Any]]:
+    """Per customer list of the definition, how many entries match a customer now and the first 1,000 that match
+    none: one statement per list, as of the caller's snapshot (a run asks inside its publishing transaction)."""
+    reports = []
+    for part in parts:
+        for criterion in part["criteria"]:
+            if criterion["type"] not in LIST_TYPES:
+                continue
+            entries = criterion["customers"]
+            ids, emails, phones = list_keys(entries)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    render(statements.LIST_UNMATCHED), [ids, emails, phones, account.pk, account.pk, account.pk]
+                )
+                unmatched = [row[0] for row in cursor.fetchall()]
+            reports.append(
+                {
+                    "criterionId": criterion["criterionId"],
+                    "matched": len(entries) - len(unmatched),
+                    "unmatched": unmatched[:1000],
+                }
+            )
+    return reports
 
 
 def compile_q(parts: Parts, preparation: Preparation, *, account: Account) -> Q | None:
@@ -160,7 +161,6 @@ def preview(
 ) -> dict[str, Any]:
     """The live preview: matching customers for the whole definition and for each part. Without a preparation the
     definition is prepared first (a write), as for `matching_customers`."""
-    lists_resolve(account=account, parts=parts)
     preparation = preparation or definition_prepare(account=account, parts=parts, now=now)
     total, per_part = _counts(account=account, parts=parts, ctx=compile_context(preparation, account=account))
     return {
@@ -169,12 +169,7 @@ def preview(
             {"segmentPartId": part["segmentPartId"], "customersCount": n}
             for part, n in zip(parts, per_part, strict=True)
         ],
-        "unmatched": [
-            {"criterionId": c["criterionId"], "matched": c.get("matched", 0), "unmatched": c.get("unmatched", [])}
-            for part in parts
-            for c in part["criteria"]
-            if c["type"] in LIST_TYPES
-        ],
+        "unmatched": lists_report(account=account, parts=parts),
     }
 
 

@@ -93,6 +93,8 @@ class SegmentRun(models.Model):
     added = models.IntegerField(null=True)
     removed = models.IntegerField(null=True)
     timings = models.JSONField(default=dict)
+    # per customer list of the definition, as the run resolved it: [{"criterionId", "matched", "unmatched"}]
+    lists = models.JSONField(default=list)
     error_code = models.CharField(max_length=64, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
 

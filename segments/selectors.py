@@ -10,27 +10,26 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
-from django.http import Http404
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
 from loyalty.core.errors import NotFound
 from loyalty.core.sql import render
+from receipts import selectors as receipt_selectors
 from receipts.readmodels import queries as receipts
 from segments import engine
 from segments import sql as statements
 from segments.criteria import validate_parts_each
 from segments.engine import Preparation
-from segments.models import Segment, SegmentMember, SegmentRun
+from segments.models import MembershipSpan, Segment, SegmentMember, SegmentRun
 
 
 def segments_for_account(*, account: Account) -> QuerySet[Segment]:
     return Segment.objects.filter(account=account)
 
 
-class SegmentNotFound(NotFound, Http404):
-    """No such segment (or run) in this account. Also an Http404, so pages that do not render domain errors yet
-    answer 404 as well."""
+class SegmentNotFound(NotFound):
+    """No such segment (or run) in this account."""
 
 
 def segment_get(*, account: Account, segment_id: str | uuid.UUID) -> Segment:
@@ -122,6 +121,68 @@ def segment_member_ids(*, segment: Segment) -> tuple[int | None, list[str]]:
     if not rows or rows[0][0] is None:
         return None, []
     return rows[0][0], [customer_id for _, customer_id in rows if customer_id is not None]
+
+
+# --- membership history (the ledger) ------------------------------------------------------------------------------
+
+
+class CustomerNotFound(NotFound):
+    """No such customer in this account."""
+
+    def __init__(self, message: str = "No such customer.", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)
+
+
+def customer_memberships(*, account: Account, customer_id: str, current: bool = False) -> QuerySet[MembershipSpan]:
+    """A customer's segment memberships (the ledger's spans), newest entry first; only the open ones with
+    `current`. Raises CustomerNotFound for a customer id the account does not have."""
+    customer = receipt_selectors.customer_find(account=account, customer_id=customer_id)
+    if customer is None:
+        raise CustomerNotFound()
+    return customer_memberships_by_pk(account=account, customer_pk=customer.pk, current=current)
+
+
+def customer_memberships_by_pk(
+    *, account: Account, customer_pk: int, current: bool = False
+) -> QuerySet[MembershipSpan]:
+    spans = MembershipSpan.objects.filter(customer_id=customer_pk, segment__account=account)
+    if current:
+        spans = spans.filter(left_at__isnull=True)
+    return spans.select_related("segment").order_by("-entered_at", "-id")
+
+
+def customer_memberships_count(*, account: Account, customer_id: str) -> int:
+    """Every span of the customer, open or closed (the list's `total.all`)."""
+    return MembershipSpan.objects.filter(
+        customer__customer_id=customer_id, customer__account=account, segment__account=account
+    ).count()
+
+
+SEGMENT_EVENTS = 20
+
+
+@dataclass(frozen=True)
+class MembershipEvent:
+    """One entry into or exit from a segment, for the segment page."""
+
+    at: Any
+    entered: bool
+    reason: str
+    customer_pk: int
+    customer_id: str
+
+
+def segment_membership_events(*, segment: Segment, limit: int = SEGMENT_EVENTS) -> list[MembershipEvent]:
+    """The latest entries and exits of a segment, newest first: the latest `limit` of each, merged and cut to
+    `limit` (two index-bounded reads, never the whole ledger)."""
+    spans = MembershipSpan.objects.filter(segment=segment).select_related("customer")
+    entered = spans.order_by("-entered_at", "-id")[:limit]
+    left = spans.filter(left_at__isnull=False).order_by("-left_at", "-id")[:limit]
+    events = [
+        MembershipEvent(s.entered_at, True, s.entered_reason, s.customer_id, s.customer.customer_id) for s in entered
+    ] + [MembershipEvent(s.left_at, False, s.left_reason, s.customer_id, s.customer.customer_id) for s in left]
+    events.sort(key=lambda event: event.at, reverse=True)
+    return events[:limit]
 
 
 # --- back-office pages ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from segments import api
+from segments import api, api_history
 
 UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 SEGMENT = rf"segment/(?P<segment>{UUID})"
@@ -17,6 +17,11 @@ urlpatterns = [
     re_path(rf"^{SEGMENT}/refresh$", api.SegmentRefreshView.as_view(), name="segment-refresh"),
     re_path(rf"^{SEGMENT}/runs$", api.SegmentRunsView.as_view(), name="segment-runs"),
     re_path(rf"^{SEGMENT}/runs/(?P<run>{UUID})$", api.SegmentRunView.as_view(), name="segment-run"),
+    re_path(
+        r"^customer/(?P<customerId>[^/]+)/segments$",
+        api_history.CustomerSegmentsView.as_view(),
+        name="customer-segments",
+    ),
     re_path(
         rf"^{SEGMENT}/association/(?P<resourceName>reward|achievement|campaign)$",
         api.SegmentAssociationView.as_view(),

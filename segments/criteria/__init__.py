@@ -152,6 +152,9 @@ def _validate_criterion(raw: Any, path: str, errors: list, *, keep_ids: bool) ->
         errors.append((f"{path}.type", f"Unknown criterion type {kind!r}.", "invalid_choice"))
         return None
     before = len(errors)
+    for unknown in sorted(set(raw) - criterion.known()):
+        message = f"The criterion {kind} has no field {unknown!r} (it would be ignored)."
+        errors.append((f"{path}.{unknown}", message, "unknown_field"))
     fields = Fields(raw, path, errors)
     criterion.validate(fields)
     if len(errors) > before:

@@ -116,8 +116,10 @@ class Criterion:
     ranges: ClassVar[tuple[tuple[str, str], ...]] = ()  # (low, high) pairs that must be in order
     clock: ClassVar[bool] = False  # a day boundary can change who matches (relative windows, ages, anniversaries)
     period: ClassVar[tuple[str, str] | None] = None  # counts purchases in this fixed period only
-    is_list: ClassVar[bool] = False  # a customer list: resolved when saved, no receipt changes it
+    is_list: ClassVar[bool] = False  # a customer list: a new customer (a first receipt) can join it
     ours: ClassVar[bool] = False  # not in Open Loyalty
+    # keys besides the fields that a stored or returned criterion carries (a client may send them back as read)
+    stored: ClassVar[tuple[str, ...]] = ()
     matches: ClassVar[str]  # the README: a customer matches when …
     example: ClassVar[dict[str, Any]]  # a valid criterion (without its type), shown in the README
 
@@ -129,6 +131,10 @@ class Criterion:
         for low, high in self.ranges:
             f.ordered(low, high)
         self.check(f)
+
+    def known(self) -> frozenset[str]:
+        """Every key a criterion of this type may carry: its ids, its declared fields and what the API adds."""
+        return frozenset(("type", "criterionId", *(declared.name for declared in self.fields), *self.stored))
 
     def check(self, f: Fields) -> None:
         """Rules across fields beyond order (none by default)."""

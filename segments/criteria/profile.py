@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import BooleanField, Q
 
@@ -244,7 +244,8 @@ MAX_LIST = 100_000
 
 
 class CustomerList(Criterion):
-    """Customer ids, emails or phone numbers, resolved to customers when the segment is saved."""
+    """Customer ids, emails or phone numbers, resolved to customers whenever the definition is compiled (every run
+    and preview), so an entry that gets its first receipt later matches from the next run on."""
 
     type = "customer_list"
     label = "Customer list"
@@ -260,15 +261,40 @@ class CustomerList(Criterion):
         ),
     )
     is_list = True
-    matches = "one of the listed customers; resolved when saved; the response reports `matched` and `unmatched`"
+    stored: ClassVar[tuple[str, ...]] = (
+        "_customerPks",
+        "matched",
+        "unmatched",
+    )  # the save's report (and a resolution older versions stored)
+    matches = (
+        "one of the listed customers; resolved at every run (each run reports `matched` and `unmatched`, and so do"
+        " the save's response and the preview)"
+    )
     example = {"customers": ["C0000001", "kari@example.com", "+4799999999"]}
 
     def entries(self, v: dict) -> list[str]:
         return v["customers"]
 
     def q(self, v: dict, ctx: Context) -> Q:
-        pks = v.get("_customerPks")
-        return Q(id__in=pks) if pks else NEVER
+        ids, emails, phones = list_keys(self.entries(v))
+        return _condition(
+            "({cid} = ANY(%s) OR {email} = ANY(%s) OR {phone} = ANY(%s))",
+            [ids, emails, [phone for phone in phones if phone]],  # customers without a phone have ""
+            cid="customer_id",
+            email="email",
+            phone="phone",
+        )
+
+
+def list_keys(entries: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """What a list's entries are compared with: customer ids as given, e-mails lower-cased (as customers store
+    them), and phone numbers as digits and + (an entry with fewer than 5 of those is no phone)."""
+    return list(entries), [e.lower() for e in entries], [phone_key(e) for e in entries]
+
+
+def phone_key(value: str) -> str:
+    digits = "".join(ch for ch in value if ch.isdigit() or ch == "+")
+    return digits if len(digits) >= 5 else ""
 
 
 class CustomerCsvList(CustomerList):
@@ -286,6 +312,7 @@ class CustomerCsvList(CustomerList):
             ui=(("wide", True),),
         ),
     )
+    stored: ClassVar[tuple[str, ...]] = ("customers", *CustomerList.stored)  # stored parsed: the CSV's first column
     matches = "the same, from a CSV"
     example = {"csv": "email\nkari@example.com\n"}
 

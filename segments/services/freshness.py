@@ -15,17 +15,16 @@ from django.utils import timezone
 from loyalty.accounts.models import Account
 from receipts.readmodels import queries as receipts
 from segments import policy as policies
-from segments.criteria import ALIASES, CLOCK_TYPES, LIST_TYPES, PERIOD_FIELDS
+from segments.criteria import ALIASES, CLOCK_TYPES, PERIOD_FIELDS
 from segments.models import IngestCursor, Segment, SegmentRun
 from segments.services.runs import run_enqueue
 
 logger = logging.getLogger(__name__)
 
-# From the criteria's declarations: whose answer moves with the clock (relative windows, ages, anniversaries), which
-# no receipt can change (customer lists, resolved when the segment is saved), and which count purchases inside a
-# fixed period only (receipts outside it change nothing).
+# From the criteria's declarations: whose answer moves with the clock (relative windows, ages, anniversaries), and
+# which count purchases inside a fixed period only (receipts outside it change nothing). Customer lists are not
+# immune: a batch can bring a listed customer's first receipt, or the e-mail or phone a list names.
 CLOCK_CRITERIA = CLOCK_TYPES
-RECEIPT_PROOF = LIST_TYPES
 PERIOD_CRITERIA = PERIOD_FIELDS
 
 
@@ -55,13 +54,11 @@ def _period_end(criterion: dict[str, Any], fields: tuple[str, str], tz: ZoneInfo
 
 
 def affected_by(segment: Segment, purchase_from: datetime | None) -> bool:
-    """Can receipts bought from `purchase_from` on change this segment? Only customer lists and periods that ended
-    before them are immune; everything else reads receipts or the profile they carry."""
+    """Can receipts bought from `purchase_from` on change this segment? Only periods that ended before them are
+    immune; everything else reads receipts, the profile they carry, or (customer lists) which customers exist."""
     tz = ZoneInfo(segment.account.timezone)
     for criterion in _criteria(segment):
         kind = _kind(criterion)
-        if kind in RECEIPT_PROOF:
-            continue
         if kind in PERIOD_CRITERIA and purchase_from is not None:
             end = _period_end(criterion, PERIOD_CRITERIA[kind], tz)
             if end is not None and end <= purchase_from:

@@ -57,6 +57,7 @@ class Publication:
     stats: Stats | None = None
     added: int = 0
     removed: int = 0
+    lists: list[dict[str, Any]] = field(default_factory=list)
     ticks: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -100,6 +101,7 @@ def publish(
             _compute_incremental(step, queryset)
         step.timed("compute_ms")
         _ledger(step)
+        _lists(step)
         _write_version(step)
         _flip(step)
         step.timed("publish_ms")
@@ -152,6 +154,12 @@ def _ledger(step: Publication) -> None:
         },
     )
     step.added, step.removed = step.cursor.fetchone()
+
+
+def _lists(step: Publication) -> None:
+    """What the customer lists matched in the snapshot the members were computed from (reported with the run)."""
+    parts = step.segment.definition.get("parts", [])
+    step.lists = engine.lists_report(account=step.segment.account, parts=parts)
 
 
 def _write_version(step: Publication) -> None:
@@ -232,6 +240,7 @@ def _record(step: Publication) -> None:
         added=step.added,
         removed=step.removed,
         timings=step.timings,
+        lists=step.lists,
         drift=_drift(step),
     )
     enqueue_on_commit(SEGMENT_PUBLISHED, args=[step.segment.pk])

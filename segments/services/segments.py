@@ -53,16 +53,20 @@ class SegmentInput:
     refresh_policy: dict[str, Any] | None  # None: not given (keep the current one, or the default when new)
 
 
-def segment_input(data: Any, *, partial_parts: list[dict[str, Any]] | None = None) -> SegmentInput:
-    """Validate Open Loyalty's CreateSegmentFormType / EditSegmentFormType; raises CriterionError with paths."""
+def segment_input(data: Any, *, current: Segment | None = None) -> SegmentInput:
+    """Validate Open Loyalty's CreateSegmentFormType / EditSegmentFormType; raises CriterionError with paths.
+
+    On an update (`current` given) `active`, `description`, `parts` and `refreshPolicy` that are not given keep the
+    segment's values: a PUT that only renames must not re-activate, clear or redefine anything."""
     errors: list[tuple[str, str, str]] = []
     if not isinstance(data, dict):
         raise CriterionError([("segment", "This value should be an object.", "invalid")])
     name = _name(data, errors)
-    description = _description(data, errors)
-    active = data.get("active", True)
+    description = _description(data, errors) if current is None or "description" in data else current.description
+    active = data.get("active", True if current is None else current.active)
     if not isinstance(active, bool):
         errors.append(("active", "This value should be true or false.", "invalid"))
+    partial_parts = None if current is None else current.definition.get("parts", [])
     parts: list[dict[str, Any]] = partial_parts if partial_parts is not None and "parts" not in data else []
     if "parts" in data or partial_parts is None:
         try:
@@ -135,7 +139,7 @@ def segment_create(*, account: Account, data: Any, actor: str) -> Segment:
 
 
 def segment_update(*, segment: Segment, data: Any, actor: str) -> Segment:
-    values = segment_input(data, partial_parts=segment.definition.get("parts", []))
+    values = segment_input(data, current=segment)
     engine.lists_resolve(account=segment.account, parts=values.parts)
     with transaction.atomic():
         segment = Segment.objects.select_for_update().get(pk=segment.pk)

@@ -100,6 +100,29 @@ class TestLifecycle:
         )
         assert SegmentRun.objects.filter(trigger="updated").count() == 1
 
+    def test_put_keeps_what_it_is_not_given(self, api):
+        # given a deactivated segment with a description and a manual refresh policy
+        manual = {"onNewReceipts": False, "schedule": None}
+        segment_id = create(api, active=False, description="Our best", refreshPolicy=manual)
+        before = api.get(f"{BASE}/{segment_id}").json()
+
+        # when it is renamed with a PUT that gives neither active, description, parts nor refreshPolicy
+        response = api.put(f"{BASE}/{segment_id}", {"segment": {"name": "Renamed"}}, format="json")
+
+        # then it stays inactive, keeps its description, parts and policy, and no run is queued
+        assert response.status_code == 200, response.content
+        after = api.get(f"{BASE}/{segment_id}").json()
+        assert (after["name"], after["active"], after["description"]) == ("Renamed", False, "Our best")
+        assert after["parts"] == before["parts"] and after["refreshPolicy"] == manual
+        assert not SegmentRun.objects.exists()
+
+    def test_put_may_still_clear_the_description_and_deactivate(self, api):
+        segment_id = create(api, description="Our best")
+        body = {"segment": {"name": "Regulars", "description": None, "active": False}}
+        assert api.put(f"{BASE}/{segment_id}", body, format="json").status_code == 200
+        after = api.get(f"{BASE}/{segment_id}").json()
+        assert (after["active"], after["description"]) == (False, "")
+
     def test_activate_and_deactivate(self, api):
         segment_id = create(api, active=False)
         assert not SegmentRun.objects.exists()
@@ -370,6 +393,42 @@ class TestValidation:
         segment = {"parts": [{"criteria": [{"type": "transaction_count", "min": "x"}, {"type": "gender"}]}]}
         errors = api.post(BASE, {"segment": segment}, format="json").json()["errors"]
         assert {e["path"] for e in errors} == {"name", "parts[0].criteria[0].min", "parts[0].criteria[1].genders"}
+
+    def test_a_field_the_criterion_does_not_declare_is_a_400_naming_it(self, api):
+        # given a transaction_count (lifetime) criterion with a period it does not read
+        parts = [
+            {"criteria": [{"type": "gender", "genders": ["female"]}]},
+            {
+                "criteria": [
+                    {"type": "age", "min": 18},
+                    {"type": "transaction_count", "min": 2, "fromDate": "2025-01-01"},
+                ]
+            },
+        ]
+
+        # when it is created, or previewed
+        created = api.post(BASE, {"segment": {"name": "n", "parts": parts}}, format="json")
+        previewed = api.post(f"{BASE}/preview", {"segment": {"parts": parts}}, format="json")
+
+        # then both are 400 naming the field, in Open Loyalty's shape, and nothing is saved
+        for response in (created, previewed):
+            assert response.status_code == 400, response.content
+            (error,) = response.json()["errors"]
+            assert (error["path"], error["code"]) == ("parts[1].criteria[1].fromDate", "unknown_field")
+        assert_response_matches("segments", "segmentPost", created)
+        assert not Segment.objects.exists()
+
+    def test_the_fields_the_api_itself_returns_are_accepted_back(self, api):
+        # given a segment read back with its ids (and a customer list's matched/unmatched report)
+        parts = [{"criteria": [{"type": "transaction_count", "min": 2}, {"type": "customer_list", "customers": ["x"]}]}]
+        segment_id = create(api, parts=parts)
+        read = api.get(f"{BASE}/{segment_id}").json()
+
+        # when the parts are sent back as they were read
+        response = api.put(f"{BASE}/{segment_id}", {"segment": {"name": "n", "parts": read["parts"]}}, format="json")
+
+        # then they are accepted
+        assert response.status_code == 200, response.content
 
     def test_missing_envelope(self, api):
         response = api.post(BASE, {"name": "no envelope"}, format="json")

@@ -14,6 +14,7 @@ from loyalty.celery import app
 from segments import engine
 from segments.models import MembershipSpan, Segment, SegmentRun
 from segments.policy import PolicyError, next_due, validate_policy
+from segments.selectors import segment_members
 from segments.services import segments as services
 from segments.services.freshness import receipts_arrived, receipts_sweep, schedule_tick, segment_freshness
 from segments.services.runs import segment_recalculate
@@ -349,3 +350,36 @@ def test_receipts_stored_while_the_broker_is_down_are_recalculated_when_it_is_ba
     assert receipts_sweep() == 1
     wait_for(lambda: Segment.objects.get(pk=segment.pk).customers_count == 2, timeout=60, message="the incremental run")
     assert SegmentRun.objects.get(trigger="new_receipts").status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listed_customer_matches_once_their_first_receipt_arrives(account, api):
+    # given a segment listing a customer id and an e-mail that no receipt carries yet, and one that does
+    assert api.post(RECEIPTS, [receipt(customer_id="known")], format="json").status_code == 200
+    listed = [{"criteria": [{"type": "customer_list", "customers": ["known", "newcomer", "late@example.com"]}]}]
+    segment = make(account, "listed", parts=listed)
+    run_queued()
+    first = SegmentRun.objects.get(segment=segment)
+    assert first.lists[0]["matched"] == 1
+    assert first.lists[0]["unmatched"] == ["newcomer", "late@example.com"]
+
+    # when their first receipts arrive through the receipts API (and the batch is turned into runs)
+    newcomers = [
+        receipt(customer_id="newcomer"),
+        receipt(customer_id="someone", customer={"email": "Late@Example.com"}),
+    ]
+    assert api.post(RECEIPTS, newcomers, format="json").status_code == 200
+    assert receipts_arrived(account_id=account.pk) == 1
+    run_queued()
+
+    # then they are members, and the run reports every entry matched
+    assert set(members_of(segment)) == {"known", "newcomer", "someone"}
+    latest = SegmentRun.objects.filter(segment=segment).order_by("-created_at").first()
+    assert (latest.trigger, latest.lists[0]["matched"], latest.lists[0]["unmatched"]) == ("new_receipts", 3, [])
+    body = api.get(f"/api/T00000001/segment/{segment.uuid}/runs/{latest.id}").json()
+    assert body["lists"] == [{"criterionId": latest.lists[0]["criterionId"], "matched": 3, "unmatched": []}]
+
+
+def members_of(segment):
+    segment.refresh_from_db()
+    return segment_members(segment=segment).values_list("customer_id", flat=True)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
 from receipts.models import Customer
+from segments.models import MembershipSpan
+from segments.services.segments import segment_create
 
 pytestmark = pytest.mark.django_db
 
@@ -32,3 +38,50 @@ def test_the_customer_page_has_profile_totals_chart_receipts_segments_and_rules(
 def test_another_accounts_customer_is_404(shop, owner, other_account):
     foreign = Customer.objects.get(account=other_account)
     assert owner.get(reverse("web:customer", kwargs={"aid": shop.aid, "pk": foreign.pk})).status_code == 404
+
+
+def test_the_customer_page_shows_the_membership_timeline_in_words(shop, owner):
+    # given C1 is in Regulars since 3 May (new receipts) and left Lapsed on 9 June (time window)
+    c1 = Customer.objects.get(account=shop, customer_id="C1")
+    regulars = segment_create(account=shop, data={"name": "Regulars"}, actor="t")
+    lapsed = segment_create(account=shop, data={"name": "Lapsed"}, actor="t")
+    span = {"customer": c1, "entered_run": uuid.uuid4()}
+    MembershipSpan.objects.create(
+        segment=lapsed, entered_at=at("2025-04-01T10:00"), entered_reason="definition_change",
+        left_at=at("2025-06-09T10:00"), left_run=uuid.uuid4(), left_reason="time_window", **span,
+    )  # fmt: skip
+    MembershipSpan.objects.create(
+        segment=regulars, entered_at=at("2025-05-03T10:00"), entered_reason="new_receipts", **span
+    )
+
+    response = owner.get(reverse("web:customer", kwargs={"aid": shop.aid, "pk": c1.pk}))
+
+    # then the timeline says it, newest first, reasons in plain words
+    timeline = [
+        (t["segment"].name, t["current"], t["entered"], t["entered_reason"], t["left"], t["left_reason"])
+        for t in response.context["timeline"]
+    ]
+    assert timeline == [
+        ("Regulars", True, "3 May 2025", "new receipts", None, None),
+        (
+            "Lapsed",
+            False,
+            "1 Apr 2025",
+            "definition changed",
+            "9 Jun 2025",
+            "time window",
+        ),
+    ]
+    text = " ".join(re.sub(r"<[^>]+>", "", response.content.decode()).split())
+    assert "In Regulars since 3 May 2025 — new receipts" in text
+    assert "Left Lapsed on 9 Jun 2025 — time window" in text
+
+
+def test_a_customer_who_never_entered_a_segment_says_so(shop, owner):
+    c2 = Customer.objects.get(account=shop, customer_id="C2")
+    body = owner.get(reverse("web:customer", kwargs={"aid": shop.aid, "pk": c2.pk})).content.decode()
+    assert "Has not entered or left any segment yet." in body
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)

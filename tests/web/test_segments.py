@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 
 import pytest
 from django.urls import reverse
 
 from discounts.models import PushLink, PushRun
 from loyalty.web.criteria_ui import CATALOGUE
+from receipts.models import Customer
 from segments.criteria import CRITERIA
-from segments.models import Segment, SegmentRun
+from segments.models import MembershipSpan, Segment, SegmentRun
 from segments.services.segments import segment_create
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +91,66 @@ def test_validation_errors_come_back_next_to_their_fields(shop, owner, name, par
     assert response.status_code == 400
     assert error in response.content.decode()
     assert not Segment.objects.filter(account=shop).exists()
+
+
+def test_a_field_the_criterion_does_not_read_shows_on_the_builder(shop, owner):
+    parts = [{"criteria": [{"type": "transaction_count", "min": 1, "fromDate": "2025-01-01"}]}]
+    response = owner.post(url("segment-new", shop), {"name": "X", "parts": json.dumps(parts)})
+    assert response.status_code == 400
+    errors = response.context["builder"]["errors"]
+    assert errors == [
+        {"path": "parts[0].criteria[0].fromDate", "message": "The criterion transaction_count has no field 'fromDate' "
+         "(it would be ignored)."}
+    ]  # fmt: skip
+    assert not Segment.objects.filter(account=shop).exists()
+
+
+def _span(segment, customer_id, entered, reason, left=None, left_reason=""):
+    customer = Customer.objects.get(account=segment.account, customer_id=customer_id)
+    return MembershipSpan.objects.create(
+        segment=segment,
+        customer=customer,
+        entered_at=datetime.fromisoformat(entered),
+        entered_run=uuid.uuid4(),
+        entered_reason=reason,
+        left_at=datetime.fromisoformat(left) if left else None,
+        left_run=uuid.uuid4() if left else None,
+        left_reason=left_reason,
+    )
+
+
+def test_the_segment_page_lists_recent_entries_and_exits_with_reasons(segment, owner, shop):
+    # given C1 entered with new receipts and C2 entered at creation and left by the clock
+    _span(segment, "C2", "2025-05-01T10:00:00+00:00", "definition_change", "2025-06-09T03:00:00+00:00", "time_window")
+    _span(segment, "C1", "2025-05-03T10:00:00+00:00", "new_receipts")
+
+    response = owner.get(url("segment", shop, segment_id=segment.uuid))
+
+    # then the latest first, each with the customer's link and the reason in words (times in the account's zone)
+    rows = [(m["at"], m["event"].customer_id, m["event"].entered, m["reason"]) for m in response.context["movements"]]
+    assert rows == [
+        ("2025-06-09 05:00", "C2", False, "time window"),
+        ("2025-05-03 12:00", "C1", True, "new receipts"),
+        ("2025-05-01 12:00", "C2", True, "definition changed"),
+    ]
+    body = response.content.decode()
+    c1 = Customer.objects.get(account=shop, customer_id="C1")
+    assert reverse("web:customer", kwargs={"aid": shop.aid, "pk": c1.pk}) in body
+    assert "Recent entries and exits" in body
+
+
+def test_the_segment_page_keeps_the_latest_20_movements(segment, owner, shop):
+    for day in range(1, 16):
+        _span(
+            segment, "C1", f"2025-05-{day:02d}T10:00:00+00:00", "manual", f"2025-05-{day:02d}T11:00:00+00:00", "manual"
+        )
+    movements = owner.get(url("segment", shop, segment_id=segment.uuid)).context["movements"]
+    assert len(movements) == 20 and movements[0]["at"] == "2025-05-15 13:00"
+
+
+def test_a_segment_nobody_entered_says_so(segment, owner, shop):
+    body = owner.get(url("segment", shop, segment_id=segment.uuid)).content.decode()
+    assert "Nobody has entered or left this segment yet." in body
 
 
 def test_editing_keeps_the_segment_inactive_when_it_was(segment, owner, shop):

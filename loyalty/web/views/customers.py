@@ -5,11 +5,41 @@ from django.http import HttpRequest, HttpResponse
 from discounts import selectors as discounts
 from loyalty.web.access import account_view, page
 from loyalty.web.errors import domain_errors
-from loyalty.web.formatting import exponent
+from loyalty.web.formatting import exponent, local
 from receipts import selectors as receipts
 from segments import selectors as segments
 
 PER_PAGE = 50
+TIMELINE = 50
+DAY = "%-d %b %Y"  # 3 May 2025
+
+# the membership ledger's reasons in plain words
+REASON_WORDS = {
+    "definition_change": "definition changed",
+    "new_receipts": "new receipts",
+    "time_window": "time window",
+    "manual": "recalculated by hand",
+}
+
+
+def reason_words(reason: str) -> str:
+    return REASON_WORDS.get(reason, reason.replace("_", " "))
+
+
+def _timeline(account, customer) -> list[dict]:
+    """The customer's memberships as the page says them: in a segment since, or left it on, and why."""
+    spans = segments.customer_memberships_by_pk(account=account, customer_pk=customer.pk)[:TIMELINE]
+    return [
+        {
+            "segment": span.segment,
+            "current": span.left_at is None,
+            "entered": local(span.entered_at, account.tz, DAY),
+            "entered_reason": reason_words(span.entered_reason),
+            "left": local(span.left_at, account.tz, DAY) if span.left_at else None,
+            "left_reason": reason_words(span.left_reason) if span.left_at else None,
+        }
+        for span in spans
+    ]
 
 
 @account_view
@@ -48,6 +78,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "chart": chart,
             "receipts": receipts.customer_receipts_recent(customer=customer, limit=20),
             "segments": list(segments.segments_of_customer(account=account, customer_pk=customer.pk).order_by("name")),
+            "timeline": _timeline(account, customer),
             "rules": discounts.customer_rules(
                 account=account, customer_id=customer.customer_id, limit=50, starting_after=None
             ),

@@ -15,7 +15,9 @@ from discounts import selectors as discounts
 from loyalty.web.access import account_view, actor, page
 from loyalty.web.criteria_ui import catalogue
 from loyalty.web.errors import domain_errors
+from loyalty.web.formatting import local
 from loyalty.web.forms import RULE_FIELDS, PushForm
+from loyalty.web.views.customers import reason_words
 from receipts import selectors as receipts
 from segments import selectors
 from segments.models import SegmentRun
@@ -175,6 +177,10 @@ def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None,
             "open_run": open_run,
             "run_label": _run_label(open_run) if open_run else "Pushing to discount rules…",
             "runs": list(selectors.segment_runs(segment=segment)[:15]),
+            "movements": [
+                {"event": event, "at": local(event.at, account.tz), "reason": reason_words(event.reason)}
+                for event in selectors.segment_membership_events(segment=segment)
+            ],
             "chart": {
                 "labels": [r.finished_at.astimezone(account.tz).strftime("%Y-%m-%d %H:%M") for r in history],
                 "values": [r.members for r in history],
