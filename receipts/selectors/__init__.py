@@ -22,11 +22,12 @@ from receipts.selectors.customers import (
     customers_page,
 )
 from receipts.selectors.pages import (
+    CappedCount,
     ReceiptFilters,
     codes_suggest,
     receipt_get,
     receipt_statuses,
-    receipts_estimate,
+    receipts_count,
     receipts_page,
     receipts_per_day,
     stores_for_account,
@@ -36,6 +37,7 @@ from receipts.selectors.paging import KeysetPage
 __all__ = [
     "SEARCH_LIMIT",
     "AmbiguousReceipt",
+    "CappedCount",
     "InvalidCursor",
     "KeysetPage",
     "ReceiptFilters",
@@ -55,7 +57,7 @@ __all__ = [
     "receipt_get_by_pos_id",
     "receipt_statuses",
     "receipt_token_check",
-    "receipts_estimate",
+    "receipts_count",
     "receipts_page",
     "receipts_per_day",
     "receipts_search",

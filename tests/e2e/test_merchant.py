@@ -38,3 +38,16 @@ def test_a_150_percent_discount_is_refused_on_the_new_rule_form(page, empty_shop
     assert page.get_by_label("Reward value").input_value() == "150"
     assert not DiscountRule.objects.exists()
     shot(page, "rule-form-150-percent")
+
+
+def test_a_filtered_receipts_list_shows_its_exact_count(page, demo_shop, shot):
+    from receipts.models import Receipt
+
+    sign_in(page)
+    page.goto(f"/a/{demo_shop.aid}/receipts/?store=S002&min=100")
+    expected = Receipt.objects.filter(account=demo_shop, store_id="S002", gross_amount__gte=10000).count()
+
+    counter = page.locator("#receipts-count")
+    assert counter.get_attribute("data-count") == str(expected)
+    assert counter.inner_text() == f"{expected:,}".replace(",", "\u202f") + " receipts match."
+    shot(page, "receipts-filtered-count")

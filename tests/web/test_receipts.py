@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from receipts.models import Receipt
+from tests.web.shop import ingest, receipt_doc
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +88,9 @@ def test_the_list_never_counts_the_whole_table(shop, owner):
 
     with CaptureQueriesContext(connection) as queries:
         owner.get(receipts_url(shop, store="S1"))
-    assert not [q for q in queries if "COUNT(" in q["sql"].upper() and "receipts_receipt" in q["sql"]]
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "receipts_receipt" in q["sql"]]
+    # it counts exactly, but only up to a cap: every count reads at most COUNT_CAP + 1 rows
+    assert counts and all(re.search(r"LIMIT 10001\) subquery$", sql) for sql in counts), counts
 
 
 def test_a_cursor_that_is_not_ours_is_a_clear_400(shop, owner):
@@ -130,7 +135,41 @@ def test_an_empty_account_says_how_receipts_arrive(account, owner):
     assert "No receipts yet." in body and f"/v1/accounts/{account.aid}/receipts" in body
 
 
-def test_the_list_shows_the_planners_estimate_not_a_count(shop, owner):
+# An exact count, not the planner's estimate: on filtered lists an estimate is off by up to a factor of twelve.
+def test_the_list_shows_an_exact_count_not_an_estimate(shop, owner):
     response = owner.get(receipts_url(shop))
-    assert isinstance(response.context["estimate"], int)
-    assert "(an estimate)" in response.content.decode()
+    assert response.context["count"].count == 6 and not response.context["count"].capped
+    body = response.content.decode()
+    assert "6 receipts." in body
+    assert "estimate" not in body
+
+
+def test_a_filtered_list_with_8_rows_says_8(shop, owner):
+    ingest(shop, [receipt_doc(n, store="S9", customer="C9") for n in range(100, 108)])
+    ingest(shop, [receipt_doc(n, store="S8", customer="C8") for n in range(200, 230)])
+
+    response = owner.get(receipts_url(shop, store="S9"))
+
+    assert len(ids(response)) == 8
+    body = response.content.decode()
+    assert "8 receipts match." in body
+    assert "About" not in body and "estimate" not in body
+
+
+def test_beyond_the_cap_the_count_says_cap_plus(shop, owner, monkeypatch):
+    monkeypatch.setattr("loyalty.web.views.receipts.COUNT_CAP", 3)
+
+    filtered = owner.get(receipts_url(shop, store="S1")).content.decode()
+    exact = owner.get(receipts_url(shop, store="S2")).content.decode()
+
+    assert "3+ receipts match." in filtered
+    assert "2 receipts match." in exact
+
+
+def test_the_count_selector_counts_up_to_its_cap(shop):
+    from receipts.selectors import ReceiptFilters, receipts_count
+
+    assert receipts_count(account=shop, filters=ReceiptFilters(), cap=100) == (6, False)
+    assert receipts_count(account=shop, filters=ReceiptFilters(), cap=6) == (6, False)
+    assert receipts_count(account=shop, filters=ReceiptFilters(), cap=5) == (5, True)
+    assert receipts_count(account=shop, filters=ReceiptFilters(store_ids=["S2"]), cap=5) == (2, False)

@@ -9,6 +9,8 @@ from loyalty.web.receipt_view import printed_receipt
 from receipts import selectors as receipts
 
 PER_PAGE = 50
+# Counted exactly up to here, "10,000+" beyond: at most this many index entries read per page load.
+COUNT_CAP = 10_000
 
 
 @account_view
@@ -22,11 +24,11 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
         statuses=receipts.receipt_statuses(account=account),
     )
     result = None
-    estimate = None
+    count = None
     cursor_error = None
     if form.is_valid():
         filters = form.filters(search_personal_data=request.can_see_personal_data)
-        estimate = receipts.receipts_estimate(account=account, filters=filters)
+        count = receipts.receipts_count(account=account, filters=filters, cap=COUNT_CAP)
         # a cursor from another list or a mangled URL: said above the empty list, with a way back to the newest
         with domain_errors() as caught:
             result = receipts.receipts_page(
@@ -49,7 +51,7 @@ def receipt_list(request: HttpRequest) -> HttpResponse:
             "cursor_error": cursor_error,
             "filtered": filtered,
             "store_names": dict(stores),
-            "estimate": estimate,
+            "count": count,
             "nav": "receipts",
         },
         status=200 if form.is_valid() and cursor_error is None else 400,
