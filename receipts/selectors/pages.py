@@ -9,7 +9,8 @@ from typing import Any, NamedTuple
 
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Lower, TruncDate
+from django.db.models.lookups import StartsWith
 
 from loyalty.accounts.models import Account
 from receipts.errors import InvalidCursor, ReceiptNotFound
@@ -74,11 +75,22 @@ def _filter_conditions(filters: ReceiptFilters) -> Q:
     return Q(**{lookup: value for lookup, value in given.items() if value is not None})
 
 
+def receipt_id_prefix_q(text: str) -> Q:
+    """Receipt ids starting with `text` in any case: `lower(receipt_id) LIKE lower(text) || '%'`, with the LIKE
+    wildcards in `text` escaped (StartsWith escapes a plain value); an index range scan of receipt_id_lower_prefix."""
+    return Q(StartsWith(Lower("receipt_id"), text.lower()))
+
+
+def customer_id_prefix_q(text: str) -> Q:
+    """Customer ids the same way, on the partial index receipt_customer_lower_prefix (hence the IS NOT NULL)."""
+    return Q(Q(customer_id__isnull=False), StartsWith(Lower("customer_id"), text.lower()))
+
+
 def _filtered_receipts(account: Account, filters: ReceiptFilters) -> QuerySet[Receipt]:
     queryset = Receipt.objects.filter(account=account).filter(_filter_conditions(filters))
     if filters.search:
         text = filters.search.strip()
-        matches = Q(receipt_id=text)
+        matches = receipt_id_prefix_q(text) | customer_id_prefix_q(text)
         customer_pks = _search_customers(account, text, personal_data=filters.search_personal_data)
         if customer_pks:
             matches |= Q(customer_pk__in=customer_pks)

@@ -173,3 +173,59 @@ def test_the_count_selector_counts_up_to_its_cap(shop):
     assert receipts_count(account=shop, filters=ReceiptFilters(), cap=6) == (6, False)
     assert receipts_count(account=shop, filters=ReceiptFilters(), cap=5) == (5, True)
     assert receipts_count(account=shop, filters=ReceiptFilters(store_ids=["S2"]), cap=5) == (2, False)
+
+
+@pytest.fixture
+def ids_shop(account):
+    ingest(
+        account,
+        [
+            receipt_doc(1, customer="Cust-1", receipt_id="AB-100"),
+            receipt_doc(2, customer="cust_2", receipt_id="ab-101"),
+            receipt_doc(3, customer="CustX3", receipt_id="AB-200"),
+            receipt_doc(4, customer=None, receipt_id="A%B-1"),
+            receipt_doc(5, customer=None, receipt_id="A_B-1"),
+            receipt_doc(6, customer=None, receipt_id="AXB-1"),
+        ],
+    )
+    return account
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("ab-1", ["AB-100", "ab-101"]),  # any case, by prefix
+        ("AB-10", ["AB-100", "ab-101"]),
+        ("ab-200", ["AB-200"]),
+        ("a%b", ["A%B-1"]),  # LIKE's wildcards in the input are literal
+        ("a_b", ["A_B-1"]),
+        ("CUST-", ["AB-100"]),  # customer ids the same way
+        ("cust_", ["ab-101"]),
+        ("cust", ["AB-100", "ab-101", "AB-200"]),
+        ("b-1", []),  # a prefix, not a substring
+    ],
+)
+def test_search_matches_ids_by_prefix_in_any_case(ids_shop, owner, q, expected):
+    response = owner.get(receipts_url(ids_shop, q=q))
+    assert response.status_code == 200
+    assert ids(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("condition", "index"),
+    [("receipt_id_prefix_q", "receipt_id_lower_prefix"), ("customer_id_prefix_q", "receipt_customer_lower_prefix")],
+)
+def test_each_half_of_the_search_is_an_index_range_scan(ids_shop, condition, index):
+    from django.db import connection
+
+    from receipts.selectors import pages
+
+    # enough other receipts in the account that a scan of all of them costs more than the prefix's range
+    ingest(ids_shop, [receipt_doc(n, customer=f"Z{n}", receipt_id=f"Z-{n}") for n in range(1000, 1300)])
+    queryset = Receipt.objects.filter(account=ids_shop).filter(getattr(pages, condition)("Ab-1"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Receipt._meta.db_table}")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = queryset.explain()
+    assert f"Index Scan using {index}" in plan, plan
+    assert "~>=~ 'ab-1'::text" in plan and "~<~ 'ab-2'::text" in plan, plan
