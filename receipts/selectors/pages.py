@@ -3,6 +3,7 @@ per-day figures and the filters' choices."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
@@ -141,6 +142,18 @@ def receipts_page(
         next_cursor = _receipt_cursor(rows[-1]) if rows and more else None
         previous_cursor = _receipt_cursor(rows[0]) if rows and after else None
     return KeysetPage(rows=rows, next_cursor=next_cursor, previous_cursor=previous_cursor)
+
+
+def receipts_export(*, account: Account, filters: ReceiptFilters, chunk: int) -> Iterator[Receipt]:
+    """Every matching receipt, newest first, read in keyset pages of `chunk` (without their documents): an
+    export of millions of receipts holds one page in memory, and no query runs longer than a page's."""
+    after = None
+    while True:
+        result = receipts_page(account=account, filters=filters, limit=chunk, after=after)
+        yield from result.rows
+        if result.next_cursor is None:
+            return
+        after = result.next_cursor
 
 
 def receipt_get(*, account: Account, pk: int) -> Receipt:

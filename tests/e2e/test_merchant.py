@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.e2e.steps import expect, sign_in
@@ -51,3 +53,10 @@ def test_a_filtered_receipts_list_shows_its_exact_count(page, demo_shop, shot):
     assert counter.get_attribute("data-count") == str(expected)
     assert counter.inner_text() == f"{expected:,}".replace(",", "\u202f") + " receipts match."
     shot(page, "receipts-filtered-count")
+    # and exporting gives the same receipts as CSV
+    with page.expect_download() as download:
+        page.locator("#receipts-export").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert download.value.suggested_filename.startswith(f"receipts-{demo_shop.aid}-")
+    assert lines[0].startswith("purchased_at,receipt_id,store_id") and len(lines) == expected + 1
+    assert {line.split(",")[2] for line in lines[1:]} == {"S002"}

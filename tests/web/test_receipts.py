@@ -229,3 +229,83 @@ def test_each_half_of_the_search_is_an_index_range_scan(ids_shop, condition, ind
     plan = queryset.explain()
     assert f"Index Scan using {index}" in plan, plan
     assert "~>=~ 'ab-1'::text" in plan and "~<~ 'ab-2'::text" in plan, plan
+
+
+def export_url(account, **params):
+    from urllib.parse import urlencode
+
+    return reverse("web:receipts-export", kwargs={"aid": account.aid}) + (
+        "?" + urlencode(params, doseq=True) if params else ""
+    )
+
+
+def exported(response) -> list[list[str]]:
+    import csv
+    import io
+
+    assert response.streaming
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8"))))
+
+
+def test_the_csv_export_streams_the_filtered_list(shop, owner):
+    response = owner.get(export_url(shop, store="S2"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith(f'attachment; filename="receipts-{shop.aid}-')
+    rows = exported(response)
+    assert rows[0] == [
+        "purchased_at", "receipt_id", "store_id", "store_name", "customer_id",
+        "items", "currency", "gross", "net", "status",
+    ]  # fmt: skip
+    assert [row[1] for row in rows[1:]] == ["R2", "R4"]
+    r2 = rows[1]
+    assert r2[2:] == ["S2", "Store S2", "C1", "1", "NOK", "250.00", "230.00", "Concluded"]
+    at = Receipt.objects.get(account=shop, receipt_id="R2").purchase_at.astimezone(shop.tz)
+    assert r2[0] == at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_the_csv_export_reads_in_keyset_chunks(shop, owner, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty.web.views import receipts as view
+
+    monkeypatch.setattr(view, "EXPORT_CHUNK", 2)
+    response = owner.get(export_url(shop))
+    with CaptureQueriesContext(connection) as queries:  # the rows are read while the response streams
+        rows = exported(response)
+    assert [row[1] for row in rows[1:]] == ["R1", "R2", "R3", "R5", "R6", "R4"]
+    pages = [q["sql"] for q in queries if "receipts_receipt" in q["sql"]]
+    assert len(pages) == 3 and all(sql.endswith("LIMIT 3") for sql in pages), pages
+    assert all('"document"' not in sql.split(" FROM ")[0] for sql in pages)
+
+
+def test_the_csv_export_neutralises_formulas_but_keeps_numbers_and_phones(account, owner):
+    ingest(
+        account,
+        [
+            receipt_doc(1, customer="=HYPERLINK(1)+1", receipt_id="+47 912 34 567"),
+            receipt_doc(2, customer="@SUM(A1)2", receipt_id="-42"),
+            receipt_doc(3, customer="+cmd|x3", receipt_id="-1.5"),
+            receipt_doc(4, customer="-A14", receipt_id="=1+1"),
+        ],
+    )
+    rows = {row[1]: row[4] for row in exported(owner.get(export_url(account)))[1:]}
+    assert rows == {
+        "+47 912 34 567": "'=HYPERLINK(1)+1",
+        "-42": "'@SUM(A1)2",
+        "-1.5": "'+cmd|x3",
+        "'=1+1": "'-A14",
+    }
+
+
+def test_a_bad_filter_is_a_400_not_an_export(shop, owner):
+    response = owner.get(export_url(shop, min="lots"))
+    assert response.status_code == 400
+
+
+def test_the_receipts_page_links_to_the_export_with_its_filters(shop, owner):
+    body = owner.get(receipts_url(shop, store="S1", min="10")).content.decode()
+    link = re.search(r'<a class="btn" id="receipts-export" href="([^"]+)"', body)
+    assert link and link.group(1) == export_url(shop, min="10", store="S1").replace("&", "&amp;")
