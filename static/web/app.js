@@ -132,7 +132,28 @@
     });
   }
 
+  // The main navigation folds into a "Menu" button on narrow screens (the CSS decides when). Without this script
+  // the button stays hidden and the links stay open, so the pages work without JavaScript too.
+  function initNavToggle() {
+    var toggle = document.querySelector(".nav-toggle");
+    var topbar = toggle && toggle.closest(".topbar");
+    if (!topbar) return;
+    function setOpen(open) {
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      topbar.classList.toggle("nav-open", open);
+    }
+    toggle.hidden = false;
+    topbar.classList.add("nav-js");
+    toggle.addEventListener("click", function () { setOpen(toggle.getAttribute("aria-expanded") !== "true"); });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || toggle.getAttribute("aria-expanded") !== "true") return;
+      setOpen(false);
+      toggle.focus();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    initNavToggle();
     initMenus();
     initCharts();
     initProgress();

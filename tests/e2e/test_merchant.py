@@ -60,3 +60,95 @@ def test_a_filtered_receipts_list_shows_its_exact_count(page, demo_shop, shot):
     assert download.value.suggested_filename.startswith(f"receipts-{demo_shop.aid}-")
     assert lines[0].startswith("purchased_at,receipt_id,store_id") and len(lines) == expected + 1
     assert {line.split(",")[2] for line in lines[1:]} == {"S002"}
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _every_page(account) -> dict[str, str]:
+    """A URL of each page the back-office has, with a segment, a rule, a receipt and a customer to show."""
+    from django.urls import reverse
+
+    from discounts.services import rule_create
+    from receipts.models import Customer, Receipt
+    from segments.services.segments import segment_create
+
+    segment = segment_create(
+        account=account,
+        data={"name": "Regulars", "parts": [{"criteria": [{"type": "transaction_count", "min": 3}]}]},
+        actor="e2e",
+    )
+    rule = rule_create(
+        account=account,
+        document={
+            "name": "Ten percent off for regulars",
+            "requirement": {"purchase_from": "2026-01-01T00:00:00Z", "purchase_to": "2027-01-01T00:00:00Z"},
+            "reward": {"type": "discount_percent", "value": 10},
+        },
+        actor="e2e",
+    )
+    receipt = Receipt.objects.filter(account=account, customer_pk__isnull=False).order_by("-purchase_at").first()
+    customer = Customer.objects.get(pk=receipt.customer_pk_id)
+    aid = {"aid": account.aid}
+    return {
+        "dashboard": reverse("web:dashboard", kwargs=aid),
+        "receipts": reverse("web:receipts", kwargs=aid),
+        "receipt": reverse("web:receipt", kwargs={**aid, "pk": receipt.pk}),
+        "customers": reverse("web:customers", kwargs=aid),
+        "customer": reverse("web:customer", kwargs={**aid, "pk": customer.pk}),
+        "segments": reverse("web:segments", kwargs=aid),
+        "segment": reverse("web:segment", kwargs={**aid, "segment_id": segment.uuid}),
+        "segment-form": reverse("web:segment-edit", kwargs={**aid, "segment_id": segment.uuid}),
+        "rules": reverse("web:rules", kwargs=aid),
+        "rule": reverse("web:rule", kwargs={**aid, "rule_id": rule.pk}),
+        "rule-form": reverse("web:rule-edit", kwargs={**aid, "rule_id": rule.pk}),
+        "api-clients": reverse("web:api-clients", kwargs=aid),
+    }
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_no_page_scrolls_sideways_at_390_or_1366_px(page, demo_shop, shot, width):
+    pages = _every_page(demo_shop)
+    sign_in(page)
+    page.set_viewport_size({"width": width, "height": 844})
+    wide = {}
+    for name, url in pages.items():
+        page.goto(url)
+        expect(page.locator("h1")).to_be_visible()
+        scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if scroll_width > inner_width:
+            wide[name] = scroll_width
+        shot(page, f"{width}-{name}")
+    assert not wide, f"pages wider than {width} px: {wide}"
+
+
+def test_at_390_px_the_navigation_is_a_menu_the_keyboard_opens(page, demo_shop, shot):
+    sign_in(page)
+    page.set_viewport_size(PHONE)
+    toggle = page.get_by_role("button", name="Menu")
+    nav = page.get_by_role("navigation", name="Main")
+    # the links are folded away behind one button
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(nav).to_be_hidden()
+    # when it is reached with Tab and opened with Enter
+    toggle.focus()
+    page.keyboard.press("Enter")
+    # then the links show, and Tab reaches them
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(nav).to_be_visible()
+    shot(page, "390-menu-open")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Dashboard"
+    # Escape folds it again and gives the focus back to the button
+    page.keyboard.press("Escape")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(nav).to_be_hidden()
+    assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == "mainnav-menu"
+    # and following a link works from the open menu
+    page.keyboard.press("Space")
+    page.get_by_role("link", name="Receipts", exact=True).click()
+    page.wait_for_url("**/receipts/")
+    # at 1366 px there is no menu button: the links are in the bar
+    page.set_viewport_size({"width": 1366, "height": 900})
+    expect(toggle).to_be_hidden()
+    expect(nav).to_be_visible()
