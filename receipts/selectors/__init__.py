@@ -19,6 +19,7 @@ from receipts.selectors.customers import (
     customer_receipts_recent,
     customer_spend_by_month,
     customers_activity,
+    customers_buying,
     customers_page,
 )
 from receipts.selectors.pages import (
@@ -52,6 +53,7 @@ __all__ = [
     "customer_segment_json",
     "customer_spend_by_month",
     "customers_activity",
+    "customers_buying",
     "customers_page",
     "receipt_by_token",
     "receipt_get",

@@ -10,8 +10,13 @@
 
   var palette = { primary: "#4338ca", soft: "rgba(67, 56, 202, 0.15)", second: "#0d9488", grid: "#eceef2" };
 
+  // Numbers as the pages print them (the `number` filter): thin-space thousands, whatever the browser's locale.
+  function grouped(value) {
+    return String(Math.round(value)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
+  }
+
   function money(value, currency) {
-    return value.toLocaleString(undefined, { maximumFractionDigits: 0 }) + " " + currency;
+    return grouped(value) + " " + currency;
   }
 
   var charts = {
@@ -32,7 +37,7 @@
             x: { ticks: { maxTicksLimit: 10 }, grid: { display: false } },
             revenue: { position: "left", beginAtZero: true, grid: { color: palette.grid },
               ticks: { callback: function (v) { return money(v, data.currency); } } },
-            receipts: { position: "right", beginAtZero: true, grid: { display: false } }
+            receipts: { position: "right", beginAtZero: true, grid: { display: false }, ticks: { precision: 0, callback: grouped } }
           }
         }
       });
