@@ -102,7 +102,7 @@ def _filtered_receipts(account: Account, filters: ReceiptFilters) -> QuerySet[Re
 class CappedCount(NamedTuple):
     """How many receipts match, exactly up to a cap; `capped` when there are more (shown as "cap+")."""
 
-    count: int
+    matching: int
     capped: bool
 
 
