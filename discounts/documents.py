@@ -133,7 +133,7 @@ def _reward_value_problem(kind: Any, value: Any) -> str | None:
     above 100 would pay the customer to shop.
     """
     number = _number(value)
-    if number is None:
+    if number is None or not isinstance(kind, str):  # a type of the wrong kind is the schema's error
         return None
     if kind in PERCENT_REWARDS:
         if number > 100:

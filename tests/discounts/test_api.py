@@ -362,6 +362,13 @@ class TestImpossibleValues:
         assert error in error_paths(response)
         assert not DiscountRule.objects.exists()
 
+    @pytest.mark.parametrize("kind", [{"type": "x"}, ["discount_percent"], 5])
+    def test_a_reward_type_that_is_not_a_string_is_the_schemas_400(self, api, kind):
+        response = api.post(f"{BASE}/rules", discount(reward={"type": kind, "value": 150}), format="json")
+
+        assert response.status_code == 400
+        assert [path for path, _ in error_paths(response)] == ["reward.type"]
+
     def test_a_percentage_of_100_and_unlimited_usage_are_accepted(self, api):
         document = discount(reward={"type": "discount_percent", "value": 100}, limitation={"discount_reward_usage": -1})
 
