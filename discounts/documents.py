@@ -107,6 +107,7 @@ def validate_discount(document: Any) -> Errors:
     reward = _dict(document.get("reward"))
     if "values" in reward and not _list(_dict(requirement.get("item")).get("items")):
         errors.append(("reward.values", "is only available for rules with requirement.item.items"))
+    errors.extend(_impossible_values(document, reported={path for path, _ in errors}))
     for index, link in enumerate(_list(document.get("links"))):
         href = _dict(link).get("href")
         if isinstance(href, str) and not _is_uri(href):
@@ -114,6 +115,65 @@ def validate_discount(document: Any) -> Errors:
     if not errors and contains_nul(document):
         errors.append(("", "text must not contain NUL (\\u0000) characters"))
     return errors
+
+
+PERCENT_REWARDS = frozenset({"discount_percent", "discount_item_percent"})
+# Limitations where -1 means "no limit" (the spec's default) and 0 or below would mean a rule that never applies.
+UNLIMITED_OR_POSITIVE = ("discount_reward_usage", "discount_repeat_usage")
+
+
+def _number(value: Any) -> float | int | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _reward_value_problem(kind: Any, value: Any) -> str | None:
+    """What makes a reward value (the rule's or one of its `values` overrides) impossible for its reward type.
+
+    The schema's own `minimum: 1` covers reward.value; the overrides have no bounds in the spec, and a percentage
+    above 100 would pay the customer to shop.
+    """
+    number = _number(value)
+    if number is None or not isinstance(kind, str):  # a type of the wrong kind is the schema's error
+        return None
+    if kind in PERCENT_REWARDS:
+        if number > 100:
+            return "must be at most 100 (a percentage)"
+        if number <= 0:
+            return "must be more than 0 (a percentage)"
+    elif number < 0:
+        return "must be at least 0"
+    elif kind == "discount_item_quantity" and not float(number).is_integer():
+        return "must be a whole number of items"
+    return None
+
+
+def _impossible_values(document: dict[str, Any], *, reported: set[str]) -> Errors:
+    """Values the schema lets through but no merchant could mean: percentages above 100, negative amounts."""
+    problems: Errors = []
+    reward = _dict(document.get("reward"))
+    kind = reward.get("type")
+    candidates: list[tuple[str, Any]] = [("reward.value", reward.get("value"))]
+    candidates += [
+        (f"reward.values[{i}].value", _dict(v).get("value")) for i, v in enumerate(_list(reward.get("values")))
+    ]
+    for path, value in candidates:
+        problem = _reward_value_problem(kind, value)
+        if problem and path not in reported:
+            problems.append((path, problem))
+    requirement = _dict(document.get("requirement"))
+    for key in ("gross_amount", "net_amount", "stamp"):
+        number = _number(requirement.get(key))
+        if number is not None and number < 0:
+            problems.append((f"requirement.{key}", "must be at least 0"))
+    limitation = _dict(document.get("limitation"))
+    for key in UNLIMITED_OR_POSITIVE:
+        number = _number(limitation.get(key))
+        if number is not None and number != -1 and number < 1:
+            problems.append((f"limitation.{key}", "must be at least 1 (or -1 for no limit)"))
+    expire = _number(limitation.get("stamp_expire_days"))
+    if expire is not None and expire < 1:
+        problems.append(("limitation.stamp_expire_days", "must be at least 1"))
+    return problems
 
 
 def _is_uri(value: str) -> bool:

@@ -21,9 +21,10 @@ Storage design (figures in ../README.md "Performance" and tests/bench/results/la
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Now
+from django.db.models import F, Q
+from django.db.models.functions import Lower, Now
 
 from loyalty.accounts.models import Account
 
@@ -125,6 +126,17 @@ class Receipt(models.Model):
         indexes = [
             models.Index(fields=["account", "purchase_at"], name="receipt_account_time"),
             models.Index(fields=["customer_pk", "purchase_at", "id"], name="receipt_customer_time"),
+            # The back-office search: ids by prefix in any case (`lower(col) LIKE 'prefix%'`), an index range scan
+            # at millions of receipts; text_pattern_ops serves LIKE whatever the collation.
+            models.Index(
+                F("account"), OpClass(Lower("receipt_id"), name="text_pattern_ops"), name="receipt_id_lower_prefix"
+            ),
+            models.Index(
+                F("account"),
+                OpClass(Lower("customer_id"), name="text_pattern_ops"),
+                name="receipt_customer_lower_prefix",
+                condition=Q(customer_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -92,6 +92,7 @@ REWARD_TYPES = [
     ("discount_mix_new_price", "New price for a mix"),
     ("discount_debit", "Debit amount"),
 ]
+PERCENT_REWARDS = {"discount_percent", "discount_item_percent"}
 AMOUNT_REWARDS = {"discount_amount", "discount_item_new_price", "discount_mix_new_price", "discount_debit"}
 
 
@@ -146,6 +147,8 @@ class RuleFieldsMixin:
                     value = None
             if value is None or value < 1:
                 self.add_error("reward_value", "Enter a positive number.")
+            elif kind in PERCENT_REWARDS and value > 100:
+                self.add_error("reward_value", "A percentage can be at most 100 (100 % makes the purchase free).")
             cleaned["reward_number"] = value
         start, end = cleaned.get("purchase_from"), cleaned.get("purchase_to")
         if start and end and end < start:
@@ -227,6 +230,8 @@ class RuleForm(RuleFieldsMixin, forms.Form):
             cleaned["min_gross_minor"] = to_minor(cleaned["min_gross"], self.account.currency)
             if cleaned["min_gross_minor"] is None:
                 self.add_error("min_gross", "Enter an amount, e.g. 500.")
+            elif cleaned["min_gross_minor"] < 0:
+                self.add_error("min_gross", "Enter an amount of 0 or more (leave it empty for no minimum).")
         self._clean_rule(cleaned)
         return cleaned
 

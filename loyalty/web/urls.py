@@ -24,6 +24,7 @@ urlpatterns = [
     path("no-account/", auth.no_account, name="no-account"),
     path("a/<aid:aid>/", dashboard.dashboard, name="dashboard"),
     path("a/<aid:aid>/receipts/", receipts.receipt_list, name="receipts"),
+    path("a/<aid:aid>/receipts/export.csv", receipts.receipt_export, name="receipts-export"),
     path("a/<aid:aid>/receipts/<int:pk>/", receipts.receipt_detail, name="receipt"),
     path("a/<aid:aid>/customers/", customers.customer_list, name="customers"),
     path("a/<aid:aid>/customers/<int:pk>/", customers.customer_detail, name="customer"),

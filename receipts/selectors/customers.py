@@ -79,6 +79,18 @@ def customer_spend_by_month(*, customer: Customer, tz: tzinfo) -> list[tuple[str
     return [(row["month"].strftime("%Y-%m"), row["n"], row["gross"] or 0) for row in rows]
 
 
+def customers_buying(*, account: Account, start: datetime, end: datetime) -> int:
+    """How many customers made a purchase in [start, end): a range of the (account, purchase_at) index."""
+    return (
+        Receipt.objects.filter(
+            account=account, purchase_at__gte=start, purchase_at__lt=end, is_purchase=True, customer_pk__isnull=False
+        )
+        .values("customer_pk")
+        .distinct()
+        .count()
+    )
+
+
 def customers_activity(*, account: Account, since: datetime) -> tuple[int, int]:
     """(customers who bought since `since`, customers who did not), from the customer_recent index."""
     queryset = Customer.objects.filter(account=account)

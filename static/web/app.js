@@ -10,8 +10,13 @@
 
   var palette = { primary: "#4338ca", soft: "rgba(67, 56, 202, 0.15)", second: "#0d9488", grid: "#eceef2" };
 
+  // Numbers as the pages print them (the `number` filter): thin-space thousands, whatever the browser's locale.
+  function grouped(value) {
+    return String(Math.round(value)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
+  }
+
   function money(value, currency) {
-    return value.toLocaleString(undefined, { maximumFractionDigits: 0 }) + " " + currency;
+    return grouped(value) + " " + currency;
   }
 
   var charts = {
@@ -32,7 +37,7 @@
             x: { ticks: { maxTicksLimit: 10 }, grid: { display: false } },
             revenue: { position: "left", beginAtZero: true, grid: { color: palette.grid },
               ticks: { callback: function (v) { return money(v, data.currency); } } },
-            receipts: { position: "right", beginAtZero: true, grid: { display: false } }
+            receipts: { position: "right", beginAtZero: true, grid: { display: false }, ticks: { precision: 0, callback: grouped } }
           }
         }
       });
@@ -132,7 +137,28 @@
     });
   }
 
+  // The main navigation folds into a "Menu" button on narrow screens (the CSS decides when). Without this script
+  // the button stays hidden and the links stay open, so the pages work without JavaScript too.
+  function initNavToggle() {
+    var toggle = document.querySelector(".nav-toggle");
+    var topbar = toggle && toggle.closest(".topbar");
+    if (!topbar) return;
+    function setOpen(open) {
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      topbar.classList.toggle("nav-open", open);
+    }
+    toggle.hidden = false;
+    topbar.classList.add("nav-js");
+    toggle.addEventListener("click", function () { setOpen(toggle.getAttribute("aria-expanded") !== "true"); });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || toggle.getAttribute("aria-expanded") !== "true") return;
+      setOpen(false);
+      toggle.focus();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    initNavToggle();
     initMenus();
     initCharts();
     initProgress();

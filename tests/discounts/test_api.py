@@ -279,6 +279,112 @@ class TestCreate:
 
 
 @pytest.mark.django_db
+class TestImpossibleValues:
+    """Values the schema lets through but no merchant could mean are refused, naming the field (issue 22, item 1)."""
+
+    @pytest.mark.parametrize(
+        ("document", "error"),
+        [
+            (
+                discount(reward={"type": "discount_percent", "value": 150}),
+                ("reward.value", "must be at most 100 (a percentage)"),
+            ),
+            (
+                discount(reward={"type": "discount_item_percent", "value": 100.5}),
+                ("reward.value", "must be at most 100 (a percentage)"),
+            ),
+            (
+                item_discount(
+                    reward={
+                        "type": "discount_percent",
+                        "value": 10,
+                        "values": [{"items": [{"id": "sku-1"}], "value": 120}],
+                    }
+                ),
+                ("reward.values[0].value", "must be at most 100 (a percentage)"),
+            ),
+            (
+                item_discount(
+                    reward={
+                        "type": "discount_percent",
+                        "value": 10,
+                        "values": [{"items": [{"id": "sku-1"}], "value": 0}],
+                    }
+                ),
+                ("reward.values[0].value", "must be more than 0 (a percentage)"),
+            ),
+            (
+                item_discount(
+                    reward={
+                        "type": "discount_amount",
+                        "value": 100,
+                        "values": [{"items": [{"id": "sku-1"}], "value": -5}],
+                    }
+                ),
+                ("reward.values[0].value", "must be at least 0"),
+            ),
+            (
+                discount(reward={"type": "discount_item_quantity", "value": 1.5}),
+                ("reward.value", "must be a whole number of items"),
+            ),
+            (
+                discount(requirement={**discount()["requirement"], "gross_amount": -100}),
+                ("requirement.gross_amount", "must be at least 0"),
+            ),
+            (
+                discount(requirement={**discount()["requirement"], "net_amount": -1}),
+                ("requirement.net_amount", "must be at least 0"),
+            ),
+            (
+                discount(requirement={**discount()["requirement"], "stamp": -3}),
+                ("requirement.stamp", "must be at least 0"),
+            ),
+            (
+                discount(limitation={"discount_reward_usage": 0}),
+                ("limitation.discount_reward_usage", "must be at least 1 (or -1 for no limit)"),
+            ),
+            (
+                discount(limitation={"discount_repeat_usage": -4}),
+                ("limitation.discount_repeat_usage", "must be at least 1 (or -1 for no limit)"),
+            ),
+            (
+                discount(limitation={"stamp_expire_days": 0}),
+                ("limitation.stamp_expire_days", "must be at least 1"),
+            ),
+        ],
+    )
+    def test_is_a_400_in_diteros_shape_naming_the_field(self, api, document, error):
+        response = api.post(f"{BASE}/rules", document, format="json")
+
+        assert response.status_code == 400
+        assert_response_matches("discounts", "aid_discounts_post", response)
+        assert response.json()["error"]["code"] == "validation_error"
+        assert error in error_paths(response)
+        assert not DiscountRule.objects.exists()
+
+    @pytest.mark.parametrize("kind", [{"type": "x"}, ["discount_percent"], 5])
+    def test_a_reward_type_that_is_not_a_string_is_the_schemas_400(self, api, kind):
+        response = api.post(f"{BASE}/rules", discount(reward={"type": kind, "value": 150}), format="json")
+
+        assert response.status_code == 400
+        assert [path for path, _ in error_paths(response)] == ["reward.type"]
+
+    def test_a_percentage_of_100_and_unlimited_usage_are_accepted(self, api):
+        document = discount(reward={"type": "discount_percent", "value": 100}, limitation={"discount_reward_usage": -1})
+
+        assert api.post(f"{BASE}/rules", document, format="json").status_code == 200
+
+    def test_an_update_to_150_percent_is_refused(self, api):
+        created = api.post(f"{BASE}/rules", discount(reward={"type": "discount_percent", "value": 10}), format="json")
+        rule_url = f"{BASE}/rules/{created.json()['id']}"
+
+        response = api.put(rule_url, {"reward": {"type": "discount_percent", "value": 150}}, format="json")
+
+        assert response.status_code == 400
+        assert ("reward.value", "must be at most 100 (a percentage)") in error_paths(response)
+        assert api.get(rule_url).json()["reward"]["value"] == 10
+
+
 class TestGet:
     def test_includes_statistics(self, api):
         created = create(api)

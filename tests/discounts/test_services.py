@@ -139,7 +139,8 @@ class TestRuleUpdate:
         [
             {"requirement": {"purchase_from": "2024-02-01T00:00:00Z"}},
             {"reward": {"value": 5000}},
-            {"reward": {"type": "discount_percent"}},
+            # (with a value a percentage can have: 10,000 % is refused on its own)
+            {"reward": {"type": "discount_percent", "value": 10}},
         ],
     )
     def test_purchase_from_and_reward_change_until_the_rule_is_given(self, account, changes):

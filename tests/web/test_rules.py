@@ -65,6 +65,9 @@ def test_creating_a_rule_builds_the_dintero_document(account, owner):
         ({"purchase_to": "2024-01-01"}, "The rule must end on or after the day it starts."),
         ({"name": ""}, "This field is required."),
         ({"min_gross": "lots"}, "Enter an amount"),
+        ({"reward_type": "discount_percent", "reward_value": "150"}, "A percentage can be at most 100"),
+        ({"reward_type": "discount_item_percent", "reward_value": "100,5"}, "A percentage can be at most 100"),
+        ({"min_gross": "-50"}, "Enter an amount of 0 or more"),
     ],
 )
 def test_invalid_rules_show_errors_next_to_fields(account, owner, change, error):
@@ -85,6 +88,26 @@ def test_editing_prefills_and_saves_through_the_service(account, owner):
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.name == "Renamed"
+
+
+def test_editing_a_rule_to_150_percent_is_refused_next_to_the_field(account, owner):
+    rule = make_rule(account)
+    form = owner.get(url("rule-edit", account, rule_id=rule.pk)).context["form"]
+    response = owner.post(
+        url("rule-edit", account, rule_id=rule.pk),
+        {
+            **FORM,
+            "reward_type": "discount_percent",
+            "reward_value": "150",
+            "purchase_from": form.initial["purchase_from"].isoformat(),
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["reward_value"] == [
+        "A percentage can be at most 100 (100 % makes the purchase free)."
+    ]
+    rule.refresh_from_db()
+    assert rule.document["reward"]["value"] == 10
 
 
 def test_frozen_fields_of_a_given_rule_are_explained(account, owner):

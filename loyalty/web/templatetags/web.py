@@ -89,6 +89,23 @@ def number(value):
     return f"{value:,}".replace(",", "\u202f")
 
 
+# Why a calculation ran, as a merchant says it (the choices' labels are title-cased identifiers).
+TRIGGER_WORDS = {
+    "created": "segment created",
+    "updated": "definition changed",
+    "activated": "switched on",
+    "manual": "refreshed by hand",
+    "scheduled": "schedule",
+    "new_receipts": "new receipts",
+    "retry": "retry",
+}
+
+
+@register.filter
+def trigger_words(trigger):
+    return TRIGGER_WORDS.get(trigger, str(trigger).replace("_", " "))
+
+
 @register.filter
 def policy_text(policy):
     if not isinstance(policy, dict):

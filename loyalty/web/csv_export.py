@@ -1,0 +1,46 @@
+"""CSV downloads of the pages: streamed row by row, cells safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.http import StreamingHttpResponse
+
+# What a spreadsheet may run as a formula when a cell starts with it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Digits with the separators of numbers and phone numbers ("+47 912 34 567", "-1 234,50", "(0)22"): no letter,
+# so no function or cell reference a spreadsheet could run; these stay as they are, usable as numbers and phones.
+PLAIN_NUMBER = re.compile(r"[+-]?[\d ().,/-]*\d[\d ().,/-]*")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """A cell's text, quoted with a leading ' when a spreadsheet would run it as a formula (values from
+    point-of-sale systems are not ours to trust), and left alone when it is a plain number or phone number."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not (text[0] in "+-" and PLAIN_NUMBER.fullmatch(text)):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer yields lines instead of buffering them."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_response(*, filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> StreamingHttpResponse:
+    """A streamed CSV download: `rows` is consumed lazily, one line at a time, while the response is sent."""
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterable[str]:
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([spreadsheet_cell(value) for value in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
