@@ -227,7 +227,8 @@ def test_each_half_of_the_search_is_an_index_range_scan(ids_shop, condition, ind
         cursor.execute(f"ANALYZE {Receipt._meta.db_table}")
         cursor.execute("SET LOCAL enable_seqscan = off")
     plan = queryset.explain()
-    assert f"Index Scan using {index}" in plan, plan
+    # a plain or a bitmap index scan: either reads only the prefix's range of the index (the planner picks by size)
+    assert f"Index Scan using {index}" in plan or f"Bitmap Index Scan on {index}" in plan, plan
     assert "~>=~ 'ab-1'::text" in plan and "~<~ 'ab-2'::text" in plan, plan
 
 
