@@ -8,6 +8,8 @@ RUN_STAMP := $(VENV)/.installed-run-$(DEPS_HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEPS_HASH)
 BENCH_STAMP := $(VENV)/.installed-bench-$(DEPS_HASH)
 PYTEST_ARGS ?=
+# pytest processes for `make test` (pytest-xdist): each has its own test database and Celery queues
+TEST_WORKERS ?= auto
 # e.g. make bench BENCH_ARGS="--scale 0.01"
 BENCH_ARGS ?=
 
@@ -36,7 +38,7 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 # The architecture and the types: import-linter's floors and mypy over the core layers.
 check: $(DEV_STAMP)

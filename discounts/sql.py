@@ -58,18 +58,25 @@ def give(*, only_without_live_ref: bool) -> sql.Composed:
     )
 
 
-def take(*, only_customers: bool, spared: bool = False) -> sql.Composed:
-    """Soft-delete the rule's live refs (of `%(customers)s` only, with `only_customers`; but those of
-    `%(spared)s`, with `spared`)."""
+def take(
+    *, only_customers: bool = False, spared: bool = False, given_by: bool = False, keep: bool = False
+) -> sql.Composed:
+    """Soft-delete the rule's live refs, narrowed by each option that is set: to `%(customers)s`
+    (`only_customers`), sparing `%(spared)s` (`spared`), to those `%(given_by)s` gave (`given_by`), to customers
+    not in `%(keep)s` (`keep`). Every list is a text[]."""
     scope: sql.Composable = sql.SQL("")
     if only_customers:
-        scope += sql.SQL("AND ref.{customer} = ANY(%(customers)s::text[])").format(customer=_CUSTOMER)
+        scope += sql.SQL(" AND ref.{customer} = ANY(%(customers)s::text[])").format(customer=_CUSTOMER)
     if spared:
         scope += sql.SQL(" AND ref.{customer} <> ALL(%(spared)s::text[])").format(customer=_CUSTOMER)
+    if given_by:
+        scope += sql.SQL(" AND ref.{created_by} = %(given_by)s::text").format(created_by=_CREATED_BY)
+    if keep:
+        scope += sql.SQL(" AND NOT (ref.{customer} = ANY(%(keep)s::text[]))").format(customer=_CUSTOMER)
     return sql.SQL(
         """
     UPDATE {ref} ref SET {deleted_at} = %(now)s::timestamptz, {deleted_by} = %(actor)s::text
-    WHERE ref.{account} = %(account)s::int AND ref.{rule} = %(rule)s::uuid AND ref.{deleted_at} IS NULL {scope}
+    WHERE ref.{account} = %(account)s::int AND ref.{rule} = %(rule)s::uuid AND ref.{deleted_at} IS NULL{scope}
 """
     ).format(
         ref=_REF,
@@ -81,40 +88,11 @@ def take(*, only_customers: bool, spared: bool = False) -> sql.Composed:
     )
 
 
-# Take back the refs `%(given_by)s` gave that are not in `%(keep)s` (a text[]).
-TAKE_DEPARTED = sql.SQL(
-    """
-    UPDATE {ref} ref SET {deleted_at} = %(now)s::timestamptz, {deleted_by} = %(actor)s::text
-    WHERE ref.{account} = %(account)s::int AND ref.{rule} = %(rule)s::uuid AND ref.{deleted_at} IS NULL
-      AND ref.{created_by} = %(given_by)s::text AND NOT (ref.{customer} = ANY(%(keep)s::text[]))
-"""
-).format(
-    ref=_REF,
-    deleted_at=_DELETED_AT,
-    deleted_by=_DELETED_BY,
-    account=_ACCOUNT,
-    rule=_RULE,
-    created_by=_CREATED_BY,
-    customer=_CUSTOMER,
-)
+# Take back the refs `%(given_by)s` gave that are not in `%(keep)s`: members who left a synced segment.
+TAKE_DEPARTED = take(given_by=True, keep=True)
 
-
-# Take back the refs `%(given_by)s` gave to the customers of `%(customers)s` (a text[]).
-TAKE_GIVEN = sql.SQL(
-    """
-    UPDATE {ref} ref SET {deleted_at} = %(now)s::timestamptz, {deleted_by} = %(actor)s::text
-    WHERE ref.{account} = %(account)s::int AND ref.{rule} = %(rule)s::uuid AND ref.{deleted_at} IS NULL
-      AND ref.{created_by} = %(given_by)s::text AND ref.{customer} = ANY(%(customers)s::text[])
-"""
-).format(
-    ref=_REF,
-    deleted_at=_DELETED_AT,
-    deleted_by=_DELETED_BY,
-    account=_ACCOUNT,
-    rule=_RULE,
-    created_by=_CREATED_BY,
-    customer=_CUSTOMER,
-)
+# Take back the refs `%(given_by)s` gave to the customers of `%(customers)s`.
+TAKE_GIVEN = take(given_by=True, only_customers=True)
 
 # A segment's published version and how its membership differs from version `%(since)s` (NULL: from nobody), as
 # customer ids, in one statement, so a publish committing meanwhile is seen whole or not at all. Older versions'
