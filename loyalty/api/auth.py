@@ -182,13 +182,17 @@ class TokenPairResponse(serializers.Serializer):
     refresh_token = serializers.CharField()
 
 
-class StaffLoginView(APIView):
-    """`POST /api/admin/login_check`: Open Loyalty's admin login, for staff users."""
+class CredentialExchangeView(APIView):
+    """An Open Loyalty endpoint that trades a credential for tokens: anonymous, throttled per credential."""
 
     api_family = OPEN_LOYALTY
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [CredentialThrottle]
+
+
+class StaffLoginView(CredentialExchangeView):
+    """`POST /api/admin/login_check`: Open Loyalty's admin login, for staff users."""
 
     @staticmethod
     def throttle_credential(request) -> str:
@@ -215,13 +219,8 @@ class RefreshRequest(serializers.Serializer):
     refresh_token = serializers.CharField()
 
 
-class TokenRefreshView(APIView):
+class TokenRefreshView(CredentialExchangeView):
     """`POST /api/token/refresh`: a new pair for a single-use refresh token."""
-
-    api_family = OPEN_LOYALTY
-    authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
-    throttle_classes = [CredentialThrottle]
 
     @staticmethod
     def throttle_credential(request) -> str:

@@ -239,7 +239,8 @@ class Fields:
         self.out[name] = value
         return value
 
-    def strings(self, name: str, *, max_items: int = 1000, lower: bool = False) -> list[str] | None:
+    def _list(self, name: str, *, max_items: int) -> list[Any] | None:
+        """The field as a non-empty list of at most `max_items`, or None with the error recorded."""
         value = self._get(name, True)
         if value is None:
             return None
@@ -248,6 +249,12 @@ class Fields:
             return None
         if len(value) > max_items:
             self._err(name, f"This list should contain {max_items} items or fewer.", "too_many")
+            return None
+        return value
+
+    def strings(self, name: str, *, max_items: int = 1000, lower: bool = False) -> list[str] | None:
+        value = self._list(name, max_items=max_items)
+        if value is None:
             return None
         cleaned = []
         for index, item in enumerate(value):
@@ -269,14 +276,8 @@ class Fields:
     def objects(
         self, name: str, keys: tuple[str, ...], *, required_keys: tuple[str, ...], max_items: int = 100
     ) -> list[dict[str, str]] | None:
-        value = self._get(name, True)
+        value = self._list(name, max_items=max_items)
         if value is None:
-            return None
-        if not isinstance(value, list) or not value:
-            self._err(name, "This value should be a non-empty list.")
-            return None
-        if len(value) > max_items:
-            self._err(name, f"This list should contain {max_items} items or fewer.", "too_many")
             return None
         cleaned = []
         for index, item in enumerate(value):
