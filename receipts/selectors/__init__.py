@@ -16,6 +16,7 @@ from receipts.selectors.api import (
 from receipts.selectors.customers import (
     customer_find,
     customer_get,
+    customer_pks,
     customer_receipts_recent,
     customer_spend_by_month,
     customers_activity,
@@ -48,6 +49,7 @@ __all__ = [
     "codes_suggest",
     "customer_find",
     "customer_get",
+    "customer_pks",
     "customer_receipts_page",
     "customer_receipts_recent",
     "customer_segment_json",

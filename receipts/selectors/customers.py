@@ -18,6 +18,12 @@ def customer_find(*, account: Account, customer_id: str) -> Customer | None:
     return Customer.objects.filter(account=account, customer_id=customer_id).first()
 
 
+def customer_pks(*, account: Account, customer_ids: list[str]) -> dict[str, int]:
+    """customer id → the page's key (pk) for those of `customer_ids` the account knows: one index lookup each."""
+    rows = Customer.objects.filter(account=account, customer_id__in=customer_ids).values_list("customer_id", "pk")
+    return dict(rows)
+
+
 def customer_get(*, account: Account, pk: int) -> Customer:
     customer = Customer.objects.filter(account=account, pk=pk).first()
     if customer is None:

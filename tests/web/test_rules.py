@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from discounts.models import DiscountRule
 from discounts.services import rule_create, rule_customers_give
+from receipts.models import Customer
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +190,29 @@ def test_viewers_cannot_create_or_edit_rules(account, viewer):
     assert viewer.get(url("rule-duplicate", account, rule_id=rule.pk)).status_code == 302
     assert "Duplicate with changes</a>" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode()
     assert "Edit" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode().split("<main", 1)[1]
+
+
+def test_a_rules_customers_link_to_them_and_name_who_gave_the_rule(account, owner, shop):
+    from segments.services.segments import segment_create
+
+    rule = make_rule(account)
+    segment = segment_create(
+        account=account,
+        data={"name": "Coffee lovers", "parts": [{"criteria": [{"type": "transaction_count", "min": 1}]}]},
+        actor="t",
+    )
+    rule_customers_give(
+        account=account, rule=rule, customer_ids=["C1"], offering_constraint_id=None, actor=f"segment:{segment.uuid}"
+    )
+    rule_customers_give(
+        account=account, rule=rule, customer_ids=["NOBODY"], offering_constraint_id=None, actor="user:olga"
+    )
+    c1 = Customer.objects.get(account=account, customer_id="C1")
+
+    body = owner.get(url("rule", account, rule_id=rule.pk)).content.decode()
+
+    table = body.split('id="rule-customers"', 1)[1]
+    assert f'<a href="{reverse("web:customer", kwargs={"aid": account.aid, "pk": c1.pk})}">C1</a>' in table
+    assert "segment “Coffee lovers”" in table and "segment:" not in table
+    # a customer the account has no receipts of is named, not linked
+    assert "<td>NOBODY</td>" in table and ">olga<" in table

@@ -203,8 +203,19 @@ def test_members_search_pages_and_csv_export(segment, owner, shop, monkeypatch, 
     export = owner.get(url("segment-export", shop, segment_id=segment.uuid))
     lines = b"".join(export.streaming_content).decode().splitlines()
     assert export["Content-Type"].startswith("text/csv")
-    assert lines[0] == "customer_id,first_name,last_name,email,phone"
+    assert lines[0] == (
+        "customer_id,first_name,last_name,email,phone,member_since,purchases,net_spend_NOK,gross_spend_NOK"
+    )
     assert [line.split(",")[0] for line in lines[1:]] == ["C1", "C2"]
+    # named after the segment; phone numbers stay usable; member since from the ledger; spend net and gross
+    assert export["Content-Disposition"] == (
+        "attachment; filename=\"Buyers in S2.csv\"; filename*=UTF-8''Buyers%20in%20S2.csv"
+    )
+    c1 = lines[1].split(",")
+    since = MembershipSpan.objects.get(segment=segment, customer__customer_id="C1").entered_at
+    assert c1[4] == "+47900001"
+    assert c1[5] == since.astimezone(shop.tz).strftime("%Y-%m-%d %H:%M")
+    assert c1[6:] == ["2", "310.00", "350.00"]
 
 
 @pytest.mark.parametrize("name", ["segment", "segment-edit", "segment-progress", "segment-export", "segment-delete"])
@@ -377,16 +388,39 @@ def test_push_form_errors_show_next_to_the_fields(segment, owner, shop):
     assert response.content.decode().count("Required for a new rule.") == 5
 
 
-def test_the_csv_export_defuses_formulas():
-    from loyalty.web.views.segments import _cell
+def test_the_csv_export_is_named_after_the_segment_in_any_language():
+    from loyalty.web.csv_export import content_disposition
 
-    assert [_cell(v) for v in ["=HYPERLINK(1)", "+47", "Kari", None, "@x"]] == [
-        "'=HYPERLINK(1)",
-        "'+47",
-        "Kari",
-        "",
-        "'@x",
+    assert content_disposition("Vår/kunder: *beste*.csv") == (
+        "attachment; filename=\"Var-kunder- -beste-.csv\"; filename*=UTF-8''V%C3%A5r-kunder-%20-beste-.csv"
+    )
+    assert content_disposition("???") == "attachment; filename=\"export.csv\"; filename*=UTF-8''export.csv"
+
+
+def test_the_segment_page_marks_links_to_inactive_rules(segment, owner, shop):
+    from discounts.services import rule_create, rule_update
+
+    rules = [
+        rule_create(
+            account=shop,
+            document={
+                "name": name,
+                "requirement": {"purchase_from": "2026-01-01T00:00:00Z", "purchase_to": "2027-01-01T00:00:00Z"},
+                "reward": {"type": "discount_percent", "value": 10},
+            },
+            actor="t",
+        )
+        for name in ("Live rule", "Switched off")
     ]
+    rule_update(account=shop, rule=rules[1], changes={"active": False}, actor="t")
+    for rule in rules:
+        PushLink.objects.create(account=shop, segment=segment, rule=rule)
+
+    body = owner.get(url("segment", shop, segment_id=segment.uuid)).content.decode()
+
+    links = body.split('id="segment-links"', 1)[1].split("</ul>", 1)[0]
+    live, off = links.split("Switched off", 1)
+    assert "Inactive rule" not in live and "Inactive rule" in off
 
 
 def test_viewers_cannot_create_segments(shop, viewer):

@@ -10,8 +10,9 @@ from discounts import selectors as discounts
 from discounts import services
 from discounts.services.duplicate import rule_duplicate
 from loyalty.web.access import account_view, actor, page
+from loyalty.web.actors import actor_names
 from loyalty.web.errors import domain_errors
-from loyalty.web.forms import RULE_FIELDS, RuleDuplicateForm, RuleForm
+from loyalty.web.forms import RULE_FIELDS, RuleDuplicateForm, RuleForm, store_label
 from receipts import selectors as receipts
 
 REFS_PER_PAGE = 50
@@ -109,6 +110,15 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     except ValueError:
         after_key = None
     refs = discounts.rule_live_refs_page(account=request.account, rule=rule, limit=REFS_PER_PAGE, after=after_key)
+    names = actor_names(account=request.account, actors={rule.created_by, *(ref.created_by for ref in refs)})
+    customers = receipts.customer_pks(account=request.account, customer_ids=[ref.customer_id for ref in refs])
+    for ref in refs:
+        ref.given_by = names.get(ref.created_by, ref.created_by)
+        ref.customer_pk = customers.get(ref.customer_id)
+    store_names = dict(receipts.stores_for_account(account=request.account))
+    stores = [
+        store_label(sid, store_names.get(sid)) for sid in rule.document.get("requirement", {}).get("store_ids", [])
+    ]
     return page(
         request,
         "web/rule.html",
@@ -116,6 +126,8 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "rule": rule,
             "document": rule.document,
             "refs": refs[:REFS_PER_PAGE],
+            "created_by": names.get(rule.created_by, rule.created_by),
+            "stores": stores,
             "refs_next": str(refs[REFS_PER_PAGE - 1].pk) if len(refs) > REFS_PER_PAGE else None,
             "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
             "links": list(discounts.push_links_for_rule(rule=rule)),
