@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
@@ -193,6 +193,34 @@ def segments_overview(*, account: Account, limit: int | None = None, active_only
     if active_only:
         queryset = queryset.filter(active=True)
     return list(queryset[:limit] if limit else queryset)
+
+
+# the segments list's orders; nulls (never calculated) last either way
+SEGMENT_ORDERS = {
+    "name": ("name", "id"),
+    "largest": ("-customers_count", "name", "id"),
+    "smallest": ("customers_count", "name", "id"),
+    "recent": (F("calculated_at").desc(nulls_last=True), "name", "id"),
+    "oldest": (F("calculated_at").asc(nulls_last=True), "name", "id"),
+}
+SEGMENT_STATES = ("active", "inactive", "paused")
+
+
+def segments_list(
+    *, account: Account, search: str | None = None, state: str | None = None, order: str = "name", limit: int = 500
+) -> list[Segment]:
+    """The segments page: one account's segments (an account has tens to hundreds: read through the account's
+    index and sorted in the statement, never counted), found by a part of the name or description, in one state."""
+    queryset = Segment.objects.filter(account=account).select_related("account")
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    if state == "active":
+        queryset = queryset.filter(active=True, paused_at__isnull=True)
+    elif state == "inactive":
+        queryset = queryset.filter(active=False)
+    elif state == "paused":
+        queryset = queryset.filter(paused_at__isnull=False)
+    return list(queryset.order_by(*SEGMENT_ORDERS.get(order, SEGMENT_ORDERS["name"]))[:limit])
 
 
 RECENT_RUNS_DAYS = 7

@@ -321,3 +321,25 @@ class RuleDuplicateForm(RuleForm):
         initial=True,
         label="Move the old rule's segment links to the new rule (its segments' members get the new rule)",
     )
+
+
+class SegmentListForm(forms.Form):
+    """The segments list's search, state filter and order (query parameters)."""
+
+    q = forms.CharField(required=False, max_length=255, label="Search")
+    state = forms.ChoiceField(
+        required=False,
+        label="State",
+        choices=[("", "Any"), ("active", "Active"), ("inactive", "Inactive"), ("paused", "Paused")],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        label="Sort by",
+        choices=[
+            ("name", "Name"),
+            ("largest", "Size, largest first"),
+            ("smallest", "Size, smallest first"),
+            ("recent", "Last calculated, newest first"),
+            ("oldest", "Last calculated, oldest first"),
+        ],
+    )

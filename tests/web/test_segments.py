@@ -427,3 +427,57 @@ def test_viewers_cannot_create_segments(shop, viewer):
     response = viewer.post(url("segment-new", shop), {"name": "Nope", "parts": json.dumps(TWO_PARTS)})
     assert response.status_code == 403
     assert not Segment.objects.filter(account=shop).exists()
+
+
+@pytest.fixture
+def three_segments(shop):
+    """Small (never calculated, inactive), Middle (paused) and Large, with sizes and calculation times set."""
+    from django.utils import timezone
+
+    made = {
+        name: segment_create(account=shop, data={"name": name, "parts": TWO_PARTS}, actor="t")
+        for name in ("Small coffee buyers", "Middle", "Large")
+    }
+    now = timezone.now()
+    Segment.objects.filter(pk=made["Small coffee buyers"].pk).update(customers_count=3, active=False)
+    Segment.objects.filter(pk=made["Middle"].pk).update(customers_count=50, calculated_at=now, paused_at=now)
+    Segment.objects.filter(pk=made["Large"].pk).update(
+        customers_count=900, calculated_at=now - timezone.timedelta(days=1), description="All the coffee"
+    )
+    return made
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["Large", "Middle", "Small coffee buyers"]),
+        ({"sort": "largest"}, ["Large", "Middle", "Small coffee buyers"]),
+        ({"sort": "smallest"}, ["Small coffee buyers", "Middle", "Large"]),
+        ({"sort": "recent"}, ["Middle", "Large", "Small coffee buyers"]),
+        ({"sort": "oldest"}, ["Large", "Middle", "Small coffee buyers"]),
+        ({"q": "COFFEE"}, ["Large", "Small coffee buyers"]),  # name or description, any case
+        ({"state": "inactive"}, ["Small coffee buyers"]),
+        ({"state": "paused"}, ["Middle"]),
+        ({"state": "active"}, ["Large"]),
+        ({"q": "coffee", "state": "active", "sort": "smallest"}, ["Large"]),
+        ({"sort": "nonsense", "state": "nonsense"}, ["Large", "Middle", "Small coffee buyers"]),
+    ],
+)
+def test_the_segments_list_searches_filters_and_sorts(three_segments, owner, shop, params, expected):
+    response = owner.get(url("segments", shop), params)
+    assert response.status_code == 200
+    assert [s.name for s in response.context["segments"]] == expected
+
+
+def test_the_segments_list_is_one_account_in_a_few_queries(
+    three_segments, foreign_segment, owner, shop, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(6):
+        response = owner.get(url("segments", shop), {"q": "e", "sort": "largest"})
+    assert "Theirs" not in response.content.decode()
+    assert len(response.context["segments"]) == 3
+
+
+def test_a_search_without_matches_says_so(three_segments, owner, shop):
+    body = owner.get(url("segments", shop), {"q": "tea"}).content.decode()
+    assert "No segment matches “tea”." in body and 'id="segments-table"' not in body

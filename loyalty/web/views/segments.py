@@ -17,7 +17,7 @@ from loyalty.web.criteria_ui import catalogue
 from loyalty.web.csv_export import csv_response
 from loyalty.web.errors import domain_errors
 from loyalty.web.formatting import exponent, local
-from loyalty.web.forms import RULE_FIELDS, PushForm
+from loyalty.web.forms import RULE_FIELDS, PushForm, SegmentListForm
 from loyalty.web.views.customers import reason_words
 from receipts import selectors as receipts
 from segments import selectors
@@ -33,10 +33,19 @@ FORM_FIELDS = ("name", "description")
 
 @account_view
 def segment_list(request: HttpRequest) -> HttpResponse:
+    form = SegmentListForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    segments = selectors.segments_list(
+        account=request.account,
+        search=data.get("q") or None,
+        state=data.get("state") or None,
+        order=data.get("sort") or "name",
+    )
+    filtered = bool(data.get("q") or data.get("state"))
     return page(
         request,
         "web/segments.html",
-        {"segments": selectors.segments_overview(account=request.account, active_only=False), "nav": "segments"},
+        {"segments": segments, "form": form, "filtered": filtered, "nav": "segments"},
     )
 
 
