@@ -157,6 +157,27 @@
     });
   }
 
+  // A form sent back with errors: bring the first one into view and put the cursor in its field, so a person
+  // does not have to hunt for it (the push form sits far down the segment page). The builder does its own.
+  function focusFirstError(root) {
+    var scope = root || document;
+    var error = scope.querySelector("form:not(#segment-form) .field-error") ||
+      scope.querySelector("form:not(#segment-form) .form-error");
+    if (!error) return null;
+    var field = error.closest(".field, .form-error") || error;
+    var control = field.querySelector("input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])");
+    if (!control && field.classList.contains("form-error")) {
+      field.setAttribute("tabindex", "-1");
+      control = field;
+    }
+    if (!control) return null;
+    if (control !== field) control.setAttribute("aria-invalid", "true");
+    control.scrollIntoView({ block: "center" });
+    control.focus({ preventScroll: true });
+    return control;
+  }
+  window.loyaltyFocusFirstError = focusFirstError;
+
   document.addEventListener("DOMContentLoaded", function () {
     initNavToggle();
     initMenus();
@@ -165,5 +186,6 @@
     initConfirm();
     initAutoSubmit();
     initToggles();
+    focusFirstError();
   });
 })();

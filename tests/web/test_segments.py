@@ -481,3 +481,24 @@ def test_the_segments_list_is_one_account_in_a_few_queries(
 def test_a_search_without_matches_says_so(three_segments, owner, shop):
     body = owner.get(url("segments", shop), {"q": "tea"}).content.decode()
     assert "No segment matches “tea”." in body and 'id="segments-table"' not in body
+
+
+def test_an_empty_bought_items_is_refused_with_the_builders_message(account, owner):
+    parts = [{"criteria": [{"type": "bought_items", "minPurchases": 2}]}]
+
+    preview = owner.post(
+        reverse("web:preview", kwargs={"aid": account.aid}),
+        json.dumps({"parts": parts}),
+        content_type="application/json",
+    ).json()
+    saved = owner.post(
+        reverse("web:segment-new", kwargs={"aid": account.aid}), {"name": "Empty", "parts": json.dumps(parts)}
+    )
+
+    expected = {
+        "path": "parts[0].criteria[0].items",
+        "message": "Choose at least one item or group, or “any purchase”.",
+    }
+    assert preview["errors"] == [expected]
+    assert saved.status_code == 400 and expected in saved.context["builder"]["errors"]
+    assert not Segment.objects.exists()
