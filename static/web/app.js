@@ -51,6 +51,26 @@
           scales: { y: { beginAtZero: true, grid: { color: palette.grid } }, x: { grid: { display: false } } } }
       });
     },
+    // A customer's spend per month: net (what segments count) beside gross, every month a bar (0 when they bought
+    // nothing), the currency on the axis.
+    spend: function (canvas, data) {
+      return new window.Chart(canvas, {
+        type: "bar",
+        data: { labels: data.labels, datasets: [
+          { label: "Net (without tax)", data: data.net, backgroundColor: palette.primary },
+          { label: "Gross (with tax)", data: data.gross, backgroundColor: palette.soft, borderColor: palette.primary, borderWidth: 1 }
+        ] },
+        options: { maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
+          plugins: { legend: { position: "bottom" },
+            tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + money(c.parsed.y, data.currency); },
+              footer: function (items) { var n = data.purchases[items[0].dataIndex]; return n + " purchase" + (n === 1 ? "" : "s"); } } } },
+          scales: {
+            y: { beginAtZero: true, grid: { color: palette.grid }, title: { display: true, text: data.currency },
+              ticks: { callback: grouped } },
+            x: { grid: { display: false }, ticks: { maxTicksLimit: 12 } }
+          } }
+      });
+    },
     bar: function (canvas, data) {
       return new window.Chart(canvas, {
         type: "bar",
