@@ -99,3 +99,180 @@ def test_duplicate_with_changes_moves_the_segment_link_to_the_corrected_rule(
     links = page.locator("#segment-links")
     expect(links).to_contain_text("Regulars 10%")
     expect(links).not_to_contain_text("Inactive rule")
+
+
+@pytest.fixture
+def empty_shop(transactional_db):
+    """An account and its owner, without receipts."""
+    from loyalty.accounts.scopes import Role
+    from tests.accounts.factories import AccountFactory, MembershipFactory, UserFactory
+
+    account = AccountFactory(aid="T00000001", name="Demo Shop")
+    MembershipFactory(user=UserFactory(username="demo"), account=account, role=Role.OWNER)
+    return account
+
+
+def test_the_spend_chart_shows_months_without_purchases_as_zero(page, empty_shop, shot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from receipts.models import Customer
+    from tests.web.shop import ingest, receipt_doc
+
+    # a customer who bought about five months ago and again this week: the months between are a gap
+    ingest(
+        empty_shop,
+        [
+            receipt_doc(1, customer="C1", gross=40000, days_ago=150),
+            receipt_doc(2, customer="C1", gross=12000, days_ago=1),
+        ],
+    )
+    customer = Customer.objects.get(account=empty_shop, customer_id="C1")
+    tz = empty_shop.tz
+    first = (timezone.now() - timedelta(days=150, minutes=1)).astimezone(tz).strftime("%Y-%m")
+    last = (timezone.now() - timedelta(days=1, minutes=2)).astimezone(tz).strftime("%Y-%m")
+
+    sign_in(page)
+    page.goto(f"/a/{empty_shop.aid}/customers/{customer.pk}/")
+    canvas = page.locator("#spend-chart")
+    expect(canvas).to_be_visible()
+    drawn = page.evaluate(
+        """() => {
+          const chart = Chart.getChart(document.getElementById("spend-chart"));
+          return {labels: chart.data.labels, net: chart.data.datasets[0].data, gross: chart.data.datasets[1].data,
+                  axis: chart.options.scales.y.title.text};
+        }"""
+    )
+
+    # every month from the first purchase is a bar; the months between the two purchases are there, at 0
+    assert drawn["labels"][0] == first and last in drawn["labels"]
+    assert len(drawn["labels"]) >= 5
+    assert drawn["gross"][0] == 400 and drawn["net"][0] == 380
+    assert drawn["gross"][1:4] == [0, 0, 0] and drawn["net"][1:4] == [0, 0, 0]
+    assert sum(drawn["gross"]) == 520
+    assert drawn["axis"] == "NOK"  # units on the axis
+    # net beside gross in the totals, and what they buy most
+    expect(page.locator("#stat-spend")).to_contain_text("gross")
+    expect(page.locator("#customer-top")).to_contain_text("Coffee")
+    _both_widths(page, shot, "customer-spend-chart")
+
+
+def _segments_of_three_sizes(account):
+    from django.utils import timezone
+
+    from segments.models import Segment
+    from segments.services.segments import segment_create
+
+    parts = [{"criteria": [{"type": "transaction_count", "min": 1}]}]
+    sizes = {"Coffee lovers": (120, 2), "Lapsed coffee buyers": (40, 0), "Big spenders": (15, 5)}
+    now = timezone.now()
+    for name, (size, hours_ago) in sizes.items():
+        made = segment_create(account=account, data={"name": name, "parts": parts}, actor="e2e")
+        Segment.objects.filter(pk=made.pk).update(
+            customers_count=size, calculated_at=now - timezone.timedelta(hours=hours_ago)
+        )
+
+
+def _names(page) -> list[str]:
+    return page.locator("#segments-table tbody tr td:first-child a").all_inner_texts()
+
+
+def test_the_segments_list_is_searched_and_sorted(page, empty_shop, shot):
+    _segments_of_three_sizes(empty_shop)
+    sign_in(page)
+    page.goto(f"/a/{empty_shop.aid}/segments/")
+    assert _names(page) == ["Big spenders", "Coffee lovers", "Lapsed coffee buyers"]
+
+    # sorted by size from the column header
+    page.locator("#segments-table thead").get_by_role("link", name="Customers").click()
+    page.wait_for_url("**sort=largest**")
+    assert _names(page) == ["Coffee lovers", "Lapsed coffee buyers", "Big spenders"]
+
+    # searched, keeping the order; then sorted by the last calculation
+    page.get_by_label("Search").fill("coffee")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**q=coffee**")
+    assert _names(page) == ["Coffee lovers", "Lapsed coffee buyers"]
+    page.get_by_label("Sort by").select_option("recent")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**sort=recent**")
+    assert _names(page) == ["Lapsed coffee buyers", "Coffee lovers"]
+    _both_widths(page, shot, "segments-search-sort")
+
+    # nothing matches: the page says so
+    page.get_by_label("Search").fill("tea")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#segments-none")).to_contain_text("No segment matches “tea”")
+
+
+@pytest.mark.allow_console("status of 400")
+def test_the_builder_waits_for_a_touch_and_a_failed_save_focuses_the_first_error(page, demo_shop, shot):
+    from segments.models import Segment
+
+    sign_in(page)
+    page.goto(f"/a/{demo_shop.aid}/segments/new/")
+    part = page.locator("[data-part='0']")
+    part.get_by_label("Criterion", exact=True).select_option("transaction_amount")
+    # the preview found the criterion incomplete, but nobody typed yet: no error is shown
+    expect(page.locator("#preview-status")).to_have_text("Fill in the criteria to count the customers.")
+    expect(page.locator("#segment-form .field-error")).to_have_count(0)
+    expect(part.locator(".criterion-help")).to_contain_text("net amounts (without tax)")
+
+    # saving without a name: the name's error shows and has the focus
+    page.get_by_role("button", name="Save and calculate").click()
+    expect(page.locator("#id_name-error")).to_have_text("Give the segment a name.")
+    assert page.evaluate("document.activeElement.id") == "id_name"
+    # the criterion's problem is in the labels' words, never the API's field names
+    amount = part.locator("[data-path='parts[0].criteria[0].fromAmount'] .field-error")
+    expect(amount).to_have_text("Give at least one of: “From amount”, “To amount”.")
+    assert "fromAmount" not in page.locator("#segment-form").inner_text()
+
+    # named, saved again: the criterion's field is the first error, scrolled to and focused
+    page.get_by_label("Name").fill("Spenders")
+    page.get_by_role("button", name="Save and calculate").click()
+    expect(amount).to_be_visible()
+    focused = part.locator("[data-path='parts[0].criteria[0].fromAmount'] input")
+    expect(focused).to_be_focused()
+    assert focused.evaluate(
+        "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+    )
+    _both_widths(page, shot, "segment-builder-first-error")
+    assert not Segment.objects.exists()
+
+    # an empty "Bought items or groups" is refused on its field
+    part.get_by_label("Criterion", exact=True).select_option("bought_items")
+    part.get_by_label("At least N purchases").fill("2")
+    page.get_by_role("button", name="Save and calculate").click()
+    items = part.locator("[data-path='parts[0].criteria[0].items'] .field-error")
+    expect(items).to_have_text("Choose at least one item or group, or “any purchase”.")
+    assert not Segment.objects.exists()
+
+
+@pytest.mark.allow_console("status of 400")
+def test_a_failed_push_focuses_its_first_error(page, demo_shop, shot):
+    from segments.services.segments import segment_create
+
+    segment = segment_create(
+        account=demo_shop,
+        data={"name": "Regulars", "parts": [{"criteria": [{"type": "transaction_count", "min": 3}]}]},
+        actor="e2e",
+    )
+    sign_in(page)
+    page.set_viewport_size(PHONE)
+    page.goto(f"/a/{demo_shop.aid}/segments/{segment.uuid}/")
+    # the push form explains its choices in the page
+    expect(page.locator("#push-how")).to_contain_text("customers who joined get the rule too")
+    expect(page.locator("#push-how")).to_contain_text("“Take back”")
+    expect(page.locator("#stat-clv")).to_contain_text("Customer lifetime value")
+    page.get_by_label("Discount rule", exact=True).select_option("new")
+    page.get_by_label("Rule name", exact=True).fill("")
+    page.get_by_role("button", name="Push to rule").click()
+
+    # the page comes back with the form's errors; the first field in error has the focus, in view
+    name = page.get_by_label("Rule name", exact=True)
+    expect(name).to_be_focused()
+    assert name.evaluate("e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
+    expect(page.locator("#push-form .field-error").first).to_have_text("Required for a new rule.")
+    _no_sideways_scroll(page)
+    shot(page, "segment-push-first-error-390")
