@@ -502,3 +502,8 @@ def test_an_empty_bought_items_is_refused_with_the_builders_message(account, own
     assert preview["errors"] == [expected]
     assert saved.status_code == 400 and expected in saved.context["builder"]["errors"]
     assert not Segment.objects.exists()
+
+
+def test_the_segment_page_names_its_stores(segment, owner, shop):
+    body = owner.get(url("segment", shop, segment_id=segment.uuid)).content.decode()
+    assert "Bought in stores: stores Store S2 (S2)" in body

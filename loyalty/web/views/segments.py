@@ -17,7 +17,7 @@ from loyalty.web.criteria_ui import catalogue
 from loyalty.web.csv_export import csv_response
 from loyalty.web.errors import domain_errors
 from loyalty.web.formatting import exponent, local
-from loyalty.web.forms import RULE_FIELDS, PushForm, SegmentListForm
+from loyalty.web.forms import RULE_FIELDS, PushForm, SegmentListForm, store_label
 from loyalty.web.views.customers import reason_words
 from receipts import selectors as receipts
 from segments import selectors
@@ -200,6 +200,7 @@ def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None,
             "members_more": more,
             "q": search,
             "parts": services._public(segment.definition.get("parts", [])),
+            "store_labels": {sid: store_label(sid, name) for sid, name in receipts.stores_for_account(account=account)},
             "push_form": push_form or PushForm(account=account, rules=_live_rules(account)),
             "pushes": recent_pushes,
             "pushes_open": any(p.status in ("queued", "running") for p in recent_pushes),
