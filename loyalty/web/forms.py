@@ -222,7 +222,7 @@ class RuleForm(RuleFieldsMixin, forms.Form):
 
     # what Dintero's rules never change in an update (see discounts.documents.update_problems)
     FIXED = ("purchase_from", "reward_type", "reward_value")
-    FIXED_HELP = "Fixed once the rule exists: to change it, duplicate the rule with changes."
+    FIXED_HELP = "Fixed once the rule exists (see above)."
 
     def __init__(self, *args, account, stores, fixed: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

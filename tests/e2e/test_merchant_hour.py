@@ -26,6 +26,16 @@ def _both_widths(page, shot, name: str) -> None:
     page.set_viewport_size({"width": 1366, "height": 900})
 
 
+def _readme_shot(page, name: str, *, top: int = 0, height: int = 760) -> None:
+    """A 1366 px wide part of the page, small enough for the README (static/docs/ holds the chosen ones)."""
+    from tests.e2e.conftest import SCREENSHOTS
+
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.screenshot(
+        path=str(SCREENSHOTS / f"readme-{name}.png"), clip={"x": 0, "y": top, "width": 1366, "height": height}
+    )
+
+
 def _holders(rule) -> set[str]:
     from discounts.models import DiscountRef
 
@@ -80,6 +90,7 @@ def test_duplicate_with_changes_moves_the_segment_link_to_the_corrected_rule(
     expect(page.get_by_label("Move the old rule's segment links", exact=False)).to_be_checked()
     expect(page.locator("#duplicate-options")).to_contain_text("segment “Regulars”")
     _both_widths(page, shot, "rule-duplicate")
+    _readme_shot(page, "rule-duplicate", top=0, height=1000)
     page.get_by_role("button", name="Create the new rule").click()
 
     # the new rule's page; the moved link's first sync gives it to every member
@@ -156,6 +167,7 @@ def test_the_spend_chart_shows_months_without_purchases_as_zero(page, empty_shop
     expect(page.locator("#stat-spend")).to_contain_text("gross")
     expect(page.locator("#customer-top")).to_contain_text("Coffee")
     _both_widths(page, shot, "customer-spend-chart")
+    _readme_shot(page, "customer", top=0, height=740)
 
 
 def _segments_of_three_sizes(account):
@@ -199,6 +211,7 @@ def test_the_segments_list_is_searched_and_sorted(page, empty_shop, shot):
     page.wait_for_url("**sort=recent**")
     assert _names(page) == ["Lapsed coffee buyers", "Coffee lovers"]
     _both_widths(page, shot, "segments-search-sort")
+    _readme_shot(page, "segments", top=0, height=520)
 
     # nothing matches: the page says so
     page.get_by_label("Search").fill("tea")
