@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
@@ -195,6 +195,34 @@ def segments_overview(*, account: Account, limit: int | None = None, active_only
     return list(queryset[:limit] if limit else queryset)
 
 
+# the segments list's orders; nulls (never calculated) last either way
+SEGMENT_ORDERS = {
+    "name": ("name", "id"),
+    "largest": ("-customers_count", "name", "id"),
+    "smallest": ("customers_count", "name", "id"),
+    "recent": (F("calculated_at").desc(nulls_last=True), "name", "id"),
+    "oldest": (F("calculated_at").asc(nulls_last=True), "name", "id"),
+}
+SEGMENT_STATES = ("active", "inactive", "paused")
+
+
+def segments_list(
+    *, account: Account, search: str | None = None, state: str | None = None, order: str = "name", limit: int = 500
+) -> list[Segment]:
+    """The segments page: one account's segments (an account has tens to hundreds: read through the account's
+    index and sorted in the statement, never counted), found by a part of the name or description, in one state."""
+    queryset = Segment.objects.filter(account=account).select_related("account")
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    if state == "active":
+        queryset = queryset.filter(active=True, paused_at__isnull=True)
+    elif state == "inactive":
+        queryset = queryset.filter(active=False)
+    elif state == "paused":
+        queryset = queryset.filter(paused_at__isnull=False)
+    return list(queryset.order_by(*SEGMENT_ORDERS.get(order, SEGMENT_ORDERS["name"]))[:limit])
+
+
 RECENT_RUNS_DAYS = 7
 
 
@@ -238,6 +266,32 @@ def segment_members_stream(*, segment: Segment, chunk: int = 2000) -> Iterator[t
         segment_members(segment=segment)
         .order_by("customer_id")
         .values_list("customer_id", "first_name", "last_name", "email", "phone")
+        .iterator(chunk_size=chunk)
+    )
+
+
+EXPORT_COLUMNS = (
+    "customer_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "member_since",
+    "purchases",
+    "net_total",
+    "gross_total",
+)
+
+
+def segment_members_export(*, segment: Segment, chunk: int = 2000) -> Iterator[tuple]:
+    """segment_members_stream with when each member entered (their open span in the ledger: one probe of its
+    index per member) and their lifetime purchases and spend; in EXPORT_COLUMNS order."""
+    since = MembershipSpan.objects.filter(segment=segment, customer=OuterRef("pk"), left_at__isnull=True)
+    return (
+        segment_members(segment=segment)
+        .annotate(member_since=Subquery(since.order_by("-entered_at").values("entered_at")[:1]))
+        .order_by("customer_id")
+        .values_list(*EXPORT_COLUMNS)
         .iterator(chunk_size=chunk)
     )
 

@@ -18,6 +18,8 @@ CATALOGUE: list[dict[str, Any]] = [
         "group": GROUPS.index(criterion.group),
         "label": criterion.label,
         "fields": [field.builder_input() for field in criterion.fields],
+        "counts": criterion.what_counts(),
+        "example": criterion.example_words(),
     }
     for kind, criterion in CRITERIA.items()
 ]

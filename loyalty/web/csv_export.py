@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from django.http import StreamingHttpResponse
 
@@ -42,5 +44,16 @@ def csv_response(*, filename: str, header: list[str], rows: Iterable[Iterable[An
             yield writer.writerow([spreadsheet_cell(value) for value in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition(filename)
     return response
+
+
+UNSAFE_IN_FILENAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment named as people named it ("Vår kunder.csv"): the UTF-8 name for browsers (RFC 6266), an
+    ASCII fallback for the rest; characters no file system takes become "-"."""
+    cleaned = UNSAFE_IN_FILENAMES.sub("-", filename).strip(" .-") or "export.csv"
+    ascii_name = unicodedata.normalize("NFKD", cleaned).encode("ascii", "ignore").decode() or "export.csv"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(cleaned)}"

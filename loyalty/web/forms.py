@@ -20,6 +20,11 @@ class AmountField(forms.CharField):
         self.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
 
 
+def store_label(store_id: str, name: str | None) -> str:
+    """A store as people know it, with the id the tills use: "Oslo City (S001)"."""
+    return f"{name} ({store_id})" if name and name != store_id else store_id
+
+
 class ReceiptFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=255, label="Search")
     store = forms.MultipleChoiceField(required=False, label="Store")
@@ -38,7 +43,7 @@ class ReceiptFilterForm(forms.Form):
     def __init__(self, data, *, account, stores: list[tuple[str, str]], statuses: list[str]):
         super().__init__(data)
         self.account = account
-        self.fields["store"].choices = [(sid, f"{name or sid} ({sid})" if name else sid) for sid, name in stores]
+        self.fields["store"].choices = [(sid, store_label(sid, name)) for sid, name in stores]
         self.fields["status"].choices = [("", "Any"), *[(s, s) for s in statuses]]
 
     def add_prefix(self, field_name):
@@ -215,13 +220,21 @@ class RuleForm(RuleFieldsMixin, forms.Form):
     store_ids = forms.MultipleChoiceField(required=False, label="Only in stores")
     reward_usage = forms.IntegerField(required=False, min_value=1, label="Uses per customer")
 
-    def __init__(self, *args, account, stores, **kwargs):
+    # what Dintero's rules never change in an update (see discounts.documents.update_problems)
+    FIXED = ("purchase_from", "reward_type", "reward_value")
+    FIXED_HELP = "Fixed once the rule exists (see above)."
+
+    def __init__(self, *args, account, stores, fixed: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account
         self._rule_fields(required=True)
-        self.fields["store_ids"].choices = [(sid, name or sid) for sid, name in stores]
+        self.fields["store_ids"].choices = [(sid, store_label(sid, name)) for sid, name in stores]
         order = ["name", "active", "private", "purchase_from", "purchase_to", "reward_type", "reward_value"]
         self.order_fields(order)
+        self.fixed = fixed
+        for name in self.FIXED if fixed else ():
+            self.fields[name].disabled = True
+            self.fields[name].help_text = self.FIXED_HELP
 
     def clean(self):
         cleaned = super().clean()
@@ -242,6 +255,9 @@ class RuleForm(RuleFieldsMixin, forms.Form):
     def document(self) -> dict:
         data = self.cleaned_data
         document = self._document()
+        if self.fixed:
+            # an update leaves them as they are (the fields only show them)
+            del document["reward"], document["requirement"]["purchase_from"]
         document.update(
             active=data["active"],
             private=data["private"],
@@ -294,3 +310,36 @@ class RuleForm(RuleFieldsMixin, forms.Form):
             "store_ids": requirement.get("store_ids", []),
             "reward_usage": (document.get("limitation") or {}).get("discount_reward_usage"),
         }
+
+
+class RuleDuplicateForm(RuleForm):
+    """A new rule from an old one's values, and what happens to the old one."""
+
+    deactivate_source = forms.BooleanField(required=False, initial=True, label="Deactivate the old rule")
+    move_links = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Move the old rule's segment links to the new rule (its segments' members get the new rule)",
+    )
+
+
+class SegmentListForm(forms.Form):
+    """The segments list's search, state filter and order (query parameters)."""
+
+    q = forms.CharField(required=False, max_length=255, label="Search")
+    state = forms.ChoiceField(
+        required=False,
+        label="State",
+        choices=[("", "Any"), ("active", "Active"), ("inactive", "Inactive"), ("paused", "Paused")],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        label="Sort by",
+        choices=[
+            ("name", "Name"),
+            ("largest", "Size, largest first"),
+            ("smallest", "Size, smallest first"),
+            ("recent", "Last calculated, newest first"),
+            ("oldest", "Last calculated, oldest first"),
+        ],
+    )

@@ -52,4 +52,5 @@ urlpatterns = [
     path("a/<aid:aid>/discount-rules/new/", rules.rule_new, name="rule-new"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/", rules.rule_detail, name="rule"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/edit/", rules.rule_edit, name="rule-edit"),
+    path("a/<aid:aid>/discount-rules/<uuid:rule_id>/duplicate/", rules.rule_duplicate_page, name="rule-duplicate"),
 ]

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import NamedTuple
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 
 from loyalty.accounts.models import Account
+from loyalty.core.sql import raw_cursor
 from receipts.errors import InvalidCursor, ReceiptNotFound
 from receipts.models import Customer, Receipt
 from receipts.readmodels.queries import customer_search_q
 from receipts.selectors.paging import KeysetPage
+from receipts.sql import reads
 
 
 def customer_find(*, account: Account, customer_id: str) -> Customer | None:
     return Customer.objects.filter(account=account, customer_id=customer_id).first()
+
+
+def customer_pks(*, account: Account, customer_ids: list[str]) -> dict[str, int]:
+    """customer id → the page's key (pk) for those of `customer_ids` the account knows: one index lookup each."""
+    rows = Customer.objects.filter(account=account, customer_id__in=customer_ids).values_list("customer_id", "pk")
+    return dict(rows)
 
 
 def customer_get(*, account: Account, pk: int) -> Customer:
@@ -67,16 +76,39 @@ def customer_receipts_recent(*, customer: Customer, limit: int) -> list[Receipt]
     )
 
 
-def customer_spend_by_month(*, customer: Customer, tz: tzinfo) -> list[tuple[str, int, int]]:
-    """(YYYY-MM in the account's timezone, purchases, gross) over the customer's receipts index."""
+def customer_spend_by_month(*, customer: Customer, tz: tzinfo) -> list[tuple[str, int, int, int]]:
+    """(YYYY-MM in the account's timezone, purchases, gross, net) of the months with purchases, over the customer's
+    receipts index."""
     rows = (
         Receipt.objects.filter(account_id=customer.account_id, customer_pk=customer, is_purchase=True)
         .annotate(month=TruncMonth("purchase_at", tzinfo=tz))
         .values("month")
-        .annotate(n=Count("id"), gross=Sum("gross_amount"))
+        .annotate(n=Count("id"), gross=Sum("gross_amount"), net=Sum("net_amount"))
         .order_by("month")
     )
-    return [(row["month"].strftime("%Y-%m"), row["n"], row["gross"] or 0) for row in rows]
+    return [(row["month"].strftime("%Y-%m"), row["n"], row["gross"] or 0, row["net"] or 0) for row in rows]
+
+
+class TopCode(NamedTuple):
+    code: str
+    name: str
+    lines: int
+    net: int
+
+
+TOP_FROM_RECEIPTS = 500
+
+
+def customer_top_codes(*, customer: Customer, limit: int = 5) -> dict[str, list[TopCode]]:
+    """What the customer buys most, by net amount: {"items": […], "groups": […]} over the lines of their latest
+    TOP_FROM_RECEIPTS purchases (returned lines do not count). Two statements on the customer's receipts index."""
+    params = {"customer": customer.pk, "receipts": TOP_FROM_RECEIPTS, "limit": limit}
+    cur = raw_cursor()
+    found = {}
+    for key, query in (("items", reads.CUSTOMER_TOP_ITEMS), ("groups", reads.CUSTOMER_TOP_GROUPS)):
+        cur.execute(query, params)
+        found[key] = [TopCode(*row) for row in cur.fetchall()]
+    return found
 
 
 def customers_buying(*, account: Account, start: datetime, end: datetime) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loyalty.core.sql import sql
-from receipts.models import Customer, IngestBatch, ItemCode
+from receipts.models import Customer, IngestBatch, ItemCode, Receipt
 from receipts.sql import model_parts, statement
 
 # (kind, value) pairs → the codes that exist. Params: kinds, values, account id.
@@ -44,3 +44,42 @@ def customer_segment_json(per_customer: str) -> str:
     """Dintero's customer_segment body from a compiled queryset of {customer, purchases}: its text, whose values
     stay parameters of the execution."""
     return _SEGMENT_JSON.format(per_customer=sql.SQL(per_customer), **_SEGMENT_PARTS).as_string()
+
+
+# What one customer buys most: the lines of their latest purchases (the receipt_customer_time index, newest first,
+# at most %(receipts)s receipts), returned lines left out, grouped by item and by group; net per code, most first.
+# Params: customer, receipts, limit.
+_CUSTOMER_LINES = """
+    WITH latest AS (
+        SELECT r.{receipt.document} AS document FROM {receipt} r
+        WHERE r.{receipt.customer_pk} = %(customer)s AND r.{receipt.is_purchase}
+        ORDER BY r.{receipt.purchase_at} DESC, r.{receipt.id} DESC LIMIT %(receipts)s
+    ), lines AS (
+        SELECT line FROM latest, jsonb_array_elements(
+            CASE WHEN jsonb_typeof(latest.document -> 'items') = 'array' THEN latest.document -> 'items' ELSE '[]' END
+        ) AS line
+        WHERE jsonb_typeof(line) = 'object' AND coalesce(line ->> 'is_return_item', 'false') <> 'true'
+    )
+"""
+_NET = "CASE WHEN jsonb_typeof(line -> 'net_amount') = 'number' THEN (line ->> 'net_amount')::numeric ELSE 0 END"
+CUSTOMER_TOP_ITEMS = statement(
+    _CUSTOMER_LINES
+    + f"""
+    SELECT line ->> 'id', max(coalesce(line ->> 'description', '')), count(*), sum({_NET})::bigint
+    FROM lines WHERE coalesce(line ->> 'id', '') <> ''
+    GROUP BY 1 ORDER BY 4 DESC, 3 DESC, 1 LIMIT %(limit)s
+    """,
+    {"receipt": Receipt},
+)
+CUSTOMER_TOP_GROUPS = statement(
+    _CUSTOMER_LINES
+    + f"""
+    SELECT g ->> 'id', max(coalesce(g ->> 'name', '')), count(*), sum({_NET})::bigint
+    FROM lines, jsonb_array_elements(
+        CASE WHEN jsonb_typeof(line -> 'groups') = 'array' THEN line -> 'groups' ELSE '[]' END
+    ) AS g
+    WHERE jsonb_typeof(g) = 'object' AND coalesce(g ->> 'id', '') <> ''
+    GROUP BY 1 ORDER BY 4 DESC, 3 DESC, 1 LIMIT %(limit)s
+    """,
+    {"receipt": Receipt},
+)

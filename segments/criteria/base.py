@@ -123,6 +123,10 @@ class Fields:
     def _err(self, name: str, message: str, code: str = "invalid") -> None:
         self.errors.append((f"{self.path}.{name}", message, code))
 
+    def fail(self, name: str, message: str, code: str = "invalid") -> None:
+        """A problem a criterion's own check finds, on its field `name`."""
+        self._err(name, message, code)
+
     def _get(self, name: str, required: bool) -> Any:
         value = self.raw.get(name)
         if value is None and required:

@@ -21,6 +21,30 @@ WHAT_AND_WHERE = "What and where they bought"
 PROFILE = "Customer profile"
 GROUPS = (PURCHASES, WHAT_AND_WHERE, PROFILE)
 
+# What the builder says each criterion reads (receipts.models.NON_PURCHASE_STATUSES are not purchases).
+PURCHASES_COUNT = "Counts purchases: every receipt except voided, cancelled and training ones."
+SPEND_COUNTS = (
+    "Adds up net amounts (without tax) of purchases; voided, cancelled and training receipts do not count. "
+    "Lists show gross (with tax) beside net."
+)
+LINES_COUNT = (
+    "Counts purchases with a matching line; voided, cancelled and training receipts and returned lines do not count."
+)
+COUNTS_BY_TYPE = {
+    "average_transaction_amount": "Net amount (without tax) of all purchases divided by their number; voided, "
+    "cancelled and training receipts do not count.",
+    "purchase_period": "Looks for a purchase on those days; voided, cancelled and training receipts do not count.",
+    "last_purchase_n_days_before": "Looks at the day of the latest purchase (not a voided, cancelled or training "
+    "receipt).",
+    "last_transaction_between_days": "Looks at the day of the latest purchase (not a voided, cancelled or training "
+    "receipt).",
+    "member_registration_date": "Looks at the day of the customer's first receipt.",
+    "transaction_percent_in_channel": "Purchases in that store as a share of all their purchases; voided, cancelled "
+    "and training receipts do not count.",
+    "customer_list": "Customers named in the list, by customer id, e-mail or phone; receipts do not matter.",
+    "customer_csv_list": "Customers named in the file's first column; receipts do not matter.",
+}
+
 # The builder's input kinds, and how each validates.
 KINDS = frozenset(
     {"int", "decimal", "amount", "date", "text", "store", "textarea", "choice", "tokens", "stores", "keys",
@@ -122,6 +146,35 @@ class Criterion:
     stored: ClassVar[tuple[str, ...]] = ()
     matches: ClassVar[str]  # the README: a customer matches when …
     example: ClassVar[dict[str, Any]]  # a valid criterion (without its type), shown in the README
+    counts: ClassVar[str] = ""  # the builder: which amount and which receipts count (default: by group and fields)
+
+    def what_counts(self) -> str:
+        """The builder's plain words for which receipts, and which amount, this criterion reads."""
+        if self.counts or self.type in COUNTS_BY_TYPE:
+            return self.counts or COUNTS_BY_TYPE[self.type]
+        if self.group == PROFILE:
+            return "Reads the customer's profile, as their latest receipts describe it."
+        if any(declared.kind == "amount" for declared in self.fields):
+            return SPEND_COUNTS
+        if self.group == WHAT_AND_WHERE:
+            return LINES_COUNT
+        return PURCHASES_COUNT
+
+    def example_words(self) -> str:
+        """The declared example in the builder's words: "At least 5", "Stores S001, S007"."""
+        words = []
+        for declared in self.fields:
+            value = self.example.get(declared.name)
+            if value is None or declared.kind == "textarea":
+                continue
+            if isinstance(value, list):
+                value = ", ".join(
+                    " ".join(str(v) for v in item.values()) if isinstance(item, dict) else str(item) for item in value
+                )
+            elif isinstance(value, bool):
+                value = "yes" if value else "no"
+            words.append(f"{declared.label} {value}")
+        return "; ".join(words)
 
     def validate(self, f: Fields) -> None:
         if self.one_of:

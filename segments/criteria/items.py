@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q
 
 from receipts.readmodels import queries as receipts
-from segments.criteria.base import NEVER, Context
+from segments.criteria.base import NEVER, Context, Fields
 from segments.criteria.declaration import WHAT_AND_WHERE, Criterion, Field, dates
 
 
@@ -147,11 +147,31 @@ class BoughtItems(Criterion):
             maximum=100_000,
             note="(default 1)",
         ),
+        Field(
+            "anyPurchase",
+            "Or: any purchase",
+            "choice",
+            required=False,
+            boolean=True,
+            choices=(("false", "No: the items and groups above"), ("true", "Yes: every purchase counts")),
+            note="(true instead of `items`: every purchase counts)",
+            ui=(("optional", True),),
+        ),
     )
     ranges = (("purchaseFrom", "purchaseTo"),)
     ours = True
-    matches = "at least `minPurchases` purchases match Dintero's receipt filter (below)"
+    matches = (
+        "at least `minPurchases` purchases match Dintero's receipt filter (below); `items` or `anyPurchase` is needed"
+    )
     example = {"items": [{"group": "G0003"}], "minPurchases": 3}
+
+    def check(self, f: Fields) -> None:
+        # an empty filter once counted every buyer as having "bought" something: saying so must be deliberate
+        items, any_purchase = f.raw.get("items"), f.raw.get("anyPurchase")
+        if items is None and any_purchase is not True:
+            f.fail("items", "Choose at least one item or group, or “any purchase”.", "required")
+        elif items and any_purchase is True:
+            f.fail("anyPurchase", "Choose items and groups or “any purchase”, not both.")
 
     def q(self, v: dict, ctx: Context) -> Q:
         start, end = ctx.period(v.get("purchaseFrom"), v.get("purchaseTo"))

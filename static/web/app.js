@@ -51,6 +51,26 @@
           scales: { y: { beginAtZero: true, grid: { color: palette.grid } }, x: { grid: { display: false } } } }
       });
     },
+    // A customer's spend per month: net (what segments count) beside gross, every month a bar (0 when they bought
+    // nothing), the currency on the axis.
+    spend: function (canvas, data) {
+      return new window.Chart(canvas, {
+        type: "bar",
+        data: { labels: data.labels, datasets: [
+          { label: "Net (without tax)", data: data.net, backgroundColor: palette.primary },
+          { label: "Gross (with tax)", data: data.gross, backgroundColor: palette.soft, borderColor: palette.primary, borderWidth: 1 }
+        ] },
+        options: { maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
+          plugins: { legend: { position: "bottom" },
+            tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + money(c.parsed.y, data.currency); },
+              footer: function (items) { var n = data.purchases[items[0].dataIndex]; return n + " purchase" + (n === 1 ? "" : "s"); } } } },
+          scales: {
+            y: { beginAtZero: true, grid: { color: palette.grid }, title: { display: true, text: data.currency },
+              ticks: { callback: grouped } },
+            x: { grid: { display: false }, ticks: { maxTicksLimit: 12 } }
+          } }
+      });
+    },
     bar: function (canvas, data) {
       return new window.Chart(canvas, {
         type: "bar",
@@ -157,6 +177,27 @@
     });
   }
 
+  // A form sent back with errors: bring the first one into view and put the cursor in its field, so a person
+  // does not have to hunt for it (the push form sits far down the segment page). The builder does its own.
+  function focusFirstError(root) {
+    var scope = root || document;
+    var error = scope.querySelector("form:not(#segment-form) .field-error") ||
+      scope.querySelector("form:not(#segment-form) .form-error");
+    if (!error) return null;
+    var field = error.closest(".field, .form-error") || error;
+    var control = field.querySelector("input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])");
+    if (!control && field.classList.contains("form-error")) {
+      field.setAttribute("tabindex", "-1");
+      control = field;
+    }
+    if (!control) return null;
+    if (control !== field) control.setAttribute("aria-invalid", "true");
+    control.scrollIntoView({ block: "center" });
+    control.focus({ preventScroll: true });
+    return control;
+  }
+  window.loyaltyFocusFirstError = focusFirstError;
+
   document.addEventListener("DOMContentLoaded", function () {
     initNavToggle();
     initMenus();
@@ -165,5 +206,6 @@
     initConfirm();
     initAutoSubmit();
     initToggles();
+    focusFirstError();
   });
 })();

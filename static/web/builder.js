@@ -34,10 +34,17 @@
     this.suggestUrl = form.dataset.suggestUrl;
     this.timer = null;
     this.sequence = 0;
-    // a fresh form is not wrong yet: field errors wait until the user has changed something
-    this.touched = Boolean((data.errors || []).length) || Boolean((data.parts || []).length);
+    // A fresh criterion is not wrong yet: its errors wait until one of its fields was changed, or the form was
+    // sent (a definition sent back by the server shows all of them).
+    this.touchedPaths = {};
+    this.submitted = Boolean((data.errors || []).length) || Boolean(form.querySelector(".field-error"));
+    this.editing = Boolean((data.parts || []).length);
+    this.lastErrors = [];
+    this.version = 0;
+    this.checkedVersion = -1;
     this.render();
     this.showErrors(data.errors || []);
+    if (this.submitted) this.focusFirstError();
     this.schedulePreview(0);
   }
 
@@ -111,9 +118,38 @@
     });
   };
 
-  Builder.prototype.changed = function () {
-    this.touched = true;
+  Builder.prototype.changed = function (path) {
+    this.version += 1;
+    if (path) this.touchedPaths[path] = true;
     this.schedulePreview(400);
+  };
+
+  // "parts[0].criteria[1].fromAmount" → "parts[0].criteria[1]"
+  function criterionOf(path) {
+    var match = /^parts\[\d+\]\.criteria\[\d+\]/.exec(path || "");
+    return match ? match[0] : path;
+  }
+
+  // Whether an error is shown yet: after its criterion was touched, when editing a stored definition, or on save.
+  Builder.prototype.shows = function (error) {
+    if (this.submitted || this.editing) return true;
+    var owner = criterionOf(error.path);
+    return Object.keys(this.touchedPaths).some(function (path) { return criterionOf(path) === owner; });
+  };
+
+  // The validation's message in the labels' words: "Give at least one of: fromAmount, toAmount." names the fields
+  // as the builder labels them.
+  Builder.prototype.inWords = function (error) {
+    var match = /^parts\[(\d+)\]\.criteria\[(\d+)\]/.exec(error.path || "");
+    var part = match && this.parts[Number(match[1])];
+    var criterion = part && part.criteria[Number(match[2])];
+    var spec = criterion && this.types[criterion.type];
+    if (!spec) return error.message;
+    var message = error.message;
+    spec.fields.forEach(function (field) {
+      message = message.replace(new RegExp("\\b" + field.name + "\\b", "g"), "“" + field.label + "”");
+    });
+    return message;
   };
 
   Builder.prototype.render = function () {
@@ -189,10 +225,15 @@
       remove
     ]);
     var fields = el("div", { className: "criterion-fields" });
-    this.types[criterion.type].fields.forEach(function (field) {
+    var spec = this.types[criterion.type];
+    spec.fields.forEach(function (field) {
       fields.appendChild(self.renderField(criterion, field, path));
     });
-    return el("div", { className: "criterion", "data-path": path }, [head, fields]);
+    var help = el("p", { className: "help criterion-help" }, [
+      el("span", { text: spec.counts }),
+      spec.example ? el("span", { text: " Example: " + spec.example + "." }) : null
+    ]);
+    return el("div", { className: "criterion", "data-path": path }, [head, help, fields]);
   };
 
   Builder.prototype.renderField = function (criterion, field, path) {
@@ -202,7 +243,8 @@
     var label = field.label + (field.kind === "amount" ? " (" + this.catalogue.currency + ")" : "");
     var wrapper = el("div", { className: "field" + (field.wide ? " field-wide" : ""), "data-path": path + "." + field.name });
     var input;
-    function set(value) { values[field.name] = value; self.changed(); }
+    var fieldPath = path + "." + field.name;
+    function set(value) { values[field.name] = value; self.changed(fieldPath); }
     switch (field.kind) {
       case "int":
       case "decimal":
@@ -254,8 +296,8 @@
       case "item_objects":
         wrapper.appendChild(el("span", { className: "label", text: field.label }));
         var pair = el("div", { className: "form-grid" });
-        pair.appendChild(this.tokenField(values, "items", "Item ids", "item"));
-        pair.appendChild(this.tokenField(values, "groups", "Group ids", "group"));
+        pair.appendChild(this.tokenField(values, "items", "Item ids", "item", null, null, false, fieldPath));
+        pair.appendChild(this.tokenField(values, "groups", "Group ids", "group", null, null, false, fieldPath));
         wrapper.appendChild(pair);
         return wrapper;
       default: // tokens, key_values, keys
@@ -267,8 +309,9 @@
   };
 
   // A list of values typed one by one (Enter or comma adds), with suggestions from the account's receipts.
-  Builder.prototype.tokenField = function (values, name, label, suggest, options, path, wide) {
+  Builder.prototype.tokenField = function (values, name, label, suggest, options, path, wide, touchPath) {
     var self = this;
+    var mark = path || touchPath;
     var id = nextId("tok");
     var listId = id + "-list";
     var wrapper = el("div", { className: "field" + (wide ? " field-wide" : ""), "data-path": path || null });
@@ -281,7 +324,7 @@
       (values[name] || []).forEach(function (value, index) {
         var button = el("button", { type: "button", "aria-label": "Remove " + value, text: "×" });
         button.addEventListener("click", function () {
-          values[name].splice(index, 1); draw(); self.changed(); input.focus();
+          values[name].splice(index, 1); draw(); self.changed(mark); input.focus();
         });
         tokens.appendChild(el("span", { className: "token", role: "listitem" }, [el("span", { text: value }), button]));
       });
@@ -292,12 +335,12 @@
       values[name] = (values[name] || []);
       if (values[name].indexOf(text) < 0) values[name].push(text);
       input.value = "";
-      draw(); self.changed();
+      draw(); self.changed(mark);
     }
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter" || event.key === ",") { event.preventDefault(); add(); }
       else if (event.key === "Backspace" && !input.value && (values[name] || []).length) {
-        values[name].pop(); draw(); self.changed();
+        values[name].pop(); draw(); self.changed(mark);
       }
     });
     input.addEventListener("change", function () {
@@ -336,8 +379,9 @@
 
   Builder.prototype.showErrors = function (errors) {
     var self = this;
+    this.lastErrors = errors;
     this.clearErrors();
-    errors.forEach(function (error) {
+    errors.filter(function (error) { return self.shows(error); }).forEach(function (error) {
       var path = error.path;
       var target = null;
       while (path && !target) {
@@ -347,11 +391,66 @@
           path = cut > 0 ? path.slice(0, cut) : "";
         }
       }
-      var message = el("p", { className: "field-error", "data-builder-error": "true", text: error.message });
+      var message = el("p", { className: "field-error", "data-builder-error": "true", text: self.inWords(error) });
       if (!target) { self.root.appendChild(message); return; }
       var control = target.querySelector("input, select, textarea");
       if (control && target.classList.contains("field")) control.setAttribute("aria-invalid", "true");
       target.appendChild(message);
+    });
+  };
+
+  // On save: what the latest preview of this very definition found, and a missing name, stop the form here with
+  // every problem shown and the first one focused. When the preview is behind the edits, the server validates the
+  // form as always and the page it sends back focuses the first problem.
+  Builder.prototype.check = function () {
+    var named = this.nameError(!document.getElementById("id_name").value.trim());
+    var known = this.checkedVersion === this.version ? this.lastErrors : [];
+    this.showErrors(known);
+    if (named && !known.length) return true;
+    this.focusFirstError();
+    return false;
+  };
+
+  Builder.prototype.nameError = function (missing) {
+    var input = document.getElementById("id_name");
+    var field = input.closest(".field");
+    var existing = document.getElementById("id_name-error");
+    if (!missing) {
+      if (existing) existing.remove();
+      input.removeAttribute("aria-invalid");
+      field.classList.remove("has-error");
+      return true;
+    }
+    if (!existing) {
+      existing = el("p", { className: "field-error", id: "id_name-error", text: "Give the segment a name." });
+      field.appendChild(existing);
+    }
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", "id_name-error");
+    field.classList.add("has-error");
+    return false;
+  };
+
+  Builder.prototype.focusFirstError = function () {
+    var error = this.form.querySelector(".field-error");
+    if (!error) return;
+    var holder = error.parentNode;
+    var control = holder.querySelector("input:not([type=hidden]), select, textarea");
+    if (!control) { error.setAttribute("tabindex", "-1"); control = error; }
+    control.scrollIntoView({ block: "center" });
+    control.focus({ preventScroll: true });
+  };
+
+  Builder.prototype.fetchPreview = function () {
+    var token = this.form.querySelector("input[name=csrfmiddlewaretoken]").value;
+    return fetch(this.previewUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "application/json" },
+      body: JSON.stringify({ parts: this.serialize() })
+    }).then(function (r) {
+      if (!r.ok) throw new Error("preview " + r.status);
+      return r.json();
     });
   };
 
@@ -365,14 +464,10 @@
   Builder.prototype.preview = function () {
     var self = this;
     var sequence = ++this.sequence;
-    var token = this.form.querySelector("input[name=csrfmiddlewaretoken]").value;
-    fetch(this.previewUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": token, Accept: "application/json" },
-      body: JSON.stringify({ parts: this.serialize() })
-    }).then(function (r) { return r.json(); }).then(function (body) {
+    var version = this.version;
+    this.fetchPreview().then(function (body) {
       if (sequence !== self.sequence) return; // an older answer arriving late
+      self.checkedVersion = version;
       var total = document.getElementById("preview-count");
       var status = document.getElementById("preview-status");
       total.textContent = body.customersCount === null || body.customersCount === undefined ? "–" : body.customersCount.toLocaleString();
@@ -384,10 +479,10 @@
           badge.dataset.count = part.customersCount === null ? "" : String(part.customersCount);
         }
       });
-      var errors = self.touched ? body.errors || [] : [];
-      self.showErrors(errors);
+      self.showErrors(body.errors || []);
       if ((body.errors || []).length) {
-        status.textContent = self.touched ? "Complete the highlighted fields to count the whole segment." : "Fill in the criteria to count the customers.";
+        var shown = self.root.querySelector(".field-error[data-builder-error]");
+        status.textContent = shown ? "Complete the highlighted fields to count the whole segment." : "Fill in the criteria to count the customers.";
       } else {
         status.textContent = "Updated just now.";
       }
@@ -407,8 +502,11 @@
       var selects = builder.root.querySelectorAll("select.criterion-type");
       selects[selects.length - 1].focus();
     });
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (event) {
       document.getElementById("id_parts").value = JSON.stringify(builder.serialize());
+      builder.submitted = true;
+      if (!builder.check()) event.preventDefault();
     });
+    document.getElementById("id_name").addEventListener("input", function () { builder.nameError(false); });
   });
 })();

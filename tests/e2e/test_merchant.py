@@ -102,6 +102,8 @@ def _every_page(account) -> dict[str, str]:
         "rules": reverse("web:rules", kwargs=aid),
         "rule": reverse("web:rule", kwargs={**aid, "rule_id": rule.pk}),
         "rule-form": reverse("web:rule-edit", kwargs={**aid, "rule_id": rule.pk}),
+        "rule-duplicate": reverse("web:rule-duplicate", kwargs={**aid, "rule_id": rule.pk}),
+        "segments-sorted": reverse("web:segments", kwargs=aid) + "?q=reg&sort=largest",
         "api-clients": reverse("web:api-clients", kwargs=aid),
     }
 

@@ -131,6 +131,7 @@ def criteria_cases(rng: random.Random, ref: Reference) -> list[dict]:
             },
             {
                 "type": "bought_items",
+                "anyPurchase": True,
                 "storeIds": rng.sample(STORES, 3),
                 "purchaseFrom": some_day(),
                 "purchaseTo": today.isoformat(),

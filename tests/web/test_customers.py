@@ -31,7 +31,9 @@ def test_the_customer_page_has_profile_totals_chart_receipts_segments_and_rules(
     response = owner.get(reverse("web:customer", kwargs={"aid": shop.aid, "pk": customer.pk}))
     assert response.status_code == 200
     assert [r.receipt_id for r in response.context["receipts"]] == ["R1", "R2", "R6"]
-    assert sum(response.context["chart"]["values"]) == 350.0  # purchases only (R6 was voided)
+    chart = response.context["chart"]
+    assert sum(chart["gross"]) == 350.0 and sum(chart["net"]) == 310.0  # purchases only (R6 was voided)
+    assert chart["labels"][-1] == datetime.now(shop.tz).strftime("%Y-%m") and chart["currency"] == "NOK"
     assert "c1@example.com" in response.content.decode()
 
 
@@ -85,3 +87,75 @@ def test_a_customer_who_never_entered_a_segment_says_so(shop, owner):
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_the_spend_chart_shows_months_without_purchases_as_zero():
+    from zoneinfo import ZoneInfo
+
+    from loyalty.web.views.customers import spend_chart
+
+    months = [("2025-11", 2, 30000, 24000), ("2026-03", 1, 5000, 4000)]
+
+    chart = spend_chart(months, currency="NOK", tz=ZoneInfo("Europe/Oslo"), now=at("2026-05-02T10:00"))
+
+    assert chart["labels"] == ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    assert chart["gross"] == [300.0, 0, 0, 0, 50.0, 0, 0]
+    assert chart["net"] == [240.0, 0, 0, 0, 40.0, 0, 0]
+    assert chart["purchases"] == [2, 0, 0, 0, 1, 0, 0]
+    assert spend_chart([], currency="NOK", tz=ZoneInfo("UTC"))["labels"] == []
+
+
+def test_the_spend_chart_keeps_the_last_three_years():
+    from zoneinfo import ZoneInfo
+
+    from loyalty.web.views.customers import MAX_MONTHS, spend_chart
+
+    chart = spend_chart([("2015-01", 1, 100, 80)], currency="NOK", tz=ZoneInfo("UTC"), now=at("2026-05-02T10:00"))
+    assert len(chart["labels"]) == MAX_MONTHS and chart["labels"][-1] == "2026-05" and sum(chart["gross"]) == 0
+
+
+def test_what_a_customer_buys_most_leaves_out_voided_receipts_and_returned_lines(shop, owner):
+    from tests.web.shop import ingest, receipt_doc
+
+    returned = receipt_doc(7, customer="C1", gross=90000, days_ago=1)
+    returned["items"][0].update(id="TEA", is_return_item=True, groups=[{"id": "G2", "name": "Tea"}])
+    extra = receipt_doc(8, customer="C1", gross=4000, days_ago=1)
+    extra["items"][0].update(id="MUG", description="Mug", groups=[{"id": "G9", "name": "Kitchen"}])
+    ingest(shop, [returned, extra])
+    c1 = Customer.objects.get(account=shop, customer_id="C1")
+
+    response = owner.get(reverse("web:customer", kwargs={"aid": shop.aid, "pk": c1.pk}))
+
+    top = response.context["top"]
+    # R1 (net 80) and R2 (net 230) of coffee; R6 was voided; R7's tea was returned; R8 a mug (net 20)
+    assert [tuple(t) for t in top["items"]] == [("COFFEE", "Coffee beans", 2, 31000), ("MUG", "Mug", 1, 2000)]
+    assert [tuple(t) for t in top["groups"]] == [("G1", "Coffee", 2, 31000), ("G9", "Kitchen", 1, 2000)]
+    assert "What they buy most" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_customer_page_says_since_when_they_are_in_each_segment(shop, owner):
+    from segments.models import SegmentRun
+    from segments.services.runs import segment_recalculate
+
+    segment = segment_create(
+        account=shop,
+        data={"name": "Buyers", "parts": [{"criteria": [{"type": "transaction_count", "min": 1}]}]},
+        actor="t",
+    )
+    segment_recalculate(run_id=SegmentRun.objects.get(segment=segment).pk)
+    c1 = Customer.objects.get(account=shop, customer_id="C1")
+    entered = MembershipSpan.objects.get(segment=segment, customer=c1).entered_at
+
+    response = owner.get(reverse("web:customer", kwargs={"aid": shop.aid, "pk": c1.pk}))
+
+    (member_of,) = response.context["segments"]
+    expected = entered.astimezone(shop.tz).strftime("%-d %b %Y")
+    assert member_of.name == "Buyers" and member_of.member_since == expected
+    text = " ".join(re.sub(r"<[^>]+>", "", response.content.decode()).split())
+    assert f"Buyers member since {expected}" in text
+
+
+def test_customer_lists_show_net_beside_gross(shop, owner):
+    body = owner.get(reverse("web:customers", kwargs={"aid": shop.aid})).content.decode()
+    assert "Net total" in body and "310.00" in body.replace("\u202f", "") and "350.00" in body

@@ -124,6 +124,24 @@ def test_the_receipt_page_reads_like_the_printed_receipt(shop, owner):
         assert text in body, text
 
 
+def test_stored_by_names_the_api_client(account, other_account, owner):
+    from loyalty.accounts.services import api_client_create
+    from receipts.services.ingest import receipt_ingest
+
+    client, _ = api_client_create(account=account, name="Till in Oslo", scopes=["admin:receipts"])
+    theirs, _ = api_client_create(account=other_account, name="Their till", scopes=["admin:receipts"])
+    receipt_ingest(account=account, documents=[receipt_doc(1)], created_by=client.client_id)
+    receipt_ingest(account=account, documents=[receipt_doc(2)], created_by=theirs.client_id)
+    by_name = {r.receipt_id: r.pk for r in Receipt.objects.filter(account=account)}
+
+    ours = owner.get(reverse("web:receipt", kwargs={"aid": account.aid, "pk": by_name["R1"]})).content.decode()
+    other = owner.get(reverse("web:receipt", kwargs={"aid": account.aid, "pk": by_name["R2"]})).content.decode()
+
+    assert "by API client “Till in Oslo”" in ours
+    # another account's client is never named here
+    assert "Their till" not in other and f"by {theirs.client_id}" in other
+
+
 def test_another_accounts_receipt_is_404(shop, owner, other_account):
     foreign = Receipt.objects.get(account=other_account)
     response = owner.get(reverse("web:receipt", kwargs={"aid": shop.aid, "pk": foreign.pk}))

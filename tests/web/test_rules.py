@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from discounts.models import DiscountRule
 from discounts.services import rule_create, rule_customers_give
+from receipts.models import Customer
 
 pytestmark = pytest.mark.django_db
 
@@ -90,32 +91,78 @@ def test_editing_prefills_and_saves_through_the_service(account, owner):
     assert rule.name == "Renamed"
 
 
-def test_editing_a_rule_to_150_percent_is_refused_next_to_the_field(account, owner):
+def test_the_edit_form_shows_reward_and_start_as_fixed_and_the_update_keeps_them(account, owner):
+    # as the API's PUT: a rule's reward and start never change in an update
     rule = make_rule(account)
-    form = owner.get(url("rule-edit", account, rule_id=rule.pk)).context["form"]
+    page = owner.get(url("rule-edit", account, rule_id=rule.pk))
+    form = page.context["form"]
+    assert all(form.fields[name].disabled for name in ("reward_type", "reward_value", "purchase_from"))
+    body = page.content.decode()
+    assert "duplicate it with changes" in body and url("rule-duplicate", account, rule_id=rule.pk) in body
+
     response = owner.post(
         url("rule-edit", account, rule_id=rule.pk),
+        {**FORM, "name": "Renamed", "reward_type": "discount_percent", "reward_value": "150"},
+    )
+
+    assert response.status_code == 302
+    before = rule.document
+    rule.refresh_from_db()
+    assert rule.name == "Renamed" and rule.document["reward"] == before["reward"]
+    assert rule.document["requirement"]["purchase_from"] == before["requirement"]["purchase_from"]
+
+
+def test_the_rule_page_explains_the_fixed_reward_and_offers_duplicate_with_changes(account, owner):
+    rule = make_rule(account)
+    rule_customers_give(account=account, rule=rule, customer_ids=["C1"], offering_constraint_id=None, actor="t")
+    body = owner.get(url("rule", account, rule_id=rule.pk)).content.decode()
+    assert "do not change once it exists" in body and "(1 customer do)" in body
+    assert "cannot be updated" not in body
+    assert f'href="{url("rule-duplicate", account, rule_id=rule.pk)}"' in body
+
+
+def test_duplicate_with_changes_prefills_and_creates_a_corrected_rule(account, owner):
+    rule = make_rule(account, "Fifteen")
+    form = owner.get(url("rule-duplicate", account, rule_id=rule.pk)).context["form"]
+    assert (form.initial["name"], form.initial["reward_value"]) == ("Fifteen", 10)
+    assert form.initial["deactivate_source"] and not form.fields["reward_value"].disabled
+
+    response = owner.post(
+        url("rule-duplicate", account, rule_id=rule.pk),
         {
             **FORM,
-            "reward_type": "discount_percent",
-            "reward_value": "150",
+            "name": "Ten",
             "purchase_from": form.initial["purchase_from"].isoformat(),
+            "reward_type": "discount_percent",
+            "reward_value": "10",
+            "deactivate_source": "on",
         },
+    )
+
+    created = DiscountRule.objects.exclude(pk=rule.pk).get()
+    assert response.status_code == 302 and response["Location"] == url("rule", account, rule_id=created.pk)
+    assert created.document["reward"] == {"type": "discount_percent", "value": 10}
+    rule.refresh_from_db()
+    assert not rule.active
+
+
+def test_duplicate_with_150_percent_is_refused_next_to_the_field(account, owner):
+    rule = make_rule(account)
+    response = owner.post(
+        url("rule-duplicate", account, rule_id=rule.pk),
+        {**FORM, "reward_type": "discount_percent", "reward_value": "150", "deactivate_source": "on"},
     )
     assert response.status_code == 400
     assert response.context["form"].errors["reward_value"] == [
         "A percentage can be at most 100 (100 % makes the purchase free)."
     ]
     rule.refresh_from_db()
-    assert rule.document["reward"]["value"] == 10
+    assert rule.active and DiscountRule.objects.count() == 1
 
 
-def test_frozen_fields_of_a_given_rule_are_explained(account, owner):
-    rule = make_rule(account)
-    rule_customers_give(account=account, rule=rule, customer_ids=["C1"], offering_constraint_id=None, actor="t")
-    response = owner.post(url("rule-edit", account, rule_id=rule.pk), FORM)
-    assert response.status_code == 400
-    assert "cannot be updated" in response.content.decode()
+def test_stores_are_named_with_their_ids_on_the_rule_form(account, owner, shop):
+    choices = owner.get(url("rule-new", account)).context["form"].fields["store_ids"].choices
+    assert choices == [("S1", "Store S1 (S1)"), ("S2", "Store S2 (S2)")]
 
 
 def test_the_list_and_a_rules_customers(account, owner, django_assert_max_num_queries):
@@ -131,7 +178,7 @@ def test_the_list_and_a_rules_customers(account, owner, django_assert_max_num_qu
 
 def test_another_accounts_rule_is_404(account, other_account, owner):
     rule = make_rule(other_account)
-    for name in ("rule", "rule-edit"):
+    for name in ("rule", "rule-edit", "rule-duplicate"):
         assert owner.get(url(name, account, rule_id=rule.pk)).status_code == 404
 
 
@@ -139,4 +186,33 @@ def test_viewers_cannot_create_or_edit_rules(account, viewer):
     rule = make_rule(account)
     assert viewer.post(url("rule-new", account), FORM).status_code == 403
     assert viewer.post(url("rule-edit", account, rule_id=rule.pk), FORM).status_code == 403
+    assert viewer.post(url("rule-duplicate", account, rule_id=rule.pk), FORM).status_code == 403
+    assert viewer.get(url("rule-duplicate", account, rule_id=rule.pk)).status_code == 302
+    assert "Duplicate with changes</a>" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode()
     assert "Edit" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode().split("<main", 1)[1]
+
+
+def test_a_rules_customers_link_to_them_and_name_who_gave_the_rule(account, owner, shop):
+    from segments.services.segments import segment_create
+
+    rule = make_rule(account)
+    segment = segment_create(
+        account=account,
+        data={"name": "Coffee lovers", "parts": [{"criteria": [{"type": "transaction_count", "min": 1}]}]},
+        actor="t",
+    )
+    rule_customers_give(
+        account=account, rule=rule, customer_ids=["C1"], offering_constraint_id=None, actor=f"segment:{segment.uuid}"
+    )
+    rule_customers_give(
+        account=account, rule=rule, customer_ids=["NOBODY"], offering_constraint_id=None, actor="user:olga"
+    )
+    c1 = Customer.objects.get(account=account, customer_id="C1")
+
+    body = owner.get(url("rule", account, rule_id=rule.pk)).content.decode()
+
+    table = body.split('id="rule-customers"', 1)[1]
+    assert f'<a href="{reverse("web:customer", kwargs={"aid": account.aid, "pk": c1.pk})}">C1</a>' in table
+    assert "segment “Coffee lovers”" in table and "segment:" not in table
+    # a customer the account has no receipts of is named, not linked
+    assert "<td>NOBODY</td>" in table and ">olga<" in table

@@ -203,8 +203,19 @@ def test_members_search_pages_and_csv_export(segment, owner, shop, monkeypatch, 
     export = owner.get(url("segment-export", shop, segment_id=segment.uuid))
     lines = b"".join(export.streaming_content).decode().splitlines()
     assert export["Content-Type"].startswith("text/csv")
-    assert lines[0] == "customer_id,first_name,last_name,email,phone"
+    assert lines[0] == (
+        "customer_id,first_name,last_name,email,phone,member_since,purchases,net_spend_NOK,gross_spend_NOK"
+    )
     assert [line.split(",")[0] for line in lines[1:]] == ["C1", "C2"]
+    # named after the segment; phone numbers stay usable; member since from the ledger; spend net and gross
+    assert export["Content-Disposition"] == (
+        "attachment; filename=\"Buyers in S2.csv\"; filename*=UTF-8''Buyers%20in%20S2.csv"
+    )
+    c1 = lines[1].split(",")
+    since = MembershipSpan.objects.get(segment=segment, customer__customer_id="C1").entered_at
+    assert c1[4] == "+47900001"
+    assert c1[5] == since.astimezone(shop.tz).strftime("%Y-%m-%d %H:%M")
+    assert c1[6:] == ["2", "310.00", "350.00"]
 
 
 @pytest.mark.parametrize("name", ["segment", "segment-edit", "segment-progress", "segment-export", "segment-delete"])
@@ -377,19 +388,122 @@ def test_push_form_errors_show_next_to_the_fields(segment, owner, shop):
     assert response.content.decode().count("Required for a new rule.") == 5
 
 
-def test_the_csv_export_defuses_formulas():
-    from loyalty.web.views.segments import _cell
+def test_the_csv_export_is_named_after_the_segment_in_any_language():
+    from loyalty.web.csv_export import content_disposition
 
-    assert [_cell(v) for v in ["=HYPERLINK(1)", "+47", "Kari", None, "@x"]] == [
-        "'=HYPERLINK(1)",
-        "'+47",
-        "Kari",
-        "",
-        "'@x",
+    assert content_disposition("Vår/kunder: *beste*.csv") == (
+        "attachment; filename=\"Var-kunder- -beste-.csv\"; filename*=UTF-8''V%C3%A5r-kunder-%20-beste-.csv"
+    )
+    assert content_disposition("???") == "attachment; filename=\"export.csv\"; filename*=UTF-8''export.csv"
+
+
+def test_the_segment_page_marks_links_to_inactive_rules(segment, owner, shop):
+    from discounts.services import rule_create, rule_update
+
+    rules = [
+        rule_create(
+            account=shop,
+            document={
+                "name": name,
+                "requirement": {"purchase_from": "2026-01-01T00:00:00Z", "purchase_to": "2027-01-01T00:00:00Z"},
+                "reward": {"type": "discount_percent", "value": 10},
+            },
+            actor="t",
+        )
+        for name in ("Live rule", "Switched off")
     ]
+    rule_update(account=shop, rule=rules[1], changes={"active": False}, actor="t")
+    for rule in rules:
+        PushLink.objects.create(account=shop, segment=segment, rule=rule)
+
+    body = owner.get(url("segment", shop, segment_id=segment.uuid)).content.decode()
+
+    links = body.split('id="segment-links"', 1)[1].split("</ul>", 1)[0]
+    live, off = links.split("Switched off", 1)
+    assert "Inactive rule" not in live and "Inactive rule" in off
 
 
 def test_viewers_cannot_create_segments(shop, viewer):
     response = viewer.post(url("segment-new", shop), {"name": "Nope", "parts": json.dumps(TWO_PARTS)})
     assert response.status_code == 403
     assert not Segment.objects.filter(account=shop).exists()
+
+
+@pytest.fixture
+def three_segments(shop):
+    """Small (never calculated, inactive), Middle (paused) and Large, with sizes and calculation times set."""
+    from django.utils import timezone
+
+    made = {
+        name: segment_create(account=shop, data={"name": name, "parts": TWO_PARTS}, actor="t")
+        for name in ("Small coffee buyers", "Middle", "Large")
+    }
+    now = timezone.now()
+    Segment.objects.filter(pk=made["Small coffee buyers"].pk).update(customers_count=3, active=False)
+    Segment.objects.filter(pk=made["Middle"].pk).update(customers_count=50, calculated_at=now, paused_at=now)
+    Segment.objects.filter(pk=made["Large"].pk).update(
+        customers_count=900, calculated_at=now - timezone.timedelta(days=1), description="All the coffee"
+    )
+    return made
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["Large", "Middle", "Small coffee buyers"]),
+        ({"sort": "largest"}, ["Large", "Middle", "Small coffee buyers"]),
+        ({"sort": "smallest"}, ["Small coffee buyers", "Middle", "Large"]),
+        ({"sort": "recent"}, ["Middle", "Large", "Small coffee buyers"]),
+        ({"sort": "oldest"}, ["Large", "Middle", "Small coffee buyers"]),
+        ({"q": "COFFEE"}, ["Large", "Small coffee buyers"]),  # name or description, any case
+        ({"state": "inactive"}, ["Small coffee buyers"]),
+        ({"state": "paused"}, ["Middle"]),
+        ({"state": "active"}, ["Large"]),
+        ({"q": "coffee", "state": "active", "sort": "smallest"}, ["Large"]),
+        ({"sort": "nonsense", "state": "nonsense"}, ["Large", "Middle", "Small coffee buyers"]),
+    ],
+)
+def test_the_segments_list_searches_filters_and_sorts(three_segments, owner, shop, params, expected):
+    response = owner.get(url("segments", shop), params)
+    assert response.status_code == 200
+    assert [s.name for s in response.context["segments"]] == expected
+
+
+def test_the_segments_list_is_one_account_in_a_few_queries(
+    three_segments, foreign_segment, owner, shop, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(6):
+        response = owner.get(url("segments", shop), {"q": "e", "sort": "largest"})
+    assert "Theirs" not in response.content.decode()
+    assert len(response.context["segments"]) == 3
+
+
+def test_a_search_without_matches_says_so(three_segments, owner, shop):
+    body = owner.get(url("segments", shop), {"q": "tea"}).content.decode()
+    assert "No segment matches “tea”." in body and 'id="segments-table"' not in body
+
+
+def test_an_empty_bought_items_is_refused_with_the_builders_message(account, owner):
+    parts = [{"criteria": [{"type": "bought_items", "minPurchases": 2}]}]
+
+    preview = owner.post(
+        reverse("web:preview", kwargs={"aid": account.aid}),
+        json.dumps({"parts": parts}),
+        content_type="application/json",
+    ).json()
+    saved = owner.post(
+        reverse("web:segment-new", kwargs={"aid": account.aid}), {"name": "Empty", "parts": json.dumps(parts)}
+    )
+
+    expected = {
+        "path": "parts[0].criteria[0].items",
+        "message": "Choose at least one item or group, or “any purchase”.",
+    }
+    assert preview["errors"] == [expected]
+    assert saved.status_code == 400 and expected in saved.context["builder"]["errors"]
+    assert not Segment.objects.exists()
+
+
+def test_the_segment_page_names_its_stores(segment, owner, shop):
+    body = owner.get(url("segment", shop, segment_id=segment.uuid)).content.decode()
+    assert "Bought in stores: stores Store S2 (S2)" in body

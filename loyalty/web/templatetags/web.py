@@ -52,10 +52,17 @@ def query(context, **changes):
     return f"?{encoded}" if encoded else "?"
 
 
+@register.simple_tag(takes_context=True)
+def criterion_line(context, criterion):
+    """criterion_text with the page's personal-data rule and its stores named "name (id)" (`store_labels`)."""
+    return criterion_text(criterion, context.get("can_see_personal_data", False), context.get("store_labels"))
+
+
 @register.filter
-def criterion_text(criterion, personal_data=True):
+def criterion_text(criterion, personal_data=True, stores=None):
     """A criterion as one readable line: its label and the values of its fields. A customer list names people by
-    e-mail or phone as often as by id: without `personal_data` it is shown as its length."""
+    e-mail or phone as often as by id: without `personal_data` it is shown as its length. Stores are named with
+    `stores` (id → label) when given."""
     from loyalty.web.criteria_ui import CATALOGUE
 
     spec = next((c for c in CATALOGUE if c["type"] == criterion.get("type")), None)
@@ -73,6 +80,8 @@ def criterion_text(criterion, personal_data=True):
             continue
         if value is None:
             continue
+        if stores and field["kind"] in ("store", "stores"):
+            value = [stores.get(v, v) for v in value] if isinstance(value, list) else stores.get(value, value)
         if isinstance(value, list):
             value = ", ".join(
                 "=".join(str(v) for v in item.values()) if isinstance(item, dict) else str(item) for item in value[:10]

@@ -7,10 +7,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from loyalty.web.access import account_view, page
+from loyalty.web.actors import actor_names
 from loyalty.web.csv_export import csv_response
 from loyalty.web.errors import domain_errors
 from loyalty.web.formatting import exponent
-from loyalty.web.forms import ReceiptFilterForm
+from loyalty.web.forms import ReceiptFilterForm, store_label
 from loyalty.web.receipt_view import printed_receipt
 from receipts import selectors as receipts
 
@@ -73,7 +74,7 @@ def _list_page(request: HttpRequest) -> HttpResponse:
             "result": result,
             "cursor_error": cursor_error,
             "filtered": filtered,
-            "store_names": dict(stores),
+            "store_labels": {sid: store_label(sid, name) for sid, name in stores},
             "count": count,
             "nav": "receipts",
         },
@@ -111,5 +112,10 @@ def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return page(
         request,
         "web/receipt.html",
-        {"receipt": receipt, "printed": printed_receipt(receipt), "nav": "receipts"},
+        {
+            "receipt": receipt,
+            "printed": printed_receipt(receipt),
+            "stored_by": actor_names(account=request.account, actors=[receipt.created_by]).get(receipt.created_by),
+            "nav": "receipts",
+        },
     )

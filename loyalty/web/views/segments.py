@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import csv
 import json
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -14,9 +14,10 @@ from discounts import pushes
 from discounts import selectors as discounts
 from loyalty.web.access import account_view, actor, page
 from loyalty.web.criteria_ui import catalogue
+from loyalty.web.csv_export import csv_response
 from loyalty.web.errors import domain_errors
-from loyalty.web.formatting import local
-from loyalty.web.forms import RULE_FIELDS, PushForm
+from loyalty.web.formatting import exponent, local
+from loyalty.web.forms import RULE_FIELDS, PushForm, SegmentListForm, store_label
 from loyalty.web.views.customers import reason_words
 from receipts import selectors as receipts
 from segments import selectors
@@ -32,10 +33,19 @@ FORM_FIELDS = ("name", "description")
 
 @account_view
 def segment_list(request: HttpRequest) -> HttpResponse:
+    form = SegmentListForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    segments = selectors.segments_list(
+        account=request.account,
+        search=data.get("q") or None,
+        state=data.get("state") or None,
+        order=data.get("sort") or "name",
+    )
+    filtered = bool(data.get("q") or data.get("state"))
     return page(
         request,
         "web/segments.html",
-        {"segments": selectors.segments_overview(account=request.account, active_only=False), "nav": "segments"},
+        {"segments": segments, "form": form, "filtered": filtered, "nav": "segments"},
     )
 
 
@@ -190,6 +200,7 @@ def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None,
             "members_more": more,
             "q": search,
             "parts": services._public(segment.definition.get("parts", [])),
+            "store_labels": {sid: store_label(sid, name) for sid, name in receipts.stores_for_account(account=account)},
             "push_form": push_form or PushForm(account=account, rules=_live_rules(account)),
             "pushes": recent_pushes,
             "pushes_open": any(p.status in ("queued", "running") for p in recent_pushes),
@@ -263,16 +274,18 @@ def segment_delete(request: HttpRequest, segment_id) -> HttpResponse:
     )
 
 
-def _cell(value) -> str:
-    """Names and e-mails come from point-of-sale systems: a cell starting like a formula is quoted so a
-    spreadsheet opening the export shows it instead of running it."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+def _export_rows(segment, account):
+    """Members as the export shows them: member since in the account's time, amounts in major units (as numbers
+    a spreadsheet adds up)."""
+    scale = exponent(account.currency)
+    for *person, since, purchases, net, gross in selectors.segment_members_export(segment=segment):
+        yield [
+            *person,
+            local(since, account.tz, "%Y-%m-%d %H:%M") if since else "",
+            purchases,
+            Decimal(net).scaleb(-scale),
+            Decimal(gross).scaleb(-scale),
+        ]
 
 
 @account_view
@@ -282,16 +295,22 @@ def segment_export(request: HttpRequest, segment_id) -> StreamingHttpResponse:
         # the export is names, e-mails and phones and nothing else: a viewer has nothing to take from it
         raise PermissionDenied("Viewers cannot export customers' personal data.")
     segment = selectors.segment_get(account=request.account, segment_id=segment_id)
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(["customer_id", "first_name", "last_name", "email", "phone"])
-        for row in selectors.segment_members_stream(segment=segment):
-            yield writer.writerow([_cell(value) for value in row])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="segment-{segment.uuid}.csv"'
-    return response
+    currency = request.account.currency
+    return csv_response(
+        filename=f"{segment.name}.csv",
+        header=[
+            "customer_id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "member_since",
+            "purchases",
+            f"net_spend_{currency}",
+            f"gross_spend_{currency}",
+        ],
+        rows=_export_rows(segment, request.account),
+    )
 
 
 @account_view
