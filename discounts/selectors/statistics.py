@@ -162,7 +162,8 @@ def rule_usages(
     params = {"account": account.pk, "rule": rule.pk, "after_ref": after_ref, "after_customer": after_customer}
     cur = raw_cursor()
     cur.execute(statements.RULE_USAGES, {**params, "limit": limit})
-    pages = cur.fetchall()
+    # Django's connection leaves jsonb as text (it decodes JSON fields itself)
+    pages = [(r, c, h, json.loads(rows) if isinstance(rows, str) else rows) for r, c, h, rows in cur.fetchall()]
     claims = sorted({row["key"] for *_, rows in pages for row in rows if row["source"] == "claim"})
     authors: dict[str, str] = {}
     if claims:
