@@ -6,6 +6,7 @@ from discounts import selectors as discounts
 from loyalty.web.access import account_view, page
 from loyalty.web.errors import domain_errors
 from loyalty.web.formatting import exponent, local
+from loyalty.web.views.redemptions import customer_refs_with_usage
 from receipts import selectors as receipts
 from segments import selectors as segments
 
@@ -79,8 +80,12 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "receipts": receipts.customer_receipts_recent(customer=customer, limit=20),
             "segments": list(segments.segments_of_customer(account=account, customer_pk=customer.pk).order_by("name")),
             "timeline": _timeline(account, customer),
-            "rules": discounts.customer_rules(
-                account=account, customer_id=customer.customer_id, limit=50, starting_after=None
+            "rules": customer_refs_with_usage(
+                account=account,
+                customer_id=customer.customer_id,
+                refs=discounts.customer_rules(
+                    account=account, customer_id=customer.customer_id, limit=50, starting_after=None
+                ),
             ),
             "nav": "customers",
         },

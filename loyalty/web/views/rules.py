@@ -11,6 +11,7 @@ from discounts import services
 from loyalty.web.access import account_view, actor, page
 from loyalty.web.errors import domain_errors
 from loyalty.web.forms import RULE_FIELDS, RuleForm
+from loyalty.web.views.redemptions import rule_redemptions_context
 from receipts import selectors as receipts
 
 REFS_PER_PAGE = 50
@@ -81,5 +82,6 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
             "links": list(discounts.push_links_for_rule(rule=rule)),
             "nav": "rules",
+            **rule_redemptions_context(account=request.account, rule=rule),
         },
     )
