@@ -1,6 +1,6 @@
 """Dintero Discounts API views: rules, their customers, search, public rules and a customer's rules.
 
-Automations, campaigns, events, available_for_receipt, usages and refs are not implemented (see README.md).
+Claims, a customer's single ref and a rule's usages are in `discounts/api_claims.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from discounts import documents, selectors, services
 from discounts.errors import DiscountValidationError
 from discounts.filters import PublicRuleFilter, RefFilter, RefState, RuleFilter, RuleState
+from discounts.selectors.statistics import ref_statistics, rule_statistics
 from loyalty.api.spec_scopes import x_scopes
 from loyalty.api.swagger import Errors
 from loyalty.api.views import DinteroAPIView
@@ -152,8 +153,10 @@ class RulesView(DinteroAPIView):
             filters=_filters(RuleFilter, request),
             **_paging(query),
         )
-        statistics = "statistics" in query.get("include", ())
-        return Response([selectors.rule_to_api(rule, statistics=statistics) for rule in rules])
+        if "statistics" not in query.get("include", ()):
+            return Response([selectors.rule_to_api(rule) for rule in rules])
+        statistics = rule_statistics(account_id=self.account.pk, rules=rules)
+        return Response([selectors.rule_to_api(rule, statistics=statistics[rule.pk]) for rule in rules])
 
     @extend_schema(
         operation_id="aid_discounts_post",
@@ -385,4 +388,5 @@ class CustomerRulesView(DinteroAPIView):
             customer_id=_customer_id(customer_id),
             **_paging(query),
         )
-        return Response([selectors.customer_rule_to_api(ref) for ref in refs])
+        statistics = ref_statistics(account=self.account, refs=refs, customer_id=customer_id)
+        return Response([selectors.customer_rule_to_api(ref, statistics[ref.pk]) for ref in refs])

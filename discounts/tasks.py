@@ -1,9 +1,10 @@
-"""Celery entry points for pushes: take ids, call one service."""
+"""Celery entry points for pushes and usage from receipts: take ids, call one service."""
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from discounts.pushes import push_execute, pushes_sweep, segment_published
+from discounts.services.usage import receipts_arrived, receipts_sweep
 
 
 @shared_task(
@@ -27,3 +28,21 @@ def on_segment_published(segment_id: int) -> None:
 @shared_task(name="discounts.sweep", acks_late=True, soft_time_limit=50, time_limit=60)
 def sweep() -> dict[str, int]:
     return pushes_sweep()
+
+
+@shared_task(
+    name="discounts.receipts_arrived",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    max_retries=5,
+    soft_time_limit=50,
+    time_limit=60,
+)
+def on_receipts_arrived(account_id: int) -> int:
+    return receipts_arrived(account_id=account_id)
+
+
+@shared_task(name="discounts.usage_sweep", acks_late=True, soft_time_limit=50, time_limit=60)
+def usage_sweep() -> int:
+    return receipts_sweep()

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from discounts import api, api_till
+from discounts import api, api_claims, api_till
 
 SEGMENT = r"[^/]+"
 
@@ -26,5 +26,21 @@ urlpatterns = [
         rf"^discounts/customers/(?P<customer_id>{SEGMENT})/rules$",
         api.CustomerRulesView.as_view(),
         name="discount-customer-rules",
+    ),
+    re_path(r"^discounts/available_for_receipt/claims$", api_claims.ClaimsView.as_view(), name="discount-claims"),
+    re_path(
+        rf"^discounts/available_for_receipt/claims/(?P<claim_id>{SEGMENT})$",
+        api_claims.ClaimView.as_view(),
+        name="discount-claim",
+    ),
+    re_path(
+        rf"^discounts/customers/(?P<customer_id>{SEGMENT})/refs/(?P<ref_id>{SEGMENT})$",
+        api_claims.CustomerRefView.as_view(),
+        name="discount-customer-ref",
+    ),
+    re_path(
+        rf"^discounts/rules/(?P<did>{SEGMENT})/usages$",
+        api_claims.RuleUsagesView.as_view(),
+        name="discount-rule-usages",
     ),
 ]

@@ -209,6 +209,7 @@ CELERY_BEAT_SCHEDULE = {
     "segments-schedule": {"task": "segments.schedule", "schedule": 60.0},
     "segments-sweep": {"task": "segments.sweep", "schedule": 60.0},
     "discounts-sweep": {"task": "discounts.sweep", "schedule": 60.0},
+    "discounts-usage-sweep": {"task": "discounts.usage_sweep", "schedule": 60.0},
     "receipts-forget-unused-windows": {"task": "receipts.forget_unused_windows", "schedule": 3600.0},
     "receipts-forget-unused-buyers": {"task": "receipts.forget_unused_buyers", "schedule": 3600.0},
 }

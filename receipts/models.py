@@ -301,6 +301,9 @@ class IngestBatch(models.Model):
     stored = models.IntegerField()
     duplicates = models.IntegerField()
     customer_pks = ArrayField(models.IntegerField(), default=list)
+    # The receipts this batch stored (or changed), so a reader of the outbox can find them exactly: primary keys are
+    # drawn per batch but concurrent batches interleave, so a range would not do.
+    receipt_pks = ArrayField(models.BigIntegerField(), default=list)
     purchase_from = models.DateTimeField(null=True)
     purchase_to = models.DateTimeField(null=True)
 

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from discounts.models.claims import DiscountClaim, UsageCursor  # noqa: F401  (the package is the models' one import path)
 from discounts.models.usage import DiscountUsage  # noqa: F401  (the package is the models' one import path)
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7

@@ -7,7 +7,7 @@ import binascii
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,13 +20,10 @@ from discounts import sql as statements
 from discounts.documents import ANY_CUSTOMER, NO_CUSTOMER, WILDCARD_ITEM, public_metadata
 from discounts.errors import InvalidCursor, PushNotFound, RuleNotFound
 from discounts.models import DiscountRef, DiscountRule, PushLink, PushRun
+from discounts.selectors.statistics import rule_statistics
 from loyalty.accounts.models import Account
 from loyalty.core.sql import raw_cursor
 from segments.models import Segment
-
-# Usage (available_for_receipt, claims) is not part of this implementation, so no rule is ever used: the
-# statistics the spec promises are all zero rather than missing.
-ZERO_STATISTICS = {"usage": 0, "used": 0, "amount": 0, "stamp": 0}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -49,8 +46,11 @@ def _with_default_shapes(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rule_to_api(rule: DiscountRule, *, statistics: bool = False) -> dict[str, Any]:
-    """The stored document as posted, with the server's fields and the default shapes of what it left out."""
+def rule_to_api(rule: DiscountRule, *, statistics: bool | Mapping[str, int] = False) -> dict[str, Any]:
+    """The stored document as posted, with the server's fields and the default shapes of what it left out.
+
+    `statistics`: True reads the rule's from the usage ledger (selectors.statistics); a list passes each rule the
+    ones it read for all of them at once."""
     body = {
         **_with_default_shapes(rule.document),
         "id": str(rule.id),
@@ -65,8 +65,10 @@ def rule_to_api(rule: DiscountRule, *, statistics: bool = False) -> dict[str, An
     if rule.deleted_at:
         body["deleted_at"] = iso(rule.deleted_at)
         body["deleted_by"] = rule.deleted_by
-    if statistics:
-        body["statistics"] = dict(ZERO_STATISTICS)
+    if statistics is True:
+        body["statistics"] = rule_statistics(account_id=rule.account_id, rules=[rule])[rule.pk]
+    elif statistics:
+        body["statistics"] = dict(statistics)
     return body
 
 
@@ -80,8 +82,9 @@ def rule_to_public(ref: DiscountRef) -> dict[str, Any]:
     return body
 
 
-def customer_rule_to_api(ref: DiscountRef) -> dict[str, Any]:
-    return {**rule_to_api(ref.rule, statistics=True), "ref_id": str(ref.id)}
+def customer_rule_to_api(ref: DiscountRef, statistics: Mapping[str, int]) -> dict[str, Any]:
+    """A rule as one customer holds it: `statistics` are this ref's, for them (selectors.statistics.ref_statistics)."""
+    return {**rule_to_api(ref.rule, statistics=statistics), "ref_id": str(ref.id)}
 
 
 def ref_to_api(ref: DiscountRef) -> dict[str, Any]:

@@ -344,8 +344,17 @@ def windows_forget_covering(cur: psycopg.Cursor, account_id: int, instants: Sequ
     )
 
 
+# Who reads the IngestBatch outbox, by task name (receipts never imports them), each with its delay in seconds:
+# the segment engine folds quick successive batches into one incremental run; discounts records the usage the
+# receipts' discount refs name. Each keeps its own cursor over the batches, and its own sweep catches what a lost
+# message left behind, because the batch row itself is the durable record.
+BATCH_SUBSCRIBERS: tuple[tuple[str, float], ...] = (
+    ("segments.receipts_arrived", 3),
+    ("discounts.receipts_arrived", 1),
+)
+
+
 def announce_batch(account_id: int) -> None:
-    """After the batch commits, tell the segment engine (by task name: receipts never imports segments). A few
-    seconds' delay lets quick successive batches fold into one incremental run; a lost message is caught by the
-    segments sweep, because the batch row itself is the durable record."""
-    enqueue_on_commit("segments.receipts_arrived", args=[account_id], countdown=3)
+    """After the batch commits, tell every reader of the outbox (BATCH_SUBSCRIBERS)."""
+    for task_name, countdown in BATCH_SUBSCRIBERS:
+        enqueue_on_commit(task_name, args=[account_id], countdown=countdown)

@@ -146,6 +146,7 @@ def receipts_store(
         stored=len(rows),
         duplicates=received - len(rows),
         customer_pks=customer_pks,
+        receipt_pks=[row.pk for row in rows],
         purchase_from=min(row.receipt.purchase_at for row in rows),
         purchase_to=max(row.receipt.purchase_at for row in rows),
     )

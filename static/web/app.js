@@ -42,6 +42,29 @@
         }
       });
     },
+    // a discount rule's redemptions per day: times used (bars) and the discount given (line, money)
+    redemptions: function (canvas, data) {
+      return new window.Chart(canvas, {
+        data: {
+          labels: data.labels,
+          datasets: [
+            { type: "bar", label: "Times used", data: data.usage, yAxisID: "usage",
+              backgroundColor: palette.soft, borderColor: palette.primary, borderWidth: 1 },
+            { type: "line", label: "Discount given (" + data.currency + ")", data: data.amount, yAxisID: "amount",
+              borderColor: palette.second, backgroundColor: palette.second, pointRadius: 0, tension: 0.25 }
+          ]
+        },
+        options: {
+          maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
+          scales: {
+            x: { ticks: { maxTicksLimit: 8 }, grid: { display: false } },
+            usage: { position: "left", beginAtZero: true, grid: { color: palette.grid }, ticks: { precision: 0, callback: grouped } },
+            amount: { position: "right", beginAtZero: true, grid: { display: false },
+              ticks: { callback: function (v) { return money(v, data.currency); } } }
+          }
+        }
+      });
+    },
     line: function (canvas, data) {
       return new window.Chart(canvas, {
         type: "line",

@@ -38,6 +38,8 @@ TARGETS = {
     "preview aggregate": 300,
     "preview OR": 300,
     "push 100k members (once)": 3_000,
+    "claims from 8 concurrent clients": 300,
+    "ingest with discount refs over HTTP (POST 1,000/batch)": 2_500,
 }
 PAGE_TARGET = 150
 
@@ -136,7 +138,7 @@ def _run(args: argparse.Namespace, params: Any, began: float) -> int:
 def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> None:
     from django.conf import settings
 
-    from tests.bench import baselines, scenarios
+    from tests.bench import baselines, scenarios, scenarios_usage
     from tests.bench.dataset import dataset_checkpoint, dataset_vacuum
     from tests.bench.scenarios import Result
 
@@ -202,6 +204,14 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     members = max(1_000, int(100_000 * scale))
     add("push 100k members (once)", lambda r: scenarios.scenario_push_once(bench, r, members))
     add("sync push of a 2% diff", lambda r: scenarios.scenario_push_sync(bench, r, members))
+    add("claims from 8 concurrent clients", lambda r: scenarios_usage.scenario_claims(bench, r), "claims/s")
+    add(
+        "ingest with discount refs over HTTP (POST 1,000/batch)",
+        lambda r: scenarios_usage.scenario_ingest_with_refs(bench, r, batches),
+        "receipts/s",
+    )
+    scenarios.throwaway_cleanup(account_ids)
+    scenarios_usage.usage_cleanup(account_ids)
 
     if want("page"):
         try:

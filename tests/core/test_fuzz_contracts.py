@@ -46,6 +46,14 @@ DISCOUNT_OPERATIONS = [
     "aid_discounts_public_get",
     "aid_discounts_public_did_get",
     "aid_discounts_customer_cid_get",
+    "aid_discounts_available_for_receipt_get_claims",
+    "aid_discounts_available_for_receipt_post_claim",
+    "aid_discounts_available_for_receipt_get_claim",
+    "aid_discounts_available_for_receipt_delete_claim",
+    "aid_discounts_customer_cid_get_ref_id",
+    "aid_discounts_customer_cid_post_ref_id",
+    "aid_discounts_customer_cid_delete_ref_id",
+    "aid_discounts_did_usages_get",
 ]
 
 

@@ -393,7 +393,7 @@ class TestGet:
 
         assert response.status_code == 200
         assert_response_matches("discounts", "aid_discounts_did_get", response)
-        assert response.json()["statistics"] == {"usage": 0, "used": 0, "amount": 0, "stamp": 0}
+        assert response.json()["statistics"] == {"usage": 0, "used": 0, "amount": 0, "bonus": 0, "stamp": 0}
 
     @pytest.mark.parametrize("did", ["0f0e0d0c-0b0a-4908-8706-050403020100", "not-a-uuid"])
     def test_unknown_rule_is_404(self, api, did):

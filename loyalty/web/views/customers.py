@@ -8,6 +8,7 @@ from loyalty.web.access import account_view, page
 from loyalty.web.errors import domain_errors
 from loyalty.web.formatting import exponent, local
 from loyalty.web.forms import store_label
+from loyalty.web.views.redemptions import customer_refs_with_usage
 from receipts import selectors as receipts
 from segments import selectors as segments
 
@@ -121,8 +122,12 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "segments": member_of,
             "timeline": timeline,
             "top": receipts.customer_top_codes(customer=customer, limit=5),
-            "rules": discounts.customer_rules(
-                account=account, customer_id=customer.customer_id, limit=50, starting_after=None
+            "rules": customer_refs_with_usage(
+                account=account,
+                customer_id=customer.customer_id,
+                refs=discounts.customer_rules(
+                    account=account, customer_id=customer.customer_id, limit=50, starting_after=None
+                ),
             ),
             "nav": "customers",
         },

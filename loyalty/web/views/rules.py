@@ -13,6 +13,7 @@ from loyalty.web.access import account_view, actor, page
 from loyalty.web.actors import actor_names
 from loyalty.web.errors import domain_errors
 from loyalty.web.forms import RULE_FIELDS, RuleDuplicateForm, RuleForm, store_label
+from loyalty.web.views.redemptions import rule_redemptions_context
 from receipts import selectors as receipts
 
 REFS_PER_PAGE = 50
@@ -132,5 +133,6 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
             "links": list(discounts.push_links_for_rule(rule=rule)),
             "nav": "rules",
+            **rule_redemptions_context(account=request.account, rule=rule),
         },
     )
