@@ -2,11 +2,17 @@
 
 from django.urls import re_path
 
-from discounts import api
+from discounts import api, api_campaigns
 
 SEGMENT = r"[^/]+"
 
 urlpatterns = [
+    re_path(r"^discounts/campaigns$", api_campaigns.CampaignsView.as_view(), name="discount-campaigns"),
+    re_path(
+        rf"^discounts/campaigns/(?P<campaign_id>{SEGMENT})$",
+        api_campaigns.CampaignView.as_view(),
+        name="discount-campaign",
+    ),
     re_path(r"^discounts/rules$", api.RulesView.as_view(), name="discount-rules"),
     re_path(rf"^discounts/rules/(?P<did>{SEGMENT})$", api.RuleView.as_view(), name="discount-rule"),
     re_path(

@@ -13,6 +13,9 @@ SCOPES: dict[str, str] = {
     "write:discounts": "Create, change and delete discount rules and give or take them from customers.",
     "user:discounts": "End-customer access to the rules given to them (customer tokens only).",
     "public:discounts": "Read public discount rules.",
+    "admin:automations": "Every automation operation.",
+    "read:automations": "Read automations and their deliveries.",
+    "write:automations": "Create and delete automations.",
     "admin:segments": "Every segment operation (Open Loyalty segment API and our extensions).",
     "read:segments": "Read segments, members, runs and pushes; preview definitions.",
     "write:segments": "Create, change, delete, activate, refresh and push segments.",
@@ -31,8 +34,8 @@ USER_SCOPES = frozenset({"user:receipts", "user:discounts"})
 USER_SCOPE_GRANTORS: dict[str, str] = {"user:receipts": "admin:receipts", "user:discounts": "admin:discounts"}
 CLIENT_SCOPES: dict[str, str] = {name: text for name, text in SCOPES.items() if name not in USER_SCOPES}
 
-ADMIN_SCOPES = frozenset({"admin:receipts", "admin:discounts", "admin:segments"})
-READ_SCOPES = frozenset({"read:receipts", "read:discounts", "read:segments"})
+ADMIN_SCOPES = frozenset({"admin:receipts", "admin:discounts", "admin:segments", "admin:automations"})
+READ_SCOPES = frozenset({"read:receipts", "read:discounts", "read:segments", "read:automations"})
 
 # A staff user's token acts with the role they hold in the account it is used on.
 ROLE_SCOPES: dict[str, frozenset[str]] = {
