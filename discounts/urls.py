@@ -2,11 +2,14 @@
 
 from django.urls import re_path
 
-from discounts import api, api_campaigns
+from discounts import api, api_automations, api_campaigns
 
 SEGMENT = r"[^/]+"
 
 urlpatterns = [
+    re_path(r"^discounts/events$", api_automations.EventsView.as_view(), name="discount-events"),
+    re_path(r"^automations/rules$", api_automations.AutomationsView.as_view(), name="automations"),
+    re_path(rf"^automations/rules/(?P<arid>{SEGMENT})$", api_automations.AutomationView.as_view(), name="automation"),
     re_path(r"^discounts/campaigns$", api_campaigns.CampaignsView.as_view(), name="discount-campaigns"),
     re_path(
         rf"^discounts/campaigns/(?P<campaign_id>{SEGMENT})$",

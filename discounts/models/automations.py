@@ -58,16 +58,23 @@ class AutomationEvent(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
-    key = models.CharField(max_length=300, db_collation="C")
+    key = models.CharField(max_length=300, db_collation="C")  # the delivery id, or what a derived event is about
+    # What the event is about where that makes it once-only: a receipt's id for receipt_add (posted or derived, the
+    # same receipt is one event), a customer id for customer_add; null for the others.
+    subject = models.CharField(max_length=300, null=True, blank=True, db_collation="C")
     type = models.CharField(max_length=16, choices=EventType.choices)
     source = models.CharField(max_length=8, choices=Source.choices)
     customer_id = models.CharField(max_length=255, null=True, blank=True, db_collation="C")
     payload = models.JSONField()
+    occurred_at = models.DateTimeField()  # received, or when its receipts were stored: automation windows read it
     received_at = models.DateTimeField(db_default=Now())
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["account", "key"], name="automation_event_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="automation_event_key"),
+            models.UniqueConstraint(fields=["account", "type", "subject"], name="automation_event_subject"),
+        ]
         indexes = [
             models.Index(fields=["account", "id"], condition=Q(processed_at__isnull=True), name="automation_event_todo")
         ]

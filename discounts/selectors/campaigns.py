@@ -107,7 +107,7 @@ def campaign_overview(*, account: Account, campaign: Campaign) -> CampaignOvervi
     """Its live rules (at most 200), how many customers hold each, and their redemptions and cost from the usage
     ledger (released claims left out)."""
     rows = [
-        CampaignRule(rule=rule, customers=rule.customers, redemptions=int(rule.redemptions), cost=int(rule.cost))
+        CampaignRule(rule=rule, customers=rule.customers, redemptions=int(rule.redemptions), cost=int(rule.cost))  # type: ignore[attr-defined]
         for rule in _rules(account, campaign.campaign_id)[:200]
     ]
     return CampaignOverview(rules=rows, redemptions=sum(r.redemptions for r in rows), cost=sum(r.cost for r in rows))

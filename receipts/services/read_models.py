@@ -347,5 +347,7 @@ def windows_forget_covering(cur: psycopg.Cursor, account_id: int, instants: Sequ
 def announce_batch(account_id: int) -> None:
     """After the batch commits, tell the segment engine (by task name: receipts never imports segments). A few
     seconds' delay lets quick successive batches fold into one incremental run; a lost message is caught by the
-    segments sweep, because the batch row itself is the durable record."""
+    segments sweep, because the batch row itself is the durable record. Discounts' automations read the same row."""
     enqueue_on_commit("segments.receipts_arrived", args=[account_id], countdown=3)
+    # automations turn the batch into events (discounts.automations_sweep catches a lost message)
+    enqueue_on_commit("discounts.receipts_arrived", args=[account_id])
