@@ -291,10 +291,10 @@ def automation_delivery_retry(*, account: Account, delivery_id: int, actor: str)
     return delivery
 
 
-def automations_sweep() -> dict[str, int]:
+def automations_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Beat's catch-up for lost messages: receipt batches no task turned into events, events waiting, deliveries
     pending too long. Work is always a row first, so an outage delays it and loses none."""
-    now = timezone.now()
+    now = now or timezone.now()
     cursors = dict(AutomationBatchCursor.objects.values_list("account_id", "last_batch"))
     accounts = [aid for aid, newest in receipts.newest_batch_per_account().items() if newest > cursors.get(aid, 0)]
     for account_id in accounts:
