@@ -121,3 +121,11 @@ def campaigns_overview(*, account: Account) -> list[Campaign]:
         .annotate(rules=Coalesce(rules.values("account").annotate(n=Count("*")).values("n")[:1], 0))
         .order_by(F("deleted_at").asc(nulls_first=True), "-id")[:500]
     )
+
+
+def campaign_get_by_id(*, account: Account, pk: uuid.UUID) -> Campaign:
+    """By its Entity id (the back-office's URLs); deleted ones too."""
+    campaign = Campaign.objects.filter(account=account, pk=pk).first()
+    if campaign is None:
+        raise CampaignNotFound()
+    return campaign
