@@ -69,3 +69,13 @@ class RuleNotFound(NotFound, Http404):
 class PushNotFound(NotFound, Http404):
     def __init__(self) -> None:
         super().__init__("Not found.")
+
+
+class CampaignNotFound(NotFound, Http404):
+    def __init__(self) -> None:
+        super().__init__("Not found.")
+
+
+class AutomationNotFound(NotFound, Http404):
+    def __init__(self) -> None:
+        super().__init__("Not found.")

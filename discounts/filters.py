@@ -13,6 +13,7 @@ from django.utils.datastructures import MultiValueDict
 
 from discounts.documents import ANY_CUSTOMER, MAX_ID_LENGTH, NO_CUSTOMER
 from discounts.models import DiscountRef, DiscountRule
+from discounts.selectors.campaigns import private_campaign_hides
 from loyalty.api.swagger import parse_datetime
 
 # --- fields -------------------------------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class PublicRuleFilter(filters.FilterSet):
     """GET /discounts/public/rules: rules given to `*`, or to `/` with no_customer_id=true."""
 
     no_customer_id = StrictBooleanFilter(method="filter_audience")
-    campaign_id = TextListFilter(field_name="rule__campaign_id")
+    campaign_id = TextListFilter(field_name="rule__campaign_id", method="filter_campaign")
 
     class Meta:
         model = DiscountRef
@@ -174,3 +175,9 @@ class PublicRuleFilter(filters.FilterSet):
 
     def filter_audience(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         return queryset  # applied in filter_queryset, because its absence selects `*` too
+
+    def filter_campaign(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
+        """The spec: a private campaign's rules are left out of public rules filtered by campaign_id."""
+        if not value:
+            return queryset
+        return queryset.filter(rule__campaign_id__in=value).exclude(private_campaign_hides())

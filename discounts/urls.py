@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from discounts import api, api_claims, api_till
+from discounts import api, api_automations, api_campaigns, api_claims, api_till
 
 SEGMENT = r"[^/]+"
 
@@ -11,6 +11,15 @@ urlpatterns = [
         r"^discounts/available_for_receipt$",
         api_till.AvailableForReceiptView.as_view(),
         name="discount-available-for-receipt",
+    ),
+    re_path(r"^discounts/events$", api_automations.EventsView.as_view(), name="discount-events"),
+    re_path(r"^automations/rules$", api_automations.AutomationsView.as_view(), name="automations"),
+    re_path(rf"^automations/rules/(?P<arid>{SEGMENT})$", api_automations.AutomationView.as_view(), name="automation"),
+    re_path(r"^discounts/campaigns$", api_campaigns.CampaignsView.as_view(), name="discount-campaigns"),
+    re_path(
+        rf"^discounts/campaigns/(?P<campaign_id>{SEGMENT})$",
+        api_campaigns.CampaignView.as_view(),
+        name="discount-campaign",
     ),
     re_path(r"^discounts/rules$", api.RulesView.as_view(), name="discount-rules"),
     re_path(rf"^discounts/rules/(?P<did>{SEGMENT})$", api.RuleView.as_view(), name="discount-rule"),

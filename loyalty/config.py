@@ -52,6 +52,9 @@ class Config:
     ssl_redirect: bool = True
     hsts_seconds: int = 31_536_000
     cors_public_origins: list[str] = field(default_factory=lambda: ["*"])
+    automations_http_allow_private: bool = False
+    automations_http_timeout: int = 10
+    automations_http_retry_base: float = 30.0
 
 
 def parse_bool(name: str, value: str | None, default: bool) -> bool:
@@ -140,7 +143,27 @@ def load(environ: Mapping[str, str], *, base_dir: Path) -> Config:
         ssl_redirect=parse_bool("SECURE_SSL_REDIRECT", environ.get("SECURE_SSL_REDIRECT"), default=True),
         hsts_seconds=hsts_seconds,
         cors_public_origins=_cors_public_origins(environ),
+        **_automations_http(environ),
     )
+
+
+def _automations_http(environ: Mapping[str, str]) -> dict[str, Any]:
+    timeout = _seconds(environ, "AUTOMATIONS_HTTP_TIMEOUT", "10")
+    if not 1 <= timeout <= 120:
+        raise ConfigError("AUTOMATIONS_HTTP_TIMEOUT must be 1 to 120 seconds")
+    try:
+        base = float(environ.get("AUTOMATIONS_HTTP_RETRY_BASE", "30"))
+    except ValueError as exc:
+        raise ConfigError("AUTOMATIONS_HTTP_RETRY_BASE must be a number of seconds") from exc
+    if not 0 < base <= 3600:
+        raise ConfigError("AUTOMATIONS_HTTP_RETRY_BASE must be above 0 and at most 3600 seconds")
+    return {
+        "automations_http_allow_private": parse_bool(
+            "AUTOMATIONS_HTTP_ALLOW_PRIVATE", environ.get("AUTOMATIONS_HTTP_ALLOW_PRIVATE"), default=False
+        ),
+        "automations_http_timeout": timeout,
+        "automations_http_retry_base": base,
+    }
 
 
 def _data_dir(environ: Mapping[str, str], base_dir: Path) -> Path:

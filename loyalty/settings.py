@@ -156,6 +156,11 @@ JWT_LEEWAY_SECONDS = 10
 REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 AUTH_THROTTLE_RATE = CONFIG.auth_throttle_rate
 
+# Automations' http actions (discounts/automations.py): private and loopback targets are refused unless allowed.
+AUTOMATIONS_HTTP_ALLOW_PRIVATE = CONFIG.automations_http_allow_private
+AUTOMATIONS_HTTP_TIMEOUT = CONFIG.automations_http_timeout
+AUTOMATIONS_HTTP_RETRY_BASE = CONFIG.automations_http_retry_base
+
 # CORS (django-cors-headers) for Dintero's discounts web widget, which runs on the merchant's origin: only the token
 # endpoint and the public rules are cross-origin. No cookies cross (credentials stay off): the widget sends a token.
 CORS_URLS_REGEX = r"^/v1/accounts/[PT]\d{8}/(?:auth/token|discounts/public/rules(?:/[^/]+)?)$"
@@ -210,6 +215,7 @@ CELERY_BEAT_SCHEDULE = {
     "segments-sweep": {"task": "segments.sweep", "schedule": 60.0},
     "discounts-sweep": {"task": "discounts.sweep", "schedule": 60.0},
     "discounts-usage-sweep": {"task": "discounts.usage_sweep", "schedule": 60.0},
+    "discounts-automations-sweep": {"task": "discounts.automations_sweep", "schedule": 60.0},
     "receipts-forget-unused-windows": {"task": "receipts.forget_unused_windows", "schedule": 3600.0},
     "receipts-forget-unused-buyers": {"task": "receipts.forget_unused_buyers", "schedule": 3600.0},
 }

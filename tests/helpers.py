@@ -162,3 +162,65 @@ def audit_events():
     from loyalty.core.models import AuditEvent
 
     return AuditEvent.objects.exclude(action__startswith="api_client.")
+
+
+class RecordingServer:
+    """A tiny HTTP server on 127.0.0.1 in a thread that records every request (method, path, headers, body) and
+    answers `status`; `hold` (a threading.Event) makes it wait before answering until set."""
+
+    def __init__(self, status: int = 200):
+        import http.server
+        import threading
+
+        self.status = status
+        self.requests: list[dict] = []
+        self.hold: threading.Event | None = None
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                outer.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": self.rfile.read(length),
+                    }
+                )
+                if outer.hold is not None:
+                    outer.hold.wait(timeout=30)
+                self.send_response(outer.status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> RecordingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.hold is not None:
+            self.hold.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port() -> int:
+    """A local port nothing listens on (bound, then released): a target that is down."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

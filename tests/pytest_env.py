@@ -10,6 +10,10 @@ import uuid
 os.environ.setdefault("CELERY_QUEUE", f"loyalty-test-{uuid.uuid4().hex[:8]}")
 # The deployment the tests talk to is the test client's `http://testserver`, whatever Host a test sends.
 os.environ.setdefault("JWT_ISSUER", "http://testserver")
+# Automations' http actions reach the tests' own little servers on 127.0.0.1, and retry quickly.
+os.environ.setdefault("AUTOMATIONS_HTTP_ALLOW_PRIVATE", "true")
+os.environ.setdefault("AUTOMATIONS_HTTP_RETRY_BASE", "0.2")
+os.environ.setdefault("AUTOMATIONS_HTTP_TIMEOUT", "2")
 
 
 def pytest_configure(config):

@@ -17,6 +17,18 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from discounts.models.automations import (  # noqa: F401
+    Automation,
+    AutomationBatchCursor,
+    AutomationBatchSeen,
+    AutomationDelivery,
+    AutomationEvent,
+    AutomationProfile,
+    AutomationTrigger,
+    CustomerToken,
+    EventType,
+)
+from discounts.models.campaigns import Campaign  # noqa: F401
 from discounts.models.claims import DiscountClaim, UsageCursor  # noqa: F401  (the package is the models' one import path)
 from discounts.models.usage import DiscountUsage  # noqa: F401  (the package is the models' one import path)
 from loyalty.accounts.models import Account

@@ -16,7 +16,7 @@ from django.utils import timezone
 from discounts import documents
 from discounts import sql as statements
 from discounts.errors import DiscountValidationError, RuleNotFound, RuleUpdateError
-from discounts.models import DiscountRule
+from discounts.models import Automation, DiscountRule
 from discounts.selectors import rule_was_given
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7_block
@@ -159,12 +159,16 @@ def rule_update(
 
 
 def rule_delete(*, account: Account, rule: DiscountRule, actor: str) -> DiscountRule:
-    """Soft delete: the rule answers 404 from now on, its refs stay (and stay listed by state)."""
+    """Soft delete: the rule answers 404 from now on, its refs stay (and stay listed by state). The automations
+    that give it are deleted with it, as the spec says."""
     with transaction.atomic():
         locked = _lock_rule(account, rule.pk)
         locked.deleted_at = locked.updated_at = timezone.now()
         locked.deleted_by = locked.updated_by = actor
         locked.save(update_fields=["deleted_at", "deleted_by", "updated_at", "updated_by"])
+        Automation.objects.filter(account=account, rule_ids__contains=[locked.pk], deleted_at__isnull=True).update(
+            deleted_at=locked.deleted_at, deleted_by=actor, updated_at=locked.deleted_at
+        )
         _audit(locked, account=account, actor=actor, action=RULE_DELETE)
     return locked
 

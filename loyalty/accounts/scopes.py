@@ -14,6 +14,9 @@ SCOPES: dict[str, str] = {
     "user:discounts": "End-customer access to the rules given to them (customer tokens only).",
     "public:discounts": "Read public discount rules.",
     "write:discounts:/available_for_receipt": "Ask which discounts a receipt gets (a point of sale's only need).",
+    "admin:automations": "Every automation operation.",
+    "read:automations": "Read automations and their deliveries.",
+    "write:automations": "Create and delete automations.",
     "admin:segments": "Every segment operation (Open Loyalty segment API and our extensions).",
     "read:segments": "Read segments, members, runs and pushes; preview definitions.",
     "write:segments": "Create, change, delete, activate, refresh and push segments.",
@@ -32,8 +35,8 @@ USER_SCOPES = frozenset({"user:receipts", "user:discounts"})
 USER_SCOPE_GRANTORS: dict[str, str] = {"user:receipts": "admin:receipts", "user:discounts": "admin:discounts"}
 CLIENT_SCOPES: dict[str, str] = {name: text for name, text in SCOPES.items() if name not in USER_SCOPES}
 
-ADMIN_SCOPES = frozenset({"admin:receipts", "admin:discounts", "admin:segments"})
-READ_SCOPES = frozenset({"read:receipts", "read:discounts", "read:segments"})
+ADMIN_SCOPES = frozenset({"admin:receipts", "admin:discounts", "admin:segments", "admin:automations"})
+READ_SCOPES = frozenset({"read:receipts", "read:discounts", "read:segments", "read:automations"})
 
 # A staff user's token acts with the role they hold in the account it is used on.
 ROLE_SCOPES: dict[str, frozenset[str]] = {

@@ -1,6 +1,17 @@
 from django.urls import path, register_converter
 
-from loyalty.web.views import api_clients, auth, basket, customers, dashboard, receipts, rules, segments
+from loyalty.web.views import (
+    api_clients,
+    auth,
+    automations,
+    basket,
+    campaigns,
+    customers,
+    dashboard,
+    receipts,
+    rules,
+    segments,
+)
 
 
 class AidConverter:
@@ -54,4 +65,22 @@ urlpatterns = [
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/", rules.rule_detail, name="rule"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/edit/", rules.rule_edit, name="rule-edit"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/duplicate/", rules.rule_duplicate_page, name="rule-duplicate"),
+    path("a/<aid:aid>/campaigns/", campaigns.campaign_list, name="campaigns"),
+    path("a/<aid:aid>/campaigns/new/", campaigns.campaign_new, name="campaign-new"),
+    path("a/<aid:aid>/campaigns/<uuid:campaign_pk>/", campaigns.campaign_detail, name="campaign"),
+    path("a/<aid:aid>/campaigns/<uuid:campaign_pk>/edit/", campaigns.campaign_edit, name="campaign-edit"),
+    path("a/<aid:aid>/campaigns/<uuid:campaign_pk>/delete/", campaigns.campaign_delete, name="campaign-delete"),
+    path("a/<aid:aid>/automations/", automations.automation_list, name="automations"),
+    path("a/<aid:aid>/automations/<uuid:automation_id>/", automations.automation_detail, name="automation"),
+    path(
+        "a/<aid:aid>/automations/<uuid:automation_id>/counts/", automations.automation_counts, name="automation-counts"
+    ),
+    path(
+        "a/<aid:aid>/automations/<uuid:automation_id>/delete/", automations.automation_delete, name="automation-delete"
+    ),
+    path(
+        "a/<aid:aid>/automations/<uuid:automation_id>/deliveries/<int:delivery_id>/retry/",
+        automations.automation_delivery_retry,
+        name="automation-retry",
+    ),
 ]

@@ -346,11 +346,12 @@ def windows_forget_covering(cur: psycopg.Cursor, account_id: int, instants: Sequ
 
 # Who reads the IngestBatch outbox, by task name (receipts never imports them), each with its delay in seconds:
 # the segment engine folds quick successive batches into one incremental run; discounts records the usage the
-# receipts' discount refs name. Each keeps its own cursor over the batches, and its own sweep catches what a lost
+# receipts' discount refs name, and turns the batch into events for its automations. Each keeps its own cursor over the batches, and its own sweep catches what a lost
 # message left behind, because the batch row itself is the durable record.
 BATCH_SUBSCRIBERS: tuple[tuple[str, float], ...] = (
     ("segments.receipts_arrived", 3),
     ("discounts.receipts_arrived", 1),
+    ("discounts.receipts_to_events", 0),
 )
 
 

@@ -140,6 +140,9 @@ def receipts_store(
     rm.announce_batch(account.id)
     batch = IngestBatch.objects.create(
         account=account,
+        # the transaction's now(), as its receipts' and new customers' created_at: how consumers of the outbox
+        # find what a batch stored (discounts' automation events)
+        created_at=created_at,
         source=source,
         created_by=created_by,
         received=received,

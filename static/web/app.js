@@ -139,6 +139,29 @@
     });
   }
 
+  // Live counters: poll a small JSON endpoint and put each figure into its [data-count-key] element.
+  function initCounters() {
+    document.querySelectorAll("[data-counter-url]").forEach(function (box) {
+      var url = box.dataset.counterUrl;
+      var format = new Intl.NumberFormat("en");
+      function tick() {
+        if (document.hidden) { window.setTimeout(tick, 2000); return; }
+        fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (counts) {
+            box.querySelectorAll("[data-count-key]").forEach(function (el) {
+              var value = counts[el.dataset.countKey];
+              if (typeof value === "number") el.textContent = format.format(value).replace(/,/g, "\u202f");
+            });
+            box.dataset.polled = String(Number(box.dataset.polled || 0) + 1);
+            window.setTimeout(tick, 2000);
+          })
+          .catch(function () { window.setTimeout(tick, 5000); });
+      }
+      window.setTimeout(tick, 2000);
+    });
+  }
+
   function initConfirm() {
     document.addEventListener("submit", function (event) {
       var message = event.target.dataset && event.target.dataset.confirm;
@@ -226,6 +249,7 @@
     initMenus();
     initCharts();
     initProgress();
+    initCounters();
     initConfirm();
     initAutoSubmit();
     initToggles();

@@ -1,0 +1,142 @@
+"""Reads of automations and their deliveries, their API representation, and their filters in words."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from discounts.errors import AutomationNotFound
+from discounts.models import Automation, AutomationDelivery
+from loyalty.accounts.models import Account
+
+STATES = ("all", "available", "deleted")
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _public_action(action: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in action.items() if k != "secret"}
+
+
+def automation_to_api(automation: Automation, *, secrets: dict[int, str] | None = None) -> dict[str, Any]:
+    """The Automation as posted (its http actions' secrets left out, but those just made: `secrets`), its
+    normalized limitation and the Entity fields."""
+    document = automation.document
+    actions = [_public_action(a) for a in document["actions"]]
+    for index, secret in (secrets or {}).items():
+        actions[index]["secret"] = secret
+    body: dict[str, Any] = {
+        **document,
+        "actions": actions,
+        "limitation": {**document.get("limitation", {}), "automation_repeat": automation.repeat},
+        "id": str(automation.id),
+        "created_at": _iso(automation.created_at),
+        "created_by": automation.created_by,
+        "updated_at": _iso(automation.updated_at),
+    }
+    if automation.deleted_at:
+        body["deleted_at"] = _iso(automation.deleted_at)
+        body["deleted_by"] = automation.deleted_by
+    return body
+
+
+def _state(queryset: QuerySet[Automation], state: str | None) -> QuerySet[Automation]:
+    if state == "all":
+        return queryset
+    if state == "deleted":
+        return queryset.filter(deleted_at__isnull=False)
+    if state == "available":
+        return queryset.filter(deleted_at__isnull=True, automation_to__gt=timezone.now())
+    return queryset.filter(deleted_at__isnull=True)
+
+
+def automation_list(
+    *, account: Account, state: str | None, limit: int, starting_after: uuid.UUID | None
+) -> list[Automation]:
+    """Newest first, paged by id. Without a state: every automation not deleted."""
+    queryset = _state(Automation.objects.filter(account=account), state)
+    if starting_after:
+        queryset = queryset.filter(id__lt=starting_after)
+    return list(queryset.order_by("-id")[:limit])
+
+
+def automation_get(*, account: Account, automation_id: Any, deleted_too: bool = False) -> Automation:
+    try:
+        pk = uuid.UUID(str(automation_id))
+    except ValueError as exc:
+        raise AutomationNotFound() from exc
+    queryset = Automation.objects.filter(account=account, pk=pk)
+    if not deleted_too:
+        queryset = queryset.filter(deleted_at__isnull=True)
+    automation = queryset.first()
+    if automation is None:
+        raise AutomationNotFound()
+    return automation
+
+
+def automations_overview(*, account: Account) -> list[Automation]:
+    return list(Automation.objects.filter(account=account).order_by("deleted_at", "-id")[:500])
+
+
+def automation_deliveries(*, account: Account, automation: Automation, limit: int = 50) -> list[AutomationDelivery]:
+    """The latest deliveries, newest first, with their trigger and event."""
+    return list(
+        AutomationDelivery.objects.filter(account=account, automation=automation)
+        .select_related("trigger", "trigger__event")
+        .order_by("-id")[:limit]
+    )
+
+
+def automation_counts(*, account: Account, automation: Automation) -> dict[str, int]:
+    """The live counter: events seen and triggered (kept on the row), deliveries by outcome (its index)."""
+    counts = {"seen": automation.events_seen, "triggered": automation.triggered}
+    for status in AutomationDelivery.Status.values:
+        counts[status] = AutomationDelivery.objects.filter(
+            account=account, automation=automation, status=status
+        ).count()
+    return counts
+
+
+# --- in words -------------------------------------------------------------------------------------------------------
+
+OPERATORS = {"=": "is", "<": "is below", "<=": "is at most", ">": "is above", ">=": "is at least"}
+EVENT_WORDS = {
+    "customer_add": "a new customer",
+    "customer_update": "a customer's profile changes",
+    "customer_remove": "a customer is removed",
+    "token_add": "a token is added",
+    "token_remove": "a token is removed",
+    "receipt_add": "a receipt arrives",
+}
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _matcher_words(matcher: Any) -> str:
+    if not isinstance(matcher, dict):
+        return f"is {_value(matcher)}"
+    ((kind, argument),) = matcher.items()
+    if kind == "anything-but":
+        values = argument if isinstance(argument, list) else [argument]
+        return "is anything but " + " or ".join(_value(v) for v in values)
+    pairs = [(argument[i], argument[i + 1]) for i in range(0, len(argument), 2)]
+    return " and ".join(f"{OPERATORS[op]} {_value(n)}" for op, n in pairs)
+
+
+def filter_in_words(value: dict[str, Any] | None) -> list[str]:
+    """One line per key, e.g. `$.store.id is "S001" or is "S002"`; every line must hold."""
+    if not value:
+        return []
+    return [f"{key} {' or '.join(_matcher_words(m) for m in matchers)}" for key, matchers in value.items()]
+
+
+def events_in_words(events: list[str]) -> str:
+    return " or ".join(EVENT_WORDS.get(event, event) for event in events)
