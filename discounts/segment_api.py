@@ -38,6 +38,7 @@ def push_to_api(run: PushRun) -> dict[str, Any]:
         "added": run.added,
         "removed": run.removed,
         "skipped": run.skipped,
+        "heldOut": run.held_out,
         "errorCode": run.error_code or None,
         "errorMessage": run.error_message or None,
         "createdAt": _iso(run.created_at),
@@ -45,6 +46,14 @@ def push_to_api(run: PushRun) -> dict[str, Any]:
         "finishedAt": _iso(run.finished_at),
         "durationMs": run.duration_ms,
     }
+
+
+def _link_data(rule) -> dict[str, Any]:
+    """A fed rule's link: how it is fed and, with a holdout, its share and how many customers went each way."""
+    data: dict[str, Any] = {"mode": "sync" if rule.synced else "once", "type": rule.type}
+    if rule.holdout_percent:
+        data.update(holdoutPercent=rule.holdout_percent, assigned=rule.assigned_count, heldOut=rule.held_out_count)
+    return data
 
 
 class SegmentPushView(OpenLoyaltyAPIView):
@@ -55,10 +64,12 @@ class SegmentPushView(OpenLoyaltyAPIView):
         operation_id="segmentPostPush",
         summary="Give a discount rule to the segment's customers (extension)",
         description=(
-            'Body `{"discountId", "mode": "once"|"sync", "removeDeparted": false}`. `once` gives the rule to the '
-            "current members; `sync` also links rule and segment, so after every recalculation the rule follows "
-            "the membership (with `removeDeparted`, customers who left lose it). Needs a discounts write scope too. "
-            "Answers 202 with the push id at once."
+            'Body `{"discountId", "mode": "once"|"sync", "removeDeparted": false, "holdoutPercent": 0}`. `once` '
+            "gives the rule to the current members; `sync` also links rule and segment, so after every "
+            "recalculation the rule follows the membership (with `removeDeparted`, customers who left lose it). "
+            "`holdoutPercent` (0-50, sync only, fixed for the link's life) holds that share of the members out, "
+            "by a stable hash of the customer id, so the link's impact can be measured. Needs a discounts write "
+            "scope too. Answers 202 with the push id at once."
         ),
         request=OpenApiTypes.OBJECT,
         responses={202: OpenApiTypes.OBJECT},
@@ -84,6 +95,13 @@ class SegmentPushView(OpenLoyaltyAPIView):
         remove_departed = body.get("removeDeparted", False)
         if not isinstance(remove_departed, bool):
             errors.append(ol_field_error("removeDeparted", "This value should be true or false.", "invalid"))
+        holdout = body.get("holdoutPercent")
+        if holdout is not None and (
+            isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout <= 50
+        ):
+            errors.append(
+                ol_field_error("holdoutPercent", "This value should be a whole number from 0 to 50.", "range")
+            )
         if errors:
             raise OpenLoyaltyError(400, "Validation failed.", errors)
         run = segment_push_start(
@@ -93,6 +111,7 @@ class SegmentPushView(OpenLoyaltyAPIView):
             mode=mode,
             remove_departed=remove_departed,
             actor=self.principal.actor,
+            holdout_percent=holdout,
         )
         return Response({"pushId": str(run.id)}, status=status.HTTP_202_ACCEPTED)
 
@@ -165,7 +184,7 @@ class SegmentDiscountRulesView(OpenLoyaltyAPIView):
                 "id": str(rule.id),
                 "name": rule.name,
                 "active": rule.active,
-                "additionalData": {"mode": "sync" if rule.synced else "once", "type": rule.type},
+                "additionalData": _link_data(rule),
             }
             for rule in rules[start : start + page.per_page]
         ]

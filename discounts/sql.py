@@ -6,7 +6,7 @@ Run them on `loyalty.core.sql.raw_cursor()` (arrays travel as parameters).
 
 from __future__ import annotations
 
-from discounts.models import DiscountRef
+from discounts.models import DiscountRef, PushAssignment, PushLink
 from loyalty.core.ids import UUID7_BLOCK_SQL
 from loyalty.core.sql import column, columns, sql, table
 from receipts.models import Customer
@@ -166,4 +166,54 @@ MEMBERSHIP_DIFF = sql.SQL(
     customer=table(Customer),
     customer_pk=column(Customer, "id"),
     customer_id=column(Customer, "customer_id"),
+)
+
+
+# The holdout's stable bucket of a customer id (`discounts/holdouts.py` is the same function in Python): the first
+# 32 bits of md5('<seed>:<customer id>') as an unsigned integer, mod 10,000.
+BUCKET = "(('x' || substr(md5(%(seed)s::bigint::text || ':' || {customer_id}), 1, 8))::bit(32)::bigint %% 10000)"
+
+# A holdout link's assignment of the members a push would give the rule to (`%(customers)s`, a text[]): each
+# customer's first assignment is kept (ON CONFLICT DO NOTHING), so a customer who leaves and comes back stays on
+# the same side, since the same date; the link's counts move by what was inserted. → the customer ids that are not
+# held out (those the push gives the rule to), in one statement.
+ASSIGN = sql.SQL(
+    """
+    WITH given AS MATERIALIZED (
+            SELECT customer.{customer_pk} AS customer_pk, customer.{customer_id} AS customer_id,
+                   {bucket} AS bucket
+            FROM unnest(%(customers)s::text[]) AS member(customer_id)
+            JOIN {customer} customer
+              ON customer.{customer_account} = %(account)s::int AND customer.{customer_id} = member.customer_id),
+         inserted AS (
+            INSERT INTO {assignment} ({assignment_columns})
+            SELECT %(account)s::int, %(link)s::bigint, given.customer_pk, given.bucket,
+                   given.bucket < %(threshold)s::int, %(now)s::timestamptz
+            FROM given
+            ON CONFLICT DO NOTHING
+            RETURNING {held_out}),
+         counted AS (
+            UPDATE {link} SET {assigned_count} = {assigned_count} + (SELECT count(*) FROM inserted),
+                              {held_out_count} = {held_out_count} + (SELECT count(*) FROM inserted WHERE {held_out})
+            WHERE {link_id} = %(link)s::bigint
+            RETURNING 1)
+    SELECT coalesce(array_agg(given.customer_id ORDER BY given.customer_id)
+                    FILTER (WHERE given.bucket >= %(threshold)s::int), '{{}}'),
+           count(*) FILTER (WHERE given.bucket < %(threshold)s::int),
+           (SELECT count(*) FROM counted)
+    FROM given
+"""
+).format(
+    bucket=sql.SQL(BUCKET).format(customer_id=sql.SQL("customer.{}").format(column(Customer, "customer_id"))),
+    customer=table(Customer),
+    customer_pk=column(Customer, "id"),
+    customer_id=column(Customer, "customer_id"),
+    customer_account=column(Customer, "account"),
+    assignment=table(PushAssignment),
+    assignment_columns=columns(PushAssignment, ["account", "link", "customer", "bucket", "held_out", "assigned_at"]),
+    held_out=column(PushAssignment, "held_out"),
+    link=table(PushLink),
+    link_id=column(PushLink, "id"),
+    assigned_count=column(PushLink, "assigned_count"),
+    held_out_count=column(PushLink, "held_out_count"),
 )

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from discounts.models.holdouts import PushAssignment  # noqa: F401  (a model module of the package)
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7
 
@@ -129,9 +130,20 @@ class PushLink(models.Model):
     created_at = models.DateTimeField(db_default=Now())
     created_by = models.CharField(max_length=255, blank=True, default="")
     last_version = models.IntegerField(null=True)  # the segment version the rule last received
+    # Holdout (discounts/models/holdouts.py): fixed for the link's life, so each customer's side never changes.
+    holdout_percent = models.SmallIntegerField(default=0)
+    holdout_seed = models.BigIntegerField(default=0)
+    # running counts of the link's assignments, kept by the push that writes them (no COUNT on a page load)
+    assigned_count = models.IntegerField(default=0)
+    held_out_count = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["segment", "rule"], name="push_link_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "rule"], name="push_link_unique"),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__gte=0, holdout_percent__lte=50), name="push_link_holdout_percent"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule_id} follows segment {self.segment_id}"
@@ -159,6 +171,7 @@ class PushRun(models.Model):
     added = models.IntegerField(null=True)
     removed = models.IntegerField(null=True)
     skipped = models.IntegerField(null=True)  # members who already held the rule
+    held_out = models.IntegerField(null=True)  # members the link's holdout assigned to it by this push
     error_code = models.CharField(max_length=64, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(db_default=Now())
