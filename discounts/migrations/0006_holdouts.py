@@ -10,6 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0003_api_clients_without_user_scopes'),
         ('discounts', '0002_pushes'),
+        ('discounts', '0003_usage'),  # only to keep one leaf on this branch; the integrator re-chains
         ('receipts', '0006_receipt_id_prefix_search'),
         ('segments', '0004_run_lists'),
     ]
