@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from discounts import selectors
 from discounts.models import PushRun
 from discounts.pushes import push_link_remove, segment_push_start
+from discounts.selectors import impact as impacts
 from loyalty.api.errors import OpenLoyaltyError, ol_field_error
 from loyalty.api.openloyalty import paging
 from loyalty.api.views import OpenLoyaltyAPIView
@@ -189,3 +190,43 @@ class SegmentDiscountRulesView(OpenLoyaltyAPIView):
             for rule in rules[start : start + page.per_page]
         ]
         return Response({"items": items, "total": {"all": total, "estimated": False}})
+
+
+class SegmentPushLinkImpactView(OpenLoyaltyAPIView):
+    # the report shows revenue and discount cost: a segments read scope and a discounts one
+    required_scopes = {"GET": [READ, ("admin:discounts", "read:discounts")]}
+
+    @extend_schema(
+        operation_id="segmentGetPushLinkImpact",
+        summary="Did the rule work? Treatment against holdout (extension)",
+        description=(
+            "For a rule kept in sync with a holdout: per side (treatment, holdout) customers, conversion, net "
+            "revenue, purchases and discount cost per customer, each customer counted from when they entered; the "
+            "relative uplift of net revenue per customer with its 95 % interval and p-value (Welch's t, delta "
+            "method, CUPED with the 90 days before entering), incremental revenue and incremental revenue net of "
+            "the discount with intervals, the sample-ratio check, and the cumulative revenue per customer per day. "
+            "`from`/`to`: dates in the account's timezone (`to` inclusive) or date-times with an offset; default "
+            "from the link's creation until now. Amounts in minor units."
+        ),
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.STR, required=False),
+            OpenApiParameter("to", OpenApiTypes.STR, required=False),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+    def get(self, request, storeCode, segment, discount):
+        found = segment_get(account=self.account, segment_id=segment)
+        link = impacts.push_link_get(account=self.account, segment=found, rule_id=discount)
+        start, end, problems = impacts.period_parse(
+            account=self.account, start=request.query_params.get("from"), end=request.query_params.get("to")
+        )
+        if problems:
+            raise OpenLoyaltyError(400, "Validation failed.", [ol_field_error(f, m) for f, m in problems])
+        start, end = impacts.impact_period(links=[link], start=start, end=end)
+        if end <= start:
+            raise OpenLoyaltyError(
+                400, "Validation failed.", [ol_field_error("to", "This value should be after from.")]
+            )
+        report = impacts.links_impact(account=self.account, links=[link], start=start, end=end)
+        return Response(impacts.impact_to_api(report, start=start, end=end, currency=self.account.currency))
