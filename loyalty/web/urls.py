@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from loyalty.web.views import api_clients, auth, customers, dashboard, receipts, rules, segments
+from loyalty.web.views import api_clients, auth, customers, dashboard, impact, receipts, rules, segments
 
 
 class AidConverter:
@@ -45,6 +45,11 @@ urlpatterns = [
         segments.segment_unlink,
         name="segment-unlink",
     ),
+    path(
+        "a/<aid:aid>/segments/<uuid:segment_id>/links/<uuid:rule_id>/impact/",
+        impact.segment_link_impact,
+        name="segment-link-impact",
+    ),
     path("a/<aid:aid>/api-clients/", api_clients.api_client_list, name="api-clients"),
     path("a/<aid:aid>/api-clients/new/", api_clients.api_client_new, name="api-client-new"),
     path("a/<aid:aid>/api-clients/<int:pk>/revoke/", api_clients.api_client_revoke, name="api-client-revoke"),
@@ -52,4 +57,5 @@ urlpatterns = [
     path("a/<aid:aid>/discount-rules/new/", rules.rule_new, name="rule-new"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/", rules.rule_detail, name="rule"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/edit/", rules.rule_edit, name="rule-edit"),
+    path("a/<aid:aid>/discount-rules/<uuid:rule_id>/impact/", impact.rule_impact, name="rule-impact"),
 ]

@@ -70,6 +70,7 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     except ValueError:
         after_key = None
     refs = discounts.rule_live_refs_page(account=request.account, rule=rule, limit=REFS_PER_PAGE, after=after_key)
+    links = list(discounts.push_links_for_rule(rule=rule))
     return page(
         request,
         "web/rule.html",
@@ -79,7 +80,8 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "refs": refs[:REFS_PER_PAGE],
             "refs_next": str(refs[REFS_PER_PAGE - 1].pk) if len(refs) > REFS_PER_PAGE else None,
             "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
-            "links": list(discounts.push_links_for_rule(rule=rule)),
+            "links": links,
+            "has_holdout": any(link.holdout_percent for link in links),  # the impact panel
             "nav": "rules",
         },
     )
