@@ -33,6 +33,14 @@ def pct_signed(share):
 
 
 @register.filter
+def p_value(p):
+    """A p-value as people read one: "< 0.001" rather than 2.9e-06."""
+    if p is None:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+@register.filter
 def major(value, currency):
     return formatting.major(value, currency)
 
