@@ -7,7 +7,7 @@ of refs at evaluation time, built the same way (identifiers from the models' `_m
 
 from __future__ import annotations
 
-from discounts.models import DiscountRef, DiscountUsage
+from discounts.models import DiscountRef, DiscountRule, DiscountUsage
 from loyalty.core.sql import column, sql, table
 
 # Per ref of `%(refs)s` (uuid[]): its purchases until `%(at)s`, one row per purchase (the largest figures of the
@@ -48,4 +48,22 @@ REF_USAGE = sql.SQL(
     u_released=column(DiscountUsage, "released_at"),
     u_customer=column(DiscountUsage, "customer_id"),
     u_purchase=column(DiscountUsage, "purchase_key"),
+)
+
+
+# A rule's `limitation.dynamic_purchase_to_days`, counted from the ref's creation, still holds at `%s`
+# (a condition on DiscountRef rows joined to their rule; rules without it always pass).
+DYNAMIC_WINDOW = sql.SQL(
+    """
+    CASE WHEN jsonb_typeof({rule}.{document} #> '{{limitation,dynamic_purchase_to_days}}') = 'number'
+         THEN {ref}.{created_at}
+              + ({rule}.{document} #>> '{{limitation,dynamic_purchase_to_days}}')::numeric * interval '1 day'
+              >= %s::timestamptz
+         ELSE true END
+"""
+).format(
+    rule=table(DiscountRule),
+    ref=table(DiscountRef),
+    document=column(DiscountRule, "document"),
+    created_at=column(DiscountRef, "created_at"),
 )

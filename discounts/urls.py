@@ -2,11 +2,16 @@
 
 from django.urls import re_path
 
-from discounts import api
+from discounts import api, api_till
 
 SEGMENT = r"[^/]+"
 
 urlpatterns = [
+    re_path(
+        r"^discounts/available_for_receipt$",
+        api_till.AvailableForReceiptView.as_view(),
+        name="discount-available-for-receipt",
+    ),
     re_path(r"^discounts/rules$", api.RulesView.as_view(), name="discount-rules"),
     re_path(rf"^discounts/rules/(?P<did>{SEGMENT})$", api.RuleView.as_view(), name="discount-rule"),
     re_path(

@@ -13,6 +13,7 @@ SCOPES: dict[str, str] = {
     "write:discounts": "Create, change and delete discount rules and give or take them from customers.",
     "user:discounts": "End-customer access to the rules given to them (customer tokens only).",
     "public:discounts": "Read public discount rules.",
+    "write:discounts:/available_for_receipt": "Ask which discounts a receipt gets (a point of sale's only need).",
     "admin:segments": "Every segment operation (Open Loyalty segment API and our extensions).",
     "read:segments": "Read segments, members, runs and pushes; preview definitions.",
     "write:segments": "Create, change, delete, activate, refresh and push segments.",

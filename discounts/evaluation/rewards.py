@@ -1,0 +1,255 @@
+"""What one rule's reward gives on the receipt as it stands after the rules applied before it.
+
+Each reward type computes an exact (rational) amount per line; `allocate` then rounds once per rule (half up) and
+hands out the minor units by largest remainder, never more than a line has left, so the lines always add up to the
+ref's amount. A `bonus` reward is computed the same way but leaves the lines' amounts as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from discounts.evaluation import matching
+from discounts.evaluation.conditions import (
+    ITEM_NO_DISCOUNT,
+    debit_balance,
+    mix_lines,
+    mixes,
+    scope_lines,
+    stamps_needed,
+)
+from discounts.evaluation.model import Basket, Candidate, Line, as_dict, as_list
+
+Exact = dict[int, Fraction]  # line index → amount before rounding
+
+
+@dataclass
+class TillState:
+    """The receipt while rules apply one after the other: what each line has left, and which lines carry a
+    discount (sent with the receipt or given by an earlier rule)."""
+
+    left: dict[int, int]
+    discounted: set[int] = field(default_factory=set)
+
+    @classmethod
+    def start(cls, basket: Basket) -> TillState:
+        return cls(
+            left={line.index: max(0, line.net) for line in basket.lines},
+            discounted={line.index for line in basket.lines if line.discounted},
+        )
+
+    def copy(self) -> TillState:
+        return TillState(left=dict(self.left), discounted=set(self.discounted))
+
+
+@dataclass(frozen=True)
+class Award:
+    """What a ref gets: minor units per line index (a discount, or a bonus), rewards used, stamps collected."""
+
+    candidate: Candidate
+    lines: dict[int, int]
+    bonus: bool
+    usage: int
+    stamp: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.lines.values())
+
+
+@dataclass(frozen=True)
+class Refusal:
+    candidate: Candidate
+    path: str
+
+
+def round_half_up(value: Fraction) -> int:
+    return math.floor(value + Fraction(1, 2))
+
+
+def allocate(exact: Exact, caps: dict[int, int]) -> dict[int, int]:
+    """Round the total once, then give each line its floor and the remaining units to the largest remainders."""
+    capped = {i: min(max(amount, Fraction(0)), Fraction(caps[i])) for i, amount in exact.items()}
+    total = min(round_half_up(sum(capped.values(), Fraction(0))), sum(caps[i] for i in capped))
+    given = {i: math.floor(amount) for i, amount in capped.items()}
+    short = total - sum(given.values())
+    for i in sorted(capped, key=lambda i: (-(capped[i] - given[i]), i))[: max(0, short)]:
+        given[i] += 1
+    return {i: amount for i, amount in given.items() if amount > 0}
+
+
+def line_value(candidate: Candidate, line: Line) -> Fraction:
+    """`reward.values[]` overrides `reward.value` for the lines its items match (the first entry that does)."""
+    for entry in as_list(candidate.reward.get("values")):
+        if matching.any_item_matches(as_list(as_dict(entry).get("items")), line):
+            return _fraction(as_dict(entry).get("value"))
+    return _fraction(candidate.reward.get("value"))
+
+
+def _fraction(value: Any) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return Fraction(0)
+    return Fraction(str(value))
+
+
+@dataclass(frozen=True)
+class Context:
+    candidate: Candidate
+    basket: Basket
+    state: TillState
+    lines: list[Line]  # the eligible lines of the reward's scope, in receipt order
+
+    def base(self, line: Line) -> Fraction:
+        net = self.candidate.reward.get("base") == "net"
+        return Fraction(self.state.left[line.index] if net else max(0, line.gross))
+
+    def unit(self, line: Line) -> Fraction:
+        return self.base(line) / line.units
+
+    def top(self, exact: Exact) -> Exact:
+        """An item rule rewards at most `discount_reward_usage` lines: those it gives most."""
+        limit = self.candidate.limit("discount_reward_usage")
+        if limit < 0 or len(exact) <= limit:
+            return exact
+        best = sorted(exact, key=lambda i: (-exact[i], i))[:limit]
+        return {i: exact[i] for i in best}
+
+    def spread(self, amount: Fraction) -> Exact:
+        """An amount over the lines in proportion to what each has left."""
+        weights = {line.index: Fraction(self.state.left[line.index]) for line in self.lines}
+        whole = sum(weights.values(), Fraction(0))
+        return {i: amount * w / whole for i, w in weights.items()} if whole else {}
+
+
+def _percent(ctx: Context) -> tuple[Exact, int]:
+    exact = {line.index: ctx.base(line) * line_value(ctx.candidate, line) / 100 for line in ctx.lines}
+    return (ctx.top(exact), len(ctx.top(exact))) if ctx.candidate.rule_type == "item" else (exact, 1)
+
+
+def _amount(ctx: Context) -> tuple[Exact, int]:
+    if ctx.candidate.rule_type == "item":
+        exact = ctx.top({line.index: line_value(ctx.candidate, line) for line in ctx.lines})
+        return exact, len(exact)
+    return ctx.spread(_fraction(ctx.candidate.reward.get("value"))), 1
+
+
+def _new_price(ctx: Context) -> tuple[Exact, int]:
+    exact = {line.index: Fraction(line.gross) - line_value(ctx.candidate, line) * line.quantity for line in ctx.lines}
+    exact = ctx.top({i: amount for i, amount in exact.items() if amount > 0})
+    return exact, len(exact)
+
+
+def _units(ctx: Context, lines: list[Line], *, dearest: bool, limit: int) -> list[tuple[Fraction, int, int]]:
+    """Up to `limit` units, the cheapest (or dearest) first; a line of many units expands to at most `limit`."""
+    units = [(ctx.unit(line), line.index, k) for line in lines for k in range(min(line.units, limit))]
+    return sorted(units, key=lambda unit: (-unit[0] if dearest else unit[0], unit[1], unit[2]))[:limit]
+
+
+def _free_items(ctx: Context) -> tuple[Exact, int]:
+    exact: Exact = {}
+    count = int(_fraction(ctx.candidate.reward.get("value")))
+    for price, index, _ in _units(ctx, ctx.lines, dearest=False, limit=count):
+        exact[index] = exact.get(index, Fraction(0)) + price
+    return exact, 1
+
+
+def _cheapest_percent(ctx: Context) -> tuple[Exact, int]:
+    units = _units(ctx, ctx.lines, dearest=False, limit=1)
+    if not units:
+        return {}, 0
+    price, index, _ = units[0]
+    line = next(line for line in ctx.lines if line.index == index)
+    return {index: price * line_value(ctx.candidate, line) / 100}, 1
+
+
+def _debit(ctx: Context) -> tuple[Exact, int]:
+    balance = Fraction(debit_balance(ctx.candidate))
+    whole = sum((Fraction(ctx.state.left[line.index]) for line in ctx.lines), Fraction(0))
+    return ctx.spread(min(balance, whole)), 1
+
+
+def _mix_price(ctx: Context) -> tuple[Exact, int]:
+    """Each reward-eligible mix takes its quantity of the dearest units of its items not taken by an earlier mix;
+    the discount is their total less the value, in proportion to the units taken."""
+    taken: list[tuple[Fraction, int, int]] = []
+    for mix in mixes(ctx.candidate):
+        if mix.get("reward_eligible") is not True:
+            continue
+        in_mix = [line for line in mix_lines(mix, ctx.basket.lines) if line in ctx.lines]
+        quantity = mix.get("quantity")
+        needed = max(1, math.ceil(quantity)) if isinstance(quantity, int | float) else 1
+        free = _units(ctx, in_mix, dearest=True, limit=needed + len(taken))
+        taken.extend([unit for unit in free if unit not in taken][:needed])
+    total = sum((price for price, _, _ in taken), Fraction(0))
+    off = total - _fraction(ctx.candidate.reward.get("value"))
+    if off <= 0 or not total:
+        return {}, 0
+    exact: Exact = {}
+    for price, index, _ in taken:
+        exact[index] = exact.get(index, Fraction(0)) + off * price / total
+    return exact, 1
+
+
+REWARDS: dict[str, Callable[[Context], tuple[Exact, int]]] = {
+    "discount_amount": _amount,
+    "discount_percent": _percent,
+    "discount_item_new_price": _new_price,
+    "discount_item_quantity": _free_items,
+    "discount_item_percent": _cheapest_percent,
+    "discount_debit": _debit,
+    "discount_mix_new_price": _mix_price,
+}
+
+
+def eligible(candidate: Candidate, basket: Basket, state: TillState) -> list[Line] | str:
+    """The reward's lines, or the path of the condition that left none."""
+    lines = [line for line in scope_lines(candidate, basket) if line.eligible]
+    if not lines:
+        return "items.eligible_for_discount"
+    blacklist = as_list(candidate.limitation.get("blacklist"))
+    lines = [line for line in lines if not matching.any_item_matches(blacklist, line)]
+    if not lines:
+        return "limitation.blacklist"
+    if candidate.limitation.get("discount_eligible") == ITEM_NO_DISCOUNT:
+        lines = [line for line in lines if line.index not in state.discounted]
+    bonus = candidate.reward.get("effect") == "bonus"
+    lines = [line for line in lines if bonus or state.left[line.index] > 0]
+    return lines or "limitation.discount_eligible"
+
+
+def _stamp_only(candidate: Candidate) -> Award:
+    return Award(candidate=candidate, lines={}, bonus=False, usage=0, stamp=1)
+
+
+def reward(candidate: Candidate, basket: Basket, state: TillState) -> Award | Refusal:
+    """The ref's award on the receipt as `state` has it (the caller applies it), or why it gets nothing."""
+    needed = stamps_needed(candidate)
+    if needed:
+        expire = candidate.limit("stamp_expire_days")
+        collected = candidate.usage.current_stamp(now=basket.purchase_at, expire_days=expire) + 1
+        if collected < needed:
+            return _stamp_only(candidate)
+    lines = eligible(candidate, basket, state)
+    if isinstance(lines, str):
+        return _stamp_only(candidate) if needed else Refusal(candidate, lines)
+    ctx = Context(candidate=candidate, basket=basket, state=state, lines=lines)
+    kind = str(candidate.reward.get("type"))
+    exact, usage = REWARDS[kind](ctx) if kind in REWARDS else ({}, 0)
+    bonus = candidate.reward.get("effect") == "bonus"
+    caps = {line.index: (int(ctx.base(line)) if bonus else state.left[line.index]) for line in lines}
+    given = allocate(exact, caps)
+    if not given:
+        return _stamp_only(candidate) if needed else Refusal(candidate, "reward.value")
+    return Award(candidate, given, bonus, usage=usage, stamp=1 if needed else 0)
+
+
+def apply(award: Award, state: TillState) -> None:
+    if award.bonus:
+        return
+    for index, amount in award.lines.items():
+        state.left[index] -= amount
+        state.discounted.add(index)
