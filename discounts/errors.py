@@ -59,6 +59,15 @@ class PushError(ValidationFailed):
         super().__init__(message, field_errors=[FieldError("mode", message, "not_calculated")])
 
 
+class HoldoutError(ValidationFailed):
+    """A holdout a push cannot take (out of range, on a push once, or a change to a link's); names the field."""
+
+    default_code = "invalid_holdout"
+
+    def __init__(self, message: str):
+        super().__init__(message, field_errors=[FieldError("holdoutPercent", message, "invalid")])
+
+
 # Http404 too, until the back-office pages render NotFound themselves (they answer 404 for it today).
 class RuleNotFound(NotFound, Http404):
     def __init__(self, rule_id: Any):

@@ -16,8 +16,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from discounts import documents, selectors
-from discounts.errors import PushError
+from discounts import documents, holdouts, selectors
+from discounts.errors import HoldoutError, PushError
 from discounts.models import DiscountRule, PushLink, PushRun
 from discounts.services import (
     rule_create,
@@ -25,6 +25,7 @@ from discounts.services import (
     rule_customers_take_departed,
     rule_customers_take_given,
 )
+from discounts.services.holdouts import link_assign
 from loyalty.accounts.models import Account
 from loyalty.core.jobs import enqueue_on_commit
 from loyalty.core.services import audit_record
@@ -65,21 +66,66 @@ def _audit(segment: Segment, *, account: Account, actor: str, action: str, rule:
 
 
 def segment_push_start(
-    *, account: Account, segment: Segment, rule: DiscountRule, mode: str, remove_departed: bool, actor: str
+    *,
+    account: Account,
+    segment: Segment,
+    rule: DiscountRule,
+    mode: str,
+    remove_departed: bool,
+    actor: str,
+    holdout_percent: int | None = None,
 ) -> PushRun:
-    """Queue a push (and, for `sync`, link the rule to the segment). The work happens in Celery after commit."""
+    """Queue a push (and, for `sync`, link the rule to the segment). The work happens in Celery after commit.
+
+    `holdout_percent` (0-50) holds that share of the members out of a new link; None keeps a link's own (0 for a
+    new one). A link's holdout never changes (each customer's side must not), and a push once has no link to keep
+    one on: both are refused naming `holdoutPercent`."""
     with transaction.atomic():
         run = _push_queue(
-            account=account, segment=segment, rule=rule, mode=mode, remove_departed=remove_departed, actor=actor
+            account=account,
+            segment=segment,
+            rule=rule,
+            mode=mode,
+            remove_departed=remove_departed,
+            actor=actor,
+            holdout_percent=holdout_percent,
         )
         _audit(segment, account=account, actor=actor, action=PUSH_START, rule=rule, summary=f"push ({mode}) onto")
     return run
 
 
+def _holdout_check(*, segment: Segment, rule: DiscountRule, mode: str, holdout_percent: int | None) -> None:
+    if holdout_percent is None:
+        return
+    if isinstance(holdout_percent, bool) or not isinstance(holdout_percent, int):
+        raise HoldoutError("holdoutPercent must be a whole number from 0 to 50.")
+    if not 0 <= holdout_percent <= holdouts.MAX_HOLDOUT_PERCENT:
+        raise HoldoutError("holdoutPercent must be from 0 to 50: a larger holdout would give the rule to a minority.")
+    current = PushLink.objects.filter(segment=segment, rule=rule).values_list("holdout_percent", flat=True).first()
+    if mode == PushRun.Mode.ONCE:
+        # a push once keeps out whoever the rule's link holds out, and holds out nobody of its own
+        if holdout_percent and holdout_percent != current:
+            raise HoldoutError("A holdout needs mode sync: the link keeps who was held out and reports the impact.")
+        return
+    if current is not None and current != holdout_percent:
+        raise HoldoutError(
+            f"This rule already follows the segment with a holdout of {current} %; a holdout cannot change during "
+            "a link's life (customers would change sides). Stop syncing and push again for a new one."
+        )
+
+
 def _push_queue(
-    *, account: Account, segment: Segment, rule: DiscountRule, mode: str, remove_departed: bool, actor: str
+    *,
+    account: Account,
+    segment: Segment,
+    rule: DiscountRule,
+    mode: str,
+    remove_departed: bool,
+    actor: str,
+    holdout_percent: int | None = None,
 ) -> PushRun:
     """segment_push_start without the audit event: the syncs the platform starts itself."""
+    _holdout_check(segment=segment, rule=rule, mode=mode, holdout_percent=holdout_percent)
     if mode not in PushRun.Mode.values:
         raise PushError("mode must be once or sync")
     if rule.account_id != account.pk or segment.account_id != account.pk or rule.deleted_at is not None:
@@ -92,7 +138,13 @@ def _push_queue(
                 segment=segment,
                 rule=rule,
                 defaults={"account": account, "remove_departed": remove_departed},
-                create_defaults={"account": account, "remove_departed": remove_departed, "created_by": actor},
+                create_defaults={
+                    "account": account,
+                    "remove_departed": remove_departed,
+                    "created_by": actor,
+                    "holdout_percent": holdout_percent or 0,
+                    "holdout_seed": holdouts.new_seed(),
+                },
             )
         run = PushRun.objects.create(
             account=account, segment=segment, rule=rule, mode=mode, remove_departed=remove_departed, created_by=actor
@@ -149,6 +201,10 @@ def _apply(run: PushRun) -> dict[str, int]:
     diff = selectors.segment_membership_diff(segment=run.segment, since_version=since)
     if diff.version is None:
         raise PushError("The segment has not been calculated yet.")
+    # a push once onto a rule that follows this segment with a holdout keeps the held-out members out too
+    holdout_link = link or PushLink.objects.filter(segment=run.segment, rule=run.rule, holdout_percent__gt=0).first()
+    assigned = link_assign(link=holdout_link, customer_ids=diff.added) if holdout_link else None
+    treatment = assigned.treatment if assigned else diff.added
     source = given_by(run.segment)
     # The service takes at most MAX_CUSTOMERS_PER_CALL ids per call (the API's limit); segments can be bigger.
     step = documents.MAX_CUSTOMERS_PER_CALL
@@ -156,11 +212,11 @@ def _apply(run: PushRun) -> dict[str, int]:
         rule_customers_give(
             account=run.account,
             rule=run.rule,
-            customer_ids=diff.added[start : start + step],
+            customer_ids=treatment[start : start + step],
             offering_constraint_id=None,
             actor=source,
         )
-        for start in range(0, len(diff.added), step)
+        for start in range(0, len(treatment), step)
     )
     removed = 0
     if run.remove_departed and since is None:  # a whole push: whoever this segment gave it to and is not a member
@@ -174,7 +230,13 @@ def _apply(run: PushRun) -> dict[str, int]:
     if link is not None:
         link.last_version = diff.version
         link.save(update_fields=["last_version"])
-    return {"version": diff.version, "added": added, "removed": removed, "skipped": len(diff.added) - added}
+    return {
+        "version": diff.version,
+        "added": added,
+        "removed": removed,
+        "skipped": len(treatment) - added,
+        "held_out": assigned.held_out if assigned else 0,
+    }
 
 
 def _finish(run: PushRun, started: float, **fields) -> PushRun:
@@ -237,12 +299,25 @@ def pushes_sweep(*, now=None) -> dict[str, int]:
 
 
 def segment_push_to_new_rule(
-    *, account: Account, segment: Segment, document: dict, mode: str, remove_departed: bool, actor: str
+    *,
+    account: Account,
+    segment: Segment,
+    document: dict,
+    mode: str,
+    remove_departed: bool,
+    actor: str,
+    holdout_percent: int | None = None,
 ) -> PushRun:
     """Create a rule and push the segment onto it, in one transaction: a rule the push cannot start for (an
     uncalculated segment pushed once) is not left behind. Raises DiscountValidationError or PushError."""
     with transaction.atomic():
         rule = rule_create(account=account, document=document, actor=actor)
         return segment_push_start(
-            account=account, segment=segment, rule=rule, mode=mode, remove_departed=remove_departed, actor=actor
+            account=account,
+            segment=segment,
+            rule=rule,
+            mode=mode,
+            remove_departed=remove_departed,
+            actor=actor,
+            holdout_percent=holdout_percent,
         )

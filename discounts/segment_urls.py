@@ -15,6 +15,11 @@ urlpatterns = [
         name="segment-push-link",
     ),
     re_path(
+        rf"^{SEGMENT}/push-links/(?P<discount>{UUID})/impact$",
+        segment_api.SegmentPushLinkImpactView.as_view(),
+        name="segment-push-link-impact",
+    ),
+    re_path(
         rf"^{SEGMENT}/association/discount_rule$", segment_api.SegmentDiscountRulesView.as_view(), name="segment-rules"
     ),
 ]

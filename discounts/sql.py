@@ -6,10 +6,11 @@ Run them on `loyalty.core.sql.raw_cursor()` (arrays travel as parameters).
 
 from __future__ import annotations
 
-from discounts.models import DiscountRef
+from discounts.models import DiscountRef, DiscountUsage, PushAssignment, PushLink
 from loyalty.core.ids import UUID7_BLOCK_SQL
 from loyalty.core.sql import column, columns, sql, table
 from receipts.models import Customer
+from receipts.readmodels.queries import purchases_relation
 from segments.models import MembershipSpan, Segment, SegmentMember, SegmentRun
 
 _REF = table(DiscountRef)
@@ -144,4 +145,140 @@ MEMBERSHIP_DIFF = sql.SQL(
     customer=table(Customer),
     customer_pk=column(Customer, "id"),
     customer_id=column(Customer, "customer_id"),
+)
+
+
+# The holdout's stable bucket of a customer id (`discounts/holdouts.py` is the same function in Python): the first
+# 32 bits of md5('<seed>:<customer id>') as an unsigned integer, mod 10,000.
+BUCKET = "(('x' || substr(md5(%(seed)s::bigint::text || ':' || {customer_id}), 1, 8))::bit(32)::bigint %% 10000)"
+
+# A holdout link's assignment of the members a push would give the rule to (`%(customers)s`, a text[]): each
+# customer's first assignment is kept (ON CONFLICT DO NOTHING), so a customer who leaves and comes back stays on
+# the same side, since the same date; the link's counts move by what was inserted. → the customer ids that are not
+# held out (those the push gives the rule to), in one statement.
+ASSIGN = sql.SQL(
+    """
+    WITH given AS MATERIALIZED (
+            SELECT customer.{customer_pk} AS customer_pk, customer.{customer_id} AS customer_id,
+                   {bucket} AS bucket
+            FROM unnest(%(customers)s::text[]) AS member(customer_id)
+            JOIN {customer} customer
+              ON customer.{customer_account} = %(account)s::int AND customer.{customer_id} = member.customer_id),
+         inserted AS (
+            INSERT INTO {assignment} ({assignment_columns})
+            SELECT %(account)s::int, %(link)s::bigint, given.customer_pk, given.bucket,
+                   given.bucket < %(threshold)s::int, %(now)s::timestamptz
+            FROM given
+            ON CONFLICT DO NOTHING
+            RETURNING {held_out}),
+         counted AS (
+            UPDATE {link} SET {assigned_count} = {assigned_count} + (SELECT count(*) FROM inserted),
+                              {held_out_count} = {held_out_count} + (SELECT count(*) FROM inserted WHERE {held_out})
+            WHERE {link_id} = %(link)s::bigint
+            RETURNING 1)
+    SELECT coalesce(array_agg(given.customer_id ORDER BY given.customer_id)
+                    FILTER (WHERE given.bucket >= %(threshold)s::int), '{{}}'),
+           count(*) FILTER (WHERE given.bucket < %(threshold)s::int),
+           (SELECT count(*) FROM counted)
+    FROM given
+"""
+).format(
+    bucket=sql.SQL(BUCKET).format(customer_id=sql.SQL("customer.{}").format(column(Customer, "customer_id"))),
+    customer=table(Customer),
+    customer_pk=column(Customer, "id"),
+    customer_id=column(Customer, "customer_id"),
+    customer_account=column(Customer, "account"),
+    assignment=table(PushAssignment),
+    assignment_columns=columns(PushAssignment, ["account", "link", "customer", "bucket", "held_out", "assigned_at"]),
+    held_out=column(PushAssignment, "held_out"),
+    link=table(PushLink),
+    link_id=column(PushLink, "id"),
+    assigned_count=column(PushLink, "assigned_count"),
+    held_out_count=column(PushLink, "held_out_count"),
+)
+
+
+# The impact report of the links `%(links)s` (bigint[], one rule's) over [`%(from)s`, `%(to)s`), in one statement.
+# Each customer counts once, on the side of their first assignment, from `since` = the later of when they entered
+# and `from`. Per customer: y = net spend since, k = purchases since, x = net spend in the `%(pre_days)s` days
+# before entering (CUPED's covariate), cost = the rule's discount from the usage ledger since (largest figure per
+# purchase: a claim and its receipt are one purchase; released claims skipped). Answered as sums per side (the
+# sufficient statistics of discounts/impact/stats.py; y, x and cost as float8 so their squares cannot overflow),
+# and, for the chart, entries and net spend per side and day in `%(tz)s`. Never a row per customer.
+IMPACT = sql.SQL(
+    """
+    WITH entered AS MATERIALIZED (
+            SELECT DISTINCT ON (assignment.{a_customer})
+                   assignment.{a_customer} AS customer_pk, customer.{c_customer_id} AS customer_id,
+                   assignment.{a_held_out} AS held_out, assignment.{a_at} AS entered_at,
+                   greatest(assignment.{a_at}, %(from)s::timestamptz) AS since
+            FROM {assignment} assignment
+            JOIN {customer} customer ON customer.{c_pk} = assignment.{a_customer}
+            WHERE assignment.{a_account} = %(account)s::int AND assignment.{a_link} = ANY(%(links)s::bigint[])
+              AND assignment.{a_at} < %(to)s::timestamptz
+            ORDER BY assignment.{a_customer}, assignment.{a_at}),
+         bought AS MATERIALIZED (
+            SELECT entered.customer_pk, entered.held_out, entered.since, purchase.purchase_at,
+                   purchase.net::float8 AS net, purchase.purchase_at >= entered.since AS after
+            FROM entered
+            JOIN {purchases} purchase
+              ON purchase.customer_pk = entered.customer_pk
+             AND purchase.purchase_at >= entered.entered_at - make_interval(days => %(pre_days)s::int)
+             AND purchase.purchase_at < %(to)s::timestamptz
+             AND (purchase.purchase_at >= entered.since OR purchase.purchase_at < entered.entered_at)),
+         spend AS (
+            SELECT customer_pk, coalesce(sum(net) FILTER (WHERE after), 0) AS y, count(*) FILTER (WHERE after) AS k,
+                   coalesce(sum(net) FILTER (WHERE NOT after), 0) AS x
+            FROM bought GROUP BY customer_pk),
+         used AS (
+            SELECT usage.{u_customer} AS customer_id, min(usage.{u_at}) AS at, max(usage.{u_amount})::float8 AS amount
+            FROM {usage} usage
+            WHERE usage.{u_account} = %(account)s::int AND usage.{u_rule} = %(rule)s::uuid
+              AND usage.{u_at} >= %(from)s::timestamptz AND usage.{u_at} < %(to)s::timestamptz
+              AND usage.{u_released} IS NULL AND usage.{u_customer} IS NOT NULL
+            GROUP BY usage.{u_customer}, usage.{u_purchase}),
+         cost AS (
+            SELECT entered.customer_pk, sum(used.amount) AS cost
+            FROM entered JOIN used ON used.customer_id = entered.customer_id AND used.at >= entered.since
+            GROUP BY entered.customer_pk),
+         per_customer AS (
+            SELECT entered.held_out, coalesce(spend.y, 0) AS y, coalesce(spend.k, 0) AS k,
+                   coalesce(spend.x, 0) AS x, coalesce(cost.cost, 0) AS c
+            FROM entered
+            LEFT JOIN spend ON spend.customer_pk = entered.customer_pk
+            LEFT JOIN cost ON cost.customer_pk = entered.customer_pk),
+         sides AS (
+            SELECT held_out, count(*) AS n, count(*) FILTER (WHERE k > 0) AS converted, sum(k) AS purchases,
+                   sum(y) AS sy, sum(y * y) AS syy, sum(x) AS sx, sum(x * x) AS sxx, sum(x * y) AS sxy,
+                   sum(c) AS sc, sum(c * c) AS scc, sum(y * c) AS syc, sum(x * c) AS sxc
+            FROM per_customer GROUP BY held_out),
+         entries AS (
+            SELECT held_out, (since AT TIME ZONE %(tz)s::text)::date AS day, count(*) AS n
+            FROM entered GROUP BY 1, 2),
+         daily AS (
+            SELECT held_out, (purchase_at AT TIME ZONE %(tz)s::text)::date AS day, sum(net) AS net
+            FROM bought WHERE after GROUP BY 1, 2)
+    SELECT (SELECT coalesce(json_agg(sides), '[]') FROM sides),
+           (SELECT coalesce(json_agg(json_build_array(held_out, day, n)), '[]') FROM entries),
+           (SELECT coalesce(json_agg(json_build_array(held_out, day, net)), '[]') FROM daily)
+"""
+).format(
+    assignment=table(PushAssignment),
+    a_customer=column(PushAssignment, "customer"),
+    a_held_out=column(PushAssignment, "held_out"),
+    a_at=column(PushAssignment, "assigned_at"),
+    a_account=column(PushAssignment, "account"),
+    a_link=column(PushAssignment, "link"),
+    customer=table(Customer),
+    c_pk=column(Customer, "id"),
+    c_customer_id=column(Customer, "customer_id"),
+    purchases=purchases_relation(),
+    usage=table(DiscountUsage),
+    u_customer=column(DiscountUsage, "customer_id"),
+    u_at=column(DiscountUsage, "at"),
+    u_amount=column(DiscountUsage, "amount"),
+    u_account=column(DiscountUsage, "account"),
+    u_rule=column(DiscountUsage, "rule"),
+    u_released=column(DiscountUsage, "released_at"),
+    u_purchase=column(DiscountUsage, "purchase_key"),
 )

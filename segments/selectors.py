@@ -244,11 +244,20 @@ def segment_size_history(*, segment: Segment, limit: int = 60) -> list[SegmentRu
 
 
 def segment_members_page(
-    *, segment: Segment, search: str | None, limit: int, after: str | None, search_personal_data: bool = True
+    *,
+    segment: Segment,
+    search: str | None,
+    limit: int,
+    after: str | None,
+    search_personal_data: bool = True,
+    within: QuerySet | None = None,
 ) -> tuple[list, bool]:
     """Members ordered by customer id, keyset-paged on it; search by id, e-mail, phone or name (by id only without
-    `search_personal_data`: who may not see e-mails must not learn from a search whose e-mail is a member's)."""
+    `search_personal_data`: who may not see e-mails must not learn from a search whose e-mail is a member's).
+    `within` (customer pks, e.g. the members a discount link holds out) narrows the list further."""
     members = segment_members(segment=segment)
+    if within is not None:
+        members = members.filter(pk__in=within)
     if search:
         members = members.filter(
             receipts.customer_search_q(search.strip(), personal_data=search_personal_data, names=True)
@@ -259,14 +268,17 @@ def segment_members_page(
     return rows[:limit], len(rows) > limit
 
 
-def segment_members_stream(*, segment: Segment, chunk: int = 2000) -> Iterator[tuple]:
+def segment_members_stream(
+    *, segment: Segment, chunk: int = 2000, extra: dict[str, Any] | None = None
+) -> Iterator[tuple]:
     """Every member of the published version in customer id order, as one statement read through a server-side
-    cursor: the export is one consistent version even if a recalculation publishes meanwhile."""
-    return (
-        segment_members(segment=segment)
-        .order_by("customer_id")
-        .values_list("customer_id", "first_name", "last_name", "email", "phone")
-        .iterator(chunk_size=chunk)
+    cursor: the export is one consistent version even if a recalculation publishes meanwhile. `extra` adds
+    columns (name → expression over the customer row, e.g. the discount links holding the member out)."""
+    members = segment_members(segment=segment).order_by("customer_id")
+    if extra:
+        members = members.annotate(**extra)
+    return members.values_list("customer_id", "first_name", "last_name", "email", "phone", *(extra or {})).iterator(
+        chunk_size=chunk
     )
 
 
@@ -283,17 +295,18 @@ EXPORT_COLUMNS = (
 )
 
 
-def segment_members_export(*, segment: Segment, chunk: int = 2000) -> Iterator[tuple]:
+def segment_members_export(
+    *, segment: Segment, chunk: int = 2000, extra: dict[str, Any] | None = None
+) -> Iterator[tuple]:
     """segment_members_stream with when each member entered (their open span in the ledger: one probe of its
-    index per member) and their lifetime purchases and spend; in EXPORT_COLUMNS order."""
+    index per member) and their lifetime purchases and spend; in EXPORT_COLUMNS order, then the `extra` columns."""
     since = MembershipSpan.objects.filter(segment=segment, customer=OuterRef("pk"), left_at__isnull=True)
-    return (
-        segment_members(segment=segment)
-        .annotate(member_since=Subquery(since.order_by("-entered_at").values("entered_at")[:1]))
-        .order_by("customer_id")
-        .values_list(*EXPORT_COLUMNS)
-        .iterator(chunk_size=chunk)
+    members = segment_members(segment=segment).annotate(
+        member_since=Subquery(since.order_by("-entered_at").values("entered_at")[:1])
     )
+    if extra:
+        members = members.annotate(**extra)
+    return members.order_by("customer_id").values_list(*EXPORT_COLUMNS, *(extra or {})).iterator(chunk_size=chunk)
 
 
 def definition_preview(*, account: Account, parts: Any, preparation: Preparation) -> dict[str, Any]:

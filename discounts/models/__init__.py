@@ -30,6 +30,7 @@ from discounts.models.automations import (  # noqa: F401
 )
 from discounts.models.campaigns import Campaign  # noqa: F401
 from discounts.models.claims import DiscountClaim, UsageCursor  # noqa: F401  (the package is the models' one import path)
+from discounts.models.holdouts import PushAssignment  # noqa: F401
 from discounts.models.usage import DiscountUsage  # noqa: F401  (the package is the models' one import path)
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7
@@ -143,9 +144,20 @@ class PushLink(models.Model):
     created_at = models.DateTimeField(db_default=Now())
     created_by = models.CharField(max_length=255, blank=True, default="")
     last_version = models.IntegerField(null=True)  # the segment version the rule last received
+    # Holdout (discounts/models/holdouts.py): fixed for the link's life, so each customer's side never changes.
+    holdout_percent = models.SmallIntegerField(default=0)
+    holdout_seed = models.BigIntegerField(default=0)
+    # running counts of the link's assignments, kept by the push that writes them (no COUNT on a page load)
+    assigned_count = models.IntegerField(default=0)
+    held_out_count = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["segment", "rule"], name="push_link_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "rule"], name="push_link_unique"),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__gte=0, holdout_percent__lte=50), name="push_link_holdout_percent"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule_id} follows segment {self.segment_id}"
@@ -173,6 +185,7 @@ class PushRun(models.Model):
     added = models.IntegerField(null=True)
     removed = models.IntegerField(null=True)
     skipped = models.IntegerField(null=True)  # members who already held the rule
+    held_out = models.IntegerField(null=True)  # members the link's holdout assigned to it by this push
     error_code = models.CharField(max_length=64, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(db_default=Now())

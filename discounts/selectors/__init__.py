@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters import FilterSet
 
@@ -399,7 +400,13 @@ def pushed_rules_for_segment(*, segment) -> QuerySet[DiscountRule]:
     return (
         DiscountRule.objects.filter(account_id=segment.account_id, deleted_at__isnull=True)
         .filter(Exists(linked) | Exists(pushed))
-        .annotate(synced=Exists(linked))
+        .annotate(
+            synced=Exists(linked),
+            # the link's holdout and its counts (0 for a rule pushed once)
+            holdout_percent=Coalesce(Subquery(linked.values("holdout_percent")[:1]), 0),
+            assigned_count=Coalesce(Subquery(linked.values("assigned_count")[:1]), 0),
+            held_out_count=Coalesce(Subquery(linked.values("held_out_count")[:1]), 0),
+        )
         .order_by("name", "id")
     )
 

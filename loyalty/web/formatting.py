@@ -32,6 +32,12 @@ def major(value: Decimal | float | int | None, currency: str) -> str:
     return f"{text} {currency}"
 
 
+def whole_money(minor: float, currency: str) -> str:
+    """An amount in minor units (a float: an average or an estimate) rounded to whole major units."""
+    whole = int(Decimal(str(minor)).scaleb(-exponent(currency)).to_integral_value())
+    return f"{whole:,}".replace(",", "\u202f").replace("-", "\u2212") + f" {currency}"
+
+
 def to_minor(text: str, currency: str) -> int | None:
     """A major-unit amount typed by a person ("1 234,50" or "1234.5") → minor units, or None if unreadable."""
     cleaned = text.replace("\u202f", "").replace(" ", "").replace(",", ".")

@@ -182,6 +182,18 @@ class PushForm(RuleFieldsMixin, forms.Form):
     remove_departed = forms.BooleanField(
         required=False, initial=True, label="Take the rule back from customers who leave the segment"
     )
+    holdout_percent = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=50,
+        initial=0,
+        label="Holdout (%)",
+        help_text=(
+            "Keep this share of the members (0-50 %, picked at random, always the same people) without the rule, "
+            "so the segment page can show whether the discount made customers buy more. 10 % is usual; kept in "
+            "sync only, and fixed once the rule follows the segment."
+        ),
+    )
 
     def __init__(self, *args, account, rules, **kwargs):
         super().__init__(*args, **kwargs)

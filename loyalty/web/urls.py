@@ -8,6 +8,7 @@ from loyalty.web.views import (
     campaigns,
     customers,
     dashboard,
+    impact,
     receipts,
     rules,
     segments,
@@ -56,6 +57,11 @@ urlpatterns = [
         segments.segment_unlink,
         name="segment-unlink",
     ),
+    path(
+        "a/<aid:aid>/segments/<uuid:segment_id>/links/<uuid:rule_id>/impact/",
+        impact.segment_link_impact,
+        name="segment-link-impact",
+    ),
     path("a/<aid:aid>/api-clients/", api_clients.api_client_list, name="api-clients"),
     path("a/<aid:aid>/api-clients/new/", api_clients.api_client_new, name="api-client-new"),
     path("a/<aid:aid>/api-clients/<int:pk>/revoke/", api_clients.api_client_revoke, name="api-client-revoke"),
@@ -83,4 +89,5 @@ urlpatterns = [
         automations.automation_delivery_retry,
         name="automation-retry",
     ),
+    path("a/<aid:aid>/discount-rules/<uuid:rule_id>/impact/", impact.rule_impact, name="rule-impact"),
 ]

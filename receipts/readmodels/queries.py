@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from loyalty.accounts.models import Account
+from loyalty.core.sql import column, sql, table
 from receipts.models import CodeBuyer, Customer, IngestBatch, ItemCode, ItemFact, PurchaseWindow, Receipt, WindowStat
 from receipts.sql import reads as statements
 
@@ -69,6 +70,27 @@ def window_stats_by_id(*, window_id: int) -> QuerySet[WindowStat]:
 def purchases_of_account(*, account: Account) -> QuerySet[Receipt]:
     """Receipts that count as purchases, of known customers."""
     return Receipt.objects.filter(account=account, is_purchase=True, customer_pk__isnull=False)
+
+
+def purchases_relation() -> sql.Composed:
+    """The purchases of known customers as a relation `(customer_pk, purchase_at, net)`, to compose into set-based
+    reads above (the discounts impact report) that join it to their own tables: which receipts count as purchases,
+    and their net revenue (as the customers' `net_total` counts it), stay this app's to say. Takes `%(account)s`.
+    A plain subquery: PostgreSQL pulls it up, so a join on customer_pk and purchase_at walks the
+    (customer_pk, purchase_at) index."""
+    return sql.SQL(
+        """(SELECT purchase.{customer_pk} AS customer_pk, purchase.{purchase_at} AS purchase_at,
+               coalesce(purchase.{net_amount}, 0) AS net
+        FROM {receipt} purchase
+        WHERE purchase.{account} = %(account)s::int AND purchase.{is_purchase} AND purchase.{customer_pk} IS NOT NULL)"""
+    ).format(
+        receipt=table(Receipt),
+        customer_pk=column(Receipt, "customer_pk"),
+        purchase_at=column(Receipt, "purchase_at"),
+        net_amount=column(Receipt, "net_amount"),
+        account=column(Receipt, "account"),
+        is_purchase=column(Receipt, "is_purchase"),
+    )
 
 
 def ingest_watermark(*, account: Account, up_to: int | None = None) -> tuple[int, datetime] | None:

@@ -94,6 +94,26 @@
           } }
       });
     },
+    // The impact panel: cumulative net revenue per customer, those who got the rule against the holdout.
+    impact: function (canvas, data) {
+      var line = function (label, values, color, dash) {
+        return { label: label, data: values, borderColor: color, backgroundColor: color, borderDash: dash,
+          pointRadius: 0, tension: 0.2, spanGaps: true };
+      };
+      return new window.Chart(canvas, {
+        type: "line",
+        data: { labels: data.labels, datasets: [
+          line("Got the rule", data.treatment, palette.primary, []),
+          line("Held out", data.holdout, palette.second, [6, 4])
+        ] },
+        options: { maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
+          plugins: { tooltip: { callbacks: { label: function (item) {
+            return item.dataset.label + ": " + money(item.parsed.y, data.currency) + " per customer"; } } } },
+          scales: { x: { ticks: { maxTicksLimit: 8 }, grid: { display: false } },
+            y: { beginAtZero: true, grid: { color: palette.grid },
+              ticks: { callback: function (v) { return money(v, data.currency); } } } } }
+      });
+    },
     bar: function (canvas, data) {
       return new window.Chart(canvas, {
         type: "bar",
@@ -104,12 +124,32 @@
     }
   };
 
-  function initCharts() {
+  function initCharts(root) {
     if (!window.Chart) return;
-    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       var make = charts[canvas.dataset.chart];
       var data = readJSON(canvas.dataset.source);
       if (make && data) make(canvas, data);
+    });
+  }
+
+  // Impact panels take up to a second to compute: the page shows first, then each panel fills in (its link stays
+  // for a page without script, and for a failed load).
+  function initImpact() {
+    document.querySelectorAll("[data-impact-url]").forEach(function (slot) {
+      var status = slot.querySelector("[data-impact-status]");
+      status.textContent = "Comparing the customers who got the rule with the holdout…";
+      fetch(slot.dataset.impactUrl, { credentials: "same-origin" })
+        .then(function (response) { if (!response.ok) throw new Error(response.status); return response.text(); })
+        .then(function (html) {
+          var body = document.createElement("div");
+          body.innerHTML = html;
+          status.replaceWith(body);
+          initCharts(body);
+        })
+        .catch(function () {
+          status.textContent = "The comparison could not be loaded. Reload the page to try again.";
+        });
     });
   }
 
@@ -248,6 +288,7 @@
     initNavToggle();
     initMenus();
     initCharts();
+    initImpact();
     initProgress();
     initCounters();
     initConfirm();

@@ -16,6 +16,31 @@ def money(minor, currency):
 
 
 @register.filter
+def money_rounded(minor, currency):
+    """Minor units (a float: averages, estimates) in whole major units, as the impact panel states them."""
+    return "—" if minor is None else formatting.whole_money(minor, currency)
+
+
+@register.filter
+def pct(share):
+    """A share (0.123) as a percentage ("12.3 %")."""
+    return "—" if share is None else f"{share * 100:.1f} %"
+
+
+@register.filter
+def pct_signed(share):
+    return "—" if share is None else ("+" if share >= 0 else "\u2212") + f"{abs(share) * 100:.1f} %"
+
+
+@register.filter
+def p_value(p):
+    """A p-value as people read one: "< 0.001" rather than 2.9e-06."""
+    if p is None:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+@register.filter
 def major(value, currency):
     return formatting.major(value, currency)
 

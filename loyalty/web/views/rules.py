@@ -120,6 +120,7 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
     stores = [
         store_label(sid, store_names.get(sid)) for sid in rule.document.get("requirement", {}).get("store_ids", [])
     ]
+    links = list(discounts.push_links_for_rule(rule=rule))
     return page(
         request,
         "web/rule.html",
@@ -131,7 +132,8 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "stores": stores,
             "refs_next": str(refs[REFS_PER_PAGE - 1].pk) if len(refs) > REFS_PER_PAGE else None,
             "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
-            "links": list(discounts.push_links_for_rule(rule=rule)),
+            "links": links,
+            "has_holdout": any(link.holdout_percent for link in links),  # the impact panel
             "nav": "rules",
             **rule_redemptions_context(account=request.account, rule=rule),
         },

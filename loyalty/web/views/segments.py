@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from discounts import pushes
 from discounts import selectors as discounts
+from discounts.selectors import holdouts
 from loyalty.web.access import account_view, actor, page
 from loyalty.web.criteria_ui import catalogue
 from loyalty.web.csv_export import csv_response
@@ -168,12 +169,16 @@ def _run_label(run: SegmentRun | None) -> str:
 def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None, status: int = 200) -> HttpResponse:
     account = request.account
     search = request.GET.get("q", "").strip()[:255]
+    holdout_links = list(holdouts.holdout_links_for_segment(segment=segment))
+    # "held out of" filter: one of the segment's holdout links, by rule id (anything else lists every member)
+    held_out_of = next((link for link in holdout_links if str(link.rule_id) == request.GET.get("held_out")), None)
     members, more = selectors.segment_members_page(
         segment=segment,
         search=search or None,
         limit=MEMBERS_PER_PAGE,
         after=request.GET.get("after") or None,
         search_personal_data=request.can_see_personal_data,
+        within=holdouts.held_out_customers(link=held_out_of) if held_out_of else None,
     )
     history = selectors.segment_size_history(segment=segment)
     open_run = selectors.segment_open_run(segment=segment)
@@ -205,6 +210,8 @@ def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None,
             "pushes": recent_pushes,
             "pushes_open": any(p.status in ("queued", "running") for p in recent_pushes),
             "links": list(discounts.push_links_for_segment(segment=segment)),
+            "holdout_links": holdout_links,
+            "held_out_of": held_out_of,
             "nav": "segments",
         },
         status=status,
@@ -274,17 +281,19 @@ def segment_delete(request: HttpRequest, segment_id) -> HttpResponse:
     )
 
 
-def _export_rows(segment, account):
+def _export_rows(segment, account, extra):
     """Members as the export shows them: member since in the account's time, amounts in major units (as numbers
     a spreadsheet adds up)."""
     scale = exponent(account.currency)
-    for *person, since, purchases, net, gross in selectors.segment_members_export(segment=segment):
+    for row in selectors.segment_members_export(segment=segment, extra=extra):
+        *person, since, purchases, net, gross = row[: len(row) - len(extra)]
         yield [
             *person,
             local(since, account.tz, "%Y-%m-%d %H:%M") if since else "",
             purchases,
             Decimal(net).scaleb(-scale),
             Decimal(gross).scaleb(-scale),
+            *row[len(row) - len(extra) :],
         ]
 
 
@@ -296,6 +305,10 @@ def segment_export(request: HttpRequest, segment_id) -> StreamingHttpResponse:
         raise PermissionDenied("Viewers cannot export customers' personal data.")
     segment = selectors.segment_get(account=request.account, segment_id=segment_id)
     currency = request.account.currency
+    # a segment feeding a rule with a holdout adds who is held out of which rule, and since when
+    extra = {}
+    if holdouts.holdout_links_for_segment(segment=segment).exists():
+        extra = {"held_out_of": holdouts.held_out_of_column(segment=segment)}
     return csv_response(
         filename=f"{segment.name}.csv",
         header=[
@@ -308,8 +321,9 @@ def segment_export(request: HttpRequest, segment_id) -> StreamingHttpResponse:
             "purchases",
             f"net_spend_{currency}",
             f"gross_spend_{currency}",
+            *extra,
         ],
-        rows=_export_rows(segment, request.account),
+        rows=_export_rows(segment, request.account, extra),
     )
 
 
@@ -321,7 +335,9 @@ def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
     form = PushForm(request.POST, account=account, rules=_live_rules(account))
     if form.is_valid():
         data = form.cleaned_data
-        with domain_errors(form, fields=RULE_FIELDS) as caught:
+        # a push once holds out nobody of its own (the rule's link, if any, still keeps its held-out members out)
+        holdout = data["holdout_percent"] if data["mode"] == "sync" else None
+        with domain_errors(form, fields={**RULE_FIELDS, "holdoutPercent": "holdout_percent"}) as caught:
             if data["rule"] == PushForm.NEW:
                 pushes.segment_push_to_new_rule(
                     account=account,
@@ -330,6 +346,7 @@ def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
                     mode=data["mode"],
                     remove_departed=data["remove_departed"],
                     actor=actor(request),
+                    holdout_percent=holdout,
                 )
             else:
                 pushes.segment_push_start(
@@ -339,6 +356,7 @@ def segment_push(request: HttpRequest, segment_id) -> HttpResponse:
                     mode=data["mode"],
                     remove_departed=data["remove_departed"],
                     actor=actor(request),
+                    holdout_percent=holdout,
                 )
         if not caught.failed:
             messages.success(request, "Push queued.")
