@@ -312,92 +312,21 @@ class IngestBatch(models.Model):
 
 
 # --- a bulk load's read-model deltas, staged until the load ends ------------------------------------------------------
-#
-# A bulk load (`import_receipts`, the generator, the benchmark's dataset) stores its receipts chunk by chunk and
-# stages, in the same transactions, what they add to the read models: their item facts, their purchases (for the
-# purchase windows), what they add to each customer, and the IngestBatch row of each chunk. When the load ends, one
-# transaction moves all of it into the read models set-based (receipts.services.deferred), so readers see the read
-# models as they were before the load until then, and exactly as a chunk-by-chunk load leaves them afterwards.
-# Staged rows are plain logged tables: a load that dies leaves them for the next load of the account to finish.
-
-
-class StagedFact(models.Model):
-    """An item fact of a stored receipt whose read models are not built yet (the columns of ItemFact)."""
-
-    pk = models.CompositePrimaryKey("receipt", "code")
-    account = models.ForeignKey(
-        Account, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
-    )
-    code = models.IntegerField()
-    purchase_at = models.DateTimeField()
-    store_code = models.IntegerField()
-    customer = models.IntegerField(db_column="customer_pk")
-    receipt = models.BigIntegerField(db_column="receipt_pk")
-
-    def __str__(self) -> str:
-        return f"staged code {self.code} on receipt {self.receipt}"
-
-
-class StagedPurchase(models.Model):
-    """A stored purchase of a known customer not yet in the purchase windows; window builds leave these out (the
-    end of the load adds them)."""
-
-    receipt = models.BigIntegerField(primary_key=True, db_column="receipt_pk")
-    account = models.ForeignKey(
-        Account, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
-    )
-    customer = models.IntegerField(db_column="customer_pk")
-    purchase_at = models.DateTimeField()
-    net_amount = models.BigIntegerField(null=True)
-    gross_amount = models.BigIntegerField(null=True)
-
-    def __str__(self) -> str:
-        return f"staged purchase {self.receipt}"
-
-
-class StagedCustomerDelta(models.Model):
-    """What one chunk adds to one customer: counters, and the customer object of its latest receipt (`rank` orders
-    receipts at the same instant as a chunk-by-chunk load would: the later one in the load wins)."""
-
-    id = models.BigAutoField(primary_key=True)
-    account = models.ForeignKey(
-        Account, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
-    )
-    customer = models.IntegerField(db_column="customer_pk")
-    receipts = models.IntegerField()
-    purchases = models.IntegerField()
-    gross_total = models.BigIntegerField()
-    net_total = models.BigIntegerField()
-    first_purchase_at = models.DateTimeField(null=True)
-    last_purchase_at = models.DateTimeField(null=True)
-    rank = models.BigIntegerField(null=True)
-    profile_at = models.DateTimeField(null=True)
-    profile = models.JSONField(null=True)
-    first_name = models.TextField(null=True)
-    last_name = models.TextField(null=True)
-    email = models.TextField(null=True)
-    phone = models.TextField(null=True)
-    gender = models.TextField(null=True)
-    date_of_birth = models.DateField(null=True)
-    status = models.TextField(null=True)
-    countries = ArrayField(models.TextField(), null=True)
-    cities = ArrayField(models.TextField(), null=True)
-    postal_codes = ArrayField(models.TextField(), null=True)
-    token_values = ArrayField(models.TextField(), null=True)
-    email_consent = models.BooleanField(null=True)
-    sms_consent = models.BooleanField(null=True)
-
-    def __str__(self) -> str:
-        return f"staged delta of customer {self.customer}"
 
 
 class StagedChunk(models.Model):
-    """A stored chunk's IngestBatch row, written when its read models are built."""
+    """A chunk of a bulk load (`import_receipts`, the generator, the benchmark's dataset) whose receipts are stored
+    and whose read models are not built yet: what its receipts add to them, as parallel arrays (one row per chunk
+    costs a fraction of a row per fact), and its IngestBatch row. When the load ends, one transaction moves every
+    staged chunk of the account into the read models set-based (receipts.services.deferred). Logged, like the
+    receipts: a load that dies leaves its chunks for the account's next load to build.
+    """
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey(
         Account, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
     )
+    # the IngestBatch row
     source = models.CharField(max_length=8)
     created_by = models.CharField(max_length=255, blank=True, default="")
     received = models.IntegerField()
@@ -406,6 +335,30 @@ class StagedChunk(models.Model):
     customer_pks = ArrayField(models.IntegerField(), default=list)
     purchase_from = models.DateTimeField(null=True)
     purchase_to = models.DateTimeField(null=True)
+    # item facts: (code, purchase_at, store code, customer, receipt) at each index
+    fact_codes = ArrayField(models.IntegerField())
+    fact_times = ArrayField(models.DateTimeField())
+    fact_stores = ArrayField(models.IntegerField())
+    fact_customers = ArrayField(models.IntegerField())
+    fact_receipts = ArrayField(models.BigIntegerField())
+    # purchases of known customers, for the purchase windows (window builds meanwhile leave these receipts out)
+    purchase_receipts = ArrayField(models.BigIntegerField())
+    purchase_customers = ArrayField(models.IntegerField())
+    purchase_times = ArrayField(models.DateTimeField())
+    purchase_nets = ArrayField(models.BigIntegerField(null=True))
+    purchase_grosses = ArrayField(models.BigIntegerField(null=True))
+    # per customer: counters to add, and the receipt whose customer object is their latest in the chunk (its purchase
+    # time and its rank in the load, which orders receipts at one instant as successive chunks would)
+    delta_customers = ArrayField(models.IntegerField())
+    delta_receipts = ArrayField(models.IntegerField())
+    delta_purchases = ArrayField(models.IntegerField())
+    delta_grosses = ArrayField(models.BigIntegerField())
+    delta_nets = ArrayField(models.BigIntegerField())
+    delta_first_at = ArrayField(models.DateTimeField(null=True))
+    delta_last_at = ArrayField(models.DateTimeField(null=True))
+    profile_at = ArrayField(models.DateTimeField(null=True))
+    profile_ranks = ArrayField(models.BigIntegerField(null=True))
+    profile_receipts = ArrayField(models.BigIntegerField(null=True))
 
     def __str__(self) -> str:
         return f"staged chunk of {self.stored} receipts"

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from loyalty.accounts.models import Account
 from loyalty.core.sql import advisory_xact_lock, column, columns, raw_cursor, sql, table
-from receipts.models import PurchaseWindow, Receipt, StagedPurchase, WindowStat
+from receipts.models import PurchaseWindow, Receipt, WindowStat
 from receipts.sql.deferred import NOT_STAGED
 
 TOUCH_AFTER = timedelta(minutes=10)
@@ -137,12 +137,7 @@ def _purchases(sign: int, start: datetime | None, end: datetime | None) -> tuple
         account=column(Receipt, "account"),
         is_purchase=column(Receipt, "is_purchase"),
         at=column(Receipt, "purchase_at"),
-        not_staged=NOT_STAGED.format(
-            staged=table(StagedPurchase),
-            receipt_pk=column(StagedPurchase, "receipt"),
-            receipt=table(Receipt),
-            id=column(Receipt, "id"),
-        ),
+        not_staged=NOT_STAGED,
     )
     return statement, [start, start, end, end]
 

@@ -1,5 +1,5 @@
-"""The statements of a bulk load whose read models are built when it ends (`receipts.services.deferred`): the
-chunks' COPY into the staging tables, and the set-based build that moves the staged rows into the read models."""
+"""The statements of a bulk load whose read models are built when it ends (`receipts.services.deferred`): a chunk's
+COPY into the staging table, and the set-based build that moves the staged chunks into the read models."""
 
 from __future__ import annotations
 
@@ -11,140 +11,139 @@ from receipts.models import (
     ItemCode,
     ItemFact,
     PurchaseWindow,
+    Receipt,
     StagedChunk,
-    StagedCustomerDelta,
-    StagedFact,
-    StagedPurchase,
     WindowStat,
 )
 from receipts.sql import read_models, statement
-from receipts.sql.read_models import PROFILE_COLUMNS
 
-# The staged facts' COPY lines are the item facts' (`services.store._fact_lines`): the same fields in the same order.
-FACT_FIELDS = copy_columns(ItemFact)
-COPY_FACTS = statement(
-    "COPY {f} ({columns}) FROM STDIN", {"f": StagedFact}, columns=columns(StagedFact, list(FACT_FIELDS))
-)
-PURCHASE_FIELDS = ("receipt", "account", "customer", "purchase_at", "net_amount", "gross_amount")
-COPY_PURCHASES = statement(
-    "COPY {p} ({columns}) FROM STDIN", {"p": StagedPurchase}, columns=columns(StagedPurchase, list(PURCHASE_FIELDS))
-)
-# The counters of `read_models.customer_deltas_text`, the rank, then the profile columns.
-DELTA_FIELDS = (
-    "account",
-    "customer",
-    "receipts",
-    "purchases",
-    "gross_total",
-    "net_total",
-    "first_purchase_at",
-    "last_purchase_at",
-    "rank",
-    *(name for name, _, _ in PROFILE_COLUMNS),
-)
-COPY_DELTAS = statement(
-    "COPY {d} ({columns}) FROM STDIN",
-    {"d": StagedCustomerDelta},
-    columns=columns(StagedCustomerDelta, list(DELTA_FIELDS)),
+# The fields of a chunk's COPY line, in the order `services.deferred` writes them.
+CHUNK_FIELDS = copy_columns(StagedChunk, exclude=("id",))
+COPY_CHUNK = statement(
+    "COPY {c} ({columns}) FROM STDIN", {"c": StagedChunk}, columns=columns(StagedChunk, list(CHUNK_FIELDS))
 )
 
-_STAGING = (StagedFact, StagedPurchase, StagedCustomerDelta, StagedChunk)
-_STAGING_TABLES = sql.SQL(", ").join([sql.Identifier(model._meta.db_table) for model in _STAGING])
-
-# The build holds the staging tables alone: no chunk stages rows it would not see, no window build reads them
+# The build holds the staging table alone: no chunk stages a row it would not see, no window build reads it
 # half-moved, and two builds never move the same rows. Readers of the read models are not held up.
-LOCK_STAGING = statement("LOCK TABLE {staging} IN ACCESS EXCLUSIVE MODE", staging=_STAGING_TABLES)
-# Whether anything is staged for an account. Params: account id.
-ANY_STAGED = statement(
-    """
-    SELECT EXISTS (SELECT 1 FROM {c} WHERE {c.account} = %(account)s)
-        OR EXISTS (SELECT 1 FROM {d} WHERE {d.account} = %(account)s)
-    """,
-    {"c": StagedChunk, "d": StagedCustomerDelta},
-)
-# Whether another account has staged rows (then the build deletes its own rows instead of truncating).
+LOCK_STAGING = statement("LOCK TABLE {c} IN ACCESS EXCLUSIVE MODE", {"c": StagedChunk})
+# Whether anything is staged for an account. Params (named): account.
+ANY_STAGED = statement("SELECT EXISTS (SELECT 1 FROM {c} WHERE {c.account} = %(account)s)", {"c": StagedChunk})
+# Whether another account has staged chunks (then the build deletes its own instead of truncating).
 OTHERS_STAGED = statement("SELECT EXISTS (SELECT 1 FROM {c} WHERE {c.account} <> %(account)s)", {"c": StagedChunk})
 
-# Item facts in index order: each code's new entries go in together. Params (named): account.
+_FACTS = """
+    SELECT f.* FROM {c} c,
+        unnest(c.{c.fact_codes}, c.{c.fact_times}, c.{c.fact_stores}, c.{c.fact_customers}, c.{c.fact_receipts})
+        AS f(code, purchase_at, store_code, customer_pk, receipt_pk)
+    WHERE c.{c.account} = %(account)s
+"""
+# Item facts in index order: each code's new entries go in together (and, consecutive in the heap too, fill the
+# pages they split). Params (named): account.
 BUILD_FACTS = statement(
-    """
-    INSERT INTO {f} ({columns})
-    SELECT {columns} FROM {s} WHERE {s.account} = %(account)s ORDER BY {s.code}, {s.purchase_at}
+    f"""
+    INSERT INTO {{f}} ({{columns}})
+    SELECT %(account)s, code, purchase_at, store_code, customer_pk, receipt_pk FROM ({_FACTS}) staged
+    ORDER BY code, purchase_at
     """,
-    {"f": ItemFact, "s": StagedFact},
-    columns=columns(ItemFact, list(FACT_FIELDS)),
+    {"f": ItemFact, "c": StagedChunk},
+    columns=columns(ItemFact, list(copy_columns(ItemFact))),
 )
 # The new buyers of kept codes (read_models.buyers_add for the whole load). Params (named): account.
 BUILD_BUYERS = statement(
-    """
-    INSERT INTO {b} ({b.account}, {b.code}, {b.customer})
-    SELECT DISTINCT %(account)s, s.{s.code}, s.{s.customer}
-    FROM {s} s JOIN {code} c ON c.{code.id} = s.{s.code}
-    WHERE s.{s.account} = %(account)s AND c.{code.account} = %(account)s AND c.{code.buyers_since} IS NOT NULL
+    f"""
+    INSERT INTO {{b}} ({{b.account}}, {{b.code}}, {{b.customer}})
+    SELECT DISTINCT %(account)s, staged.code, staged.customer_pk
+    FROM ({_FACTS}) staged JOIN {{code}} k ON k.{{code.id}} = staged.code
+    WHERE k.{{code.account}} = %(account)s AND k.{{code.buyers_since}} IS NOT NULL
     ORDER BY 2, 3
     ON CONFLICT DO NOTHING
     """,
-    {"b": CodeBuyer, "s": StagedFact, "code": ItemCode},
+    {"b": CodeBuyer, "c": StagedChunk, "code": ItemCode},
 )
 # The staged purchases added to every window they fall in (read_models.windows_add_receipts for the whole load).
 # Params (named): account.
 BUILD_WINDOWS = statement(
     """
-    INSERT INTO {w_stat} ({w_stat.window}, {w_stat.customer}, {w_stat.purchases}, {w_stat.net_total},
-                          {w_stat.gross_total})
-    SELECT w.{w.id}, p.{p.customer}, count(*), coalesce(sum(p.{p.net_amount}), 0), coalesce(sum(p.{p.gross_amount}), 0)
+    INSERT INTO {s} ({s.window}, {s.customer}, {s.purchases}, {s.net_total}, {s.gross_total})
+    SELECT w.{w.id}, p.customer_pk, count(*), coalesce(sum(p.net), 0), coalesce(sum(p.gross), 0)
     FROM {w} w
-    JOIN {p} p
-      ON p.{p.account} = %(account)s
-     AND (w.{w.starts_at} IS NULL OR p.{p.purchase_at} >= w.{w.starts_at})
-     AND (w.{w.ends_at} IS NULL OR p.{p.purchase_at} < w.{w.ends_at})
+    JOIN (
+        SELECT p.* FROM {c} c,
+            unnest(c.{c.purchase_customers}, c.{c.purchase_times}, c.{c.purchase_nets}, c.{c.purchase_grosses})
+            AS p(customer_pk, purchase_at, net, gross)
+        WHERE c.{c.account} = %(account)s
+    ) p
+      ON (w.{w.starts_at} IS NULL OR p.purchase_at >= w.{w.starts_at})
+     AND (w.{w.ends_at} IS NULL OR p.purchase_at < w.{w.ends_at})
     WHERE w.{w.account} = %(account)s
-    GROUP BY w.{w.id}, p.{p.customer}
-    ORDER BY w.{w.id}, p.{p.customer}
-    ON CONFLICT ({w_stat.window}, {w_stat.customer}) DO UPDATE
-    SET {w_stat.purchases} = {w_stat}.{w_stat.purchases} + EXCLUDED.{w_stat.purchases},
-        {w_stat.net_total} = {w_stat}.{w_stat.net_total} + EXCLUDED.{w_stat.net_total},
-        {w_stat.gross_total} = {w_stat}.{w_stat.gross_total} + EXCLUDED.{w_stat.gross_total}
+    GROUP BY w.{w.id}, p.customer_pk
+    ORDER BY w.{w.id}, p.customer_pk
+    ON CONFLICT ({s.window}, {s.customer}) DO UPDATE
+    SET {s.purchases} = {s}.{s.purchases} + EXCLUDED.{s.purchases},
+        {s.net_total} = {s}.{s.net_total} + EXCLUDED.{s.net_total},
+        {s.gross_total} = {s}.{s.gross_total} + EXCLUDED.{s.gross_total}
     """,
-    {"w_stat": WindowStat, "w": PurchaseWindow, "p": StagedPurchase},
+    {"s": WindowStat, "w": PurchaseWindow, "c": StagedChunk},
 )
+_DELTAS = """
+    SELECT d.* FROM {c} c,
+        unnest(c.{c.delta_customers}, c.{c.delta_receipts}, c.{c.delta_purchases}, c.{c.delta_grosses},
+               c.{c.delta_nets}, c.{c.delta_first_at}, c.{c.delta_last_at}, c.{c.profile_at}, c.{c.profile_ranks},
+               c.{c.profile_receipts})
+        AS d(customer_pk, receipts, purchases, gross, net, first_at, last_at, profile_at, rank, profile_receipt)
+    WHERE c.{c.account} = %(account)s
+"""
 # The customers the load touched, locked in id order (as read_models.customers_lock). Params (named): account.
 LOCK_CUSTOMERS = statement(
-    """
-    SELECT 1 FROM {c} WHERE {c.id} IN (SELECT {d.customer} FROM {d} WHERE {d.account} = %(account)s)
-    ORDER BY {c.id} FOR UPDATE
+    f"""
+    SELECT 1 FROM {{customer}}
+    WHERE {{customer.id}} IN (SELECT customer_pk FROM ({_DELTAS}) staged)
+    ORDER BY {{customer.id}} FOR UPDATE
     """,
-    {"c": Customer, "d": StagedCustomerDelta},
-)
-_PROFILE_SELECT = sql.SQL(", ").join(
-    [sql.SQL("p.{}").format(column(StagedCustomerDelta, name)) for name, _, _ in PROFILE_COLUMNS]
-)
-# Per customer, the sum of the chunks' deltas and the customer object of the load's latest receipt that had one, into
-# read_models' `customer_deltas` table (then DELTAS_APPLY, as a chunk's write does). Params (named): account.
-DELTAS_FILL = statement(
-    """
-    INSERT INTO customer_deltas
-    SELECT t.customer, t.receipts, t.purchases, t.gross, t.net, t.first_at, t.last_at, {profile}
-    FROM (
-        SELECT {d.customer} AS customer, sum({d.receipts}) AS receipts, sum({d.purchases}) AS purchases,
-               sum({d.gross_total}) AS gross, sum({d.net_total}) AS net,
-               min({d.first_purchase_at}) AS first_at, max({d.last_purchase_at}) AS last_at
-        FROM {d} WHERE {d.account} = %(account)s GROUP BY {d.customer}
-    ) t
-    LEFT JOIN (
-        SELECT DISTINCT ON ({d.customer}) *
-        FROM {d} WHERE {d.account} = %(account)s AND {d.profile_at} IS NOT NULL
-        ORDER BY {d.customer}, {d.profile_at} DESC, {d.rank} DESC
-    ) p ON p.{d.customer} = t.customer
-    """,
-    {"d": StagedCustomerDelta},
-    profile=_PROFILE_SELECT,
+    {"customer": Customer, "c": StagedChunk},
 )
 DELTAS_CREATE = read_models.DELTAS_CREATE
+# Per customer, the sum of the chunks' counters into read_models' `customer_deltas` (customer objects: below).
+# Params (named): account.
+DELTAS_FILL = statement(
+    f"""
+    INSERT INTO customer_deltas (pk, receipts, purchases, gross, net, first_at, last_at)
+    SELECT customer_pk, sum(receipts), sum(purchases), sum(gross), sum(net), min(first_at), max(last_at)
+    FROM ({_DELTAS}) staged
+    GROUP BY customer_pk
+    """,
+    {"c": StagedChunk},
+)
+# Per customer, the customer object of the load's latest receipt that had one (by purchase time, then rank), as
+# JSON text. Params (named): account.
+LATEST_PROFILES = statement(
+    f"""
+    SELECT latest.customer_pk, latest.profile_at, (r.{{r.document}} -> 'customer')::text
+    FROM (
+        SELECT DISTINCT ON (customer_pk) customer_pk, profile_at, profile_receipt
+        FROM ({_DELTAS}) staged
+        WHERE profile_at IS NOT NULL
+        ORDER BY customer_pk, profile_at DESC, rank DESC
+    ) latest
+    JOIN {{r}} r ON r.{{r.id}} = latest.profile_receipt
+    """,
+    {"c": StagedChunk, "r": Receipt},
+)
+PROFILES_CREATE = read_models.PROFILES_CREATE
+PROFILES_COPY = read_models.PROFILES_COPY
+_PROFILE_NAMES = [source for _, source, _ in read_models.PROFILE_COLUMNS]
+# The customer objects (in profile_updates) into the customers' deltas.
+DELTAS_TAKE_PROFILES = statement(
+    "UPDATE customer_deltas d SET {assignments} FROM profile_updates p WHERE d.pk = p.pk",
+    assignments=sql.SQL(", ").join(
+        [sql.SQL("{} = p.{}").format(sql.Identifier(name), sql.Identifier(name)) for name in _PROFILE_NAMES]
+    ),
+)
+PROFILES_DROP = read_models.PROFILES_DROP
 DELTAS_APPLY = read_models.DELTAS_APPLY
 DELTAS_DROP = read_models.DELTAS_DROP
 
-_BATCH_FIELDS = (
+_BATCH_FIELDS = [
     "account",
     "source",
     "created_by",
@@ -154,7 +153,7 @@ _BATCH_FIELDS = (
     "customer_pks",
     "purchase_from",
     "purchase_to",
-)
+]
 # The chunks' IngestBatch rows, in the order they were stored. Params (named): account.
 BUILD_BATCHES = statement(
     """
@@ -163,12 +162,18 @@ BUILD_BATCHES = statement(
     RETURNING {batch.id}
     """,
     {"batch": IngestBatch, "chunk": StagedChunk},
-    batch_columns=columns(IngestBatch, list(_BATCH_FIELDS)),
-    chunk_columns=columns(StagedChunk, list(_BATCH_FIELDS)),
+    batch_columns=columns(IngestBatch, _BATCH_FIELDS),
+    chunk_columns=columns(StagedChunk, _BATCH_FIELDS),
 )
-CLEAR_ACCOUNT = [statement("DELETE FROM {t} WHERE {t.account} = %(account)s", {"t": model}) for model in _STAGING]
-CLEAR_ALL = statement("TRUNCATE {staging}", staging=_STAGING_TABLES)
+CLEAR_ACCOUNT = statement("DELETE FROM {c} WHERE {c.account} = %(account)s", {"c": StagedChunk})
+CLEAR_ALL = statement("TRUNCATE {c}", {"c": StagedChunk})
 
-# For window builds: leave out the purchases staged by a load whose read models are not built yet. `{receipt}` is
-# the receipts table being aggregated.
-NOT_STAGED = sql.SQL("NOT EXISTS (SELECT 1 FROM {staged} s WHERE s.{receipt_pk} = {receipt}.{id})")
+# For window builds: leave out the purchases of chunks whose read models are not built yet.
+NOT_STAGED = sql.SQL(
+    "NOT EXISTS (SELECT 1 FROM {staged} c, unnest(c.{receipts}) AS s(receipt_pk) WHERE s.receipt_pk = {receipt}.{id})"
+).format(
+    staged=sql.Identifier(StagedChunk._meta.db_table),
+    receipts=column(StagedChunk, "purchase_receipts"),
+    receipt=sql.Identifier(Receipt._meta.db_table),
+    id=column(Receipt, "id"),
+)

@@ -6,7 +6,8 @@ after the other: an indicative before/after for a machine too busy for the full 
 In a database of its own (`loyalty_import_compare`), two accounts get the same generated `--preload` receipts (so
 the tables are not empty), then the same JSONL file of `--receipts` receipts is imported into each, once per way,
 through the loader processes `import_receipts` uses. Prints one JSON object: receipts/s per way, with the load
-average before and after each import, the date and the machine.
+average before and after each import, the CPU time the database server and the loader processes spent per receipt
+(less sensitive than wall time to what else runs on a shared machine), the date and the machine.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +27,39 @@ END = datetime(2026, 11, 1, tzinfo=UTC)
 
 def loadavg() -> list[float]:
     return [float(value) for value in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def _times(pid: int, fields: slice) -> int:
+    return sum(int(v) for v in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[fields])
+
+
+def server_cpu_seconds() -> float:
+    """CPU seconds the database server's processes used so far: the postmaster, its live children, and the children
+    it reaped (connections that ended). On a shared machine CPU per receipt says more than wall time."""
+    from django.conf import settings
+    from django.db import connection
+
+    if not settings.LOYALTY_EMBEDDED_DATABASE:
+        return float("nan")
+    with connection.cursor() as cur:
+        cur.execute("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+        postmaster = int((Path(cur.fetchone()[0]) / "postmaster.pid").read_text().split()[0])
+    ticks = _times(postmaster, slice(11, 15))  # utime, stime, cutime, cstime
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == postmaster:
+                ticks += int(stat[11]) + int(stat[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def client_cpu_seconds() -> float:
+    """CPU seconds of this process and its reaped children (the loader processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -82,7 +117,7 @@ def compare(args: argparse.Namespace) -> None:
     figures = {}
     try:
         for name, (_, after) in ways.items():
-            before = loadavg()
+            before, server, client = loadavg(), server_cpu_seconds(), client_cpu_seconds()
             with open(path, "rb") as stream:
                 result = receipts_load_parallel(
                     account=accounts[name],
@@ -95,6 +130,8 @@ def compare(args: argparse.Namespace) -> None:
                 "stored": result.stored,
                 "seconds": round(result.seconds, 1),
                 "receipts_per_s": round(result.rate),
+                "server_cpu_us_per_receipt": round((server_cpu_seconds() - server) / result.stored * 1e6),
+                "loaders_cpu_us_per_receipt": round((client_cpu_seconds() - client) / result.stored * 1e6),
                 "loadavg_before": before,
                 "loadavg_after": loadavg(),
             }

@@ -19,9 +19,6 @@ from receipts.models import (
     PurchaseWindow,
     Receipt,
     StagedChunk,
-    StagedCustomerDelta,
-    StagedFact,
-    StagedPurchase,
     WindowStat,
 )
 from receipts.readmodels.buyers import code_buyers_ensure
@@ -134,7 +131,7 @@ def snapshot(account) -> dict:
 
 
 def nothing_staged() -> bool:
-    return not any(m.objects.exists() for m in (StagedFact, StagedPurchase, StagedCustomerDelta, StagedChunk))
+    return not StagedChunk.objects.exists()
 
 
 def prepare_read_models(account) -> None:
