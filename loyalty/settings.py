@@ -218,6 +218,7 @@ CELERY_BEAT_SCHEDULE = {
     "discounts-automations-sweep": {"task": "discounts.automations_sweep", "schedule": 60.0},
     "receipts-forget-unused-windows": {"task": "receipts.forget_unused_windows", "schedule": 3600.0},
     "receipts-forget-unused-buyers": {"task": "receipts.forget_unused_buyers", "schedule": 3600.0},
+    "receipts-repack-item-facts": {"task": "receipts.repack_item_facts", "schedule": 3600.0},
 }
 LOYALTY_EMBEDDED_BROKER = CONFIG.embedded_broker
 LOYALTY_EMBEDDED_DATABASE = CONFIG.embedded_database

@@ -312,3 +312,56 @@ class IngestBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} batch of {self.stored} receipts"
+
+
+# --- a bulk load's read-model deltas, staged until the load ends ------------------------------------------------------
+
+
+class StagedChunk(models.Model):
+    """A chunk of a bulk load (`import_receipts`, the generator, the benchmark's dataset) whose receipts are stored
+    and whose read models are not built yet: what its receipts add to them, as parallel arrays (one row per chunk
+    costs a fraction of a row per fact), and its IngestBatch row. When the load ends, one transaction moves every
+    staged chunk of the account into the read models set-based (receipts.services.deferred). Logged, like the
+    receipts: a load that dies leaves its chunks for the account's next load to build.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    # the IngestBatch row
+    source = models.CharField(max_length=8)
+    created_by = models.CharField(max_length=255, blank=True, default="")
+    received = models.IntegerField()
+    stored = models.IntegerField()
+    duplicates = models.IntegerField()
+    customer_pks = ArrayField(models.IntegerField(), default=list)
+    purchase_from = models.DateTimeField(null=True)
+    purchase_to = models.DateTimeField(null=True)
+    # item facts: (code, purchase_at, store code, customer, receipt) at each index
+    fact_codes = ArrayField(models.IntegerField())
+    fact_times = ArrayField(models.DateTimeField())
+    fact_stores = ArrayField(models.IntegerField())
+    fact_customers = ArrayField(models.IntegerField())
+    fact_receipts = ArrayField(models.BigIntegerField())
+    # purchases of known customers, for the purchase windows (window builds meanwhile leave these receipts out)
+    purchase_receipts = ArrayField(models.BigIntegerField())
+    purchase_customers = ArrayField(models.IntegerField())
+    purchase_times = ArrayField(models.DateTimeField())
+    purchase_nets = ArrayField(models.BigIntegerField(null=True))
+    purchase_grosses = ArrayField(models.BigIntegerField(null=True))
+    # per customer: counters to add, and the receipt whose customer object is their latest in the chunk (its purchase
+    # time and its rank in the load, which orders receipts at one instant as successive chunks would)
+    delta_customers = ArrayField(models.IntegerField())
+    delta_receipts = ArrayField(models.IntegerField())
+    delta_purchases = ArrayField(models.IntegerField())
+    delta_grosses = ArrayField(models.BigIntegerField())
+    delta_nets = ArrayField(models.BigIntegerField())
+    delta_first_at = ArrayField(models.DateTimeField(null=True))
+    delta_last_at = ArrayField(models.DateTimeField(null=True))
+    profile_at = ArrayField(models.DateTimeField(null=True))
+    profile_ranks = ArrayField(models.BigIntegerField(null=True))
+    profile_receipts = ArrayField(models.BigIntegerField(null=True))
+
+    def __str__(self) -> str:
+        return f"staged chunk of {self.stored} receipts"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from loyalty.accounts.models import Account
 from loyalty.core.sql import advisory_xact_lock, column, columns, raw_cursor, sql, table
 from receipts.models import PurchaseWindow, Receipt, WindowStat
+from receipts.sql.deferred import NOT_STAGED
 
 TOUCH_AFTER = timedelta(minutes=10)
 # Windows nobody evaluated lately go: every ingest keeps every window current, so strays would cost every batch.
@@ -118,12 +119,15 @@ _PURCHASES = sql.SQL(
     " WHERE {account} = %s AND {is_purchase} AND {customer} IS NOT NULL"
     " AND (%s::timestamptz IS NULL OR {at} >= %s::timestamptz)"
     " AND (%s::timestamptz IS NULL OR {at} < %s::timestamptz)"
+    " AND {not_staged}"
     " GROUP BY {customer}"
 )
 
 
 def _purchases(sign: int, start: datetime | None, end: datetime | None) -> tuple[sql.Composed, list[Any]]:
-    """Per customer: ±(purchases, net, gross) of the account's purchases in [start, end) (None = unbounded)."""
+    """Per customer: ±(purchases, net, gross) of the account's purchases in [start, end) (None = unbounded), but
+    those a bulk load has stored and not built the read models of yet: the end of that load adds them to every
+    window (receipts.services.deferred), this one included."""
     statement = _PURCHASES.format(
         customer=column(Receipt, "customer_pk"),
         sign=sql.Literal(sign),
@@ -133,6 +137,7 @@ def _purchases(sign: int, start: datetime | None, end: datetime | None) -> tuple
         account=column(Receipt, "account"),
         is_purchase=column(Receipt, "is_purchase"),
         at=column(Receipt, "purchase_at"),
+        not_staged=NOT_STAGED,
     )
     return statement, [start, start, end, end]
 

@@ -1,12 +1,15 @@
 """Bulk loading: the `import_receipts` and `generate_receipts` commands, the demo and the benchmark data.
 
-Receipts go in chunks of thousands through the one write path (receipts.services.store), each chunk one
-transaction, with the same outcome as `POST /receipts` (duplicates skipped; customers, facts and windows exact).
-Two ways to run:
+Receipts go in chunks of thousands, each chunk one transaction, with the same outcome as `POST /receipts`
+(duplicates skipped; customers, facts and windows exact). Two ways to run:
 
-- `receipts_bulk_load`: one process; `workers` chunks in flight on as many connections. For tests and small loads.
+- `receipts_bulk_load`: one process; `workers` chunks in flight on as many connections, each through the one write
+  path (receipts.services.store), which keeps every read model current in the chunk's transaction. For tests and
+  small loads.
 - `receipts_load_parallel`: loader processes that each prepare their chunks (decode, validate and parse lines, or
-  generate receipts) and store them on their own connection. Preparing is Python work under one GIL and storing is
+  generate receipts) and store them on their own connection. By default the chunks store the receipts only and
+  stage their read models, which are built set-based when the load ends (receipts.services.deferred): what
+  `import_receipts`, the generator and the benchmark's dataset use. Preparing is Python work under one GIL and storing is
   mostly PostgreSQL's (the JSONB documents, the indexes): with a process per core, one loader prepares while
   another's chunk is in the server, and both cores stay busy.
 """
@@ -34,6 +37,7 @@ from loyalty.core.sql import raw_cursor
 from receipts.documents import ParsedReceipt
 from receipts.models import IngestBatch
 from receipts.services import read_models as rm
+from receipts.services.deferred import receipts_stage, staged_read_models_build
 from receipts.services.store import receipts_not_stored, receipts_store, retrying_deadlocks
 
 
@@ -77,10 +81,15 @@ def _few_collections() -> Iterator[None]:
 
 
 def _store_chunk(
-    account: Account, chunk: list[ParsedReceipt], created_by: str, known_codes: dict[tuple[str, str], int]
+    account: Account,
+    chunk: list[ParsedReceipt],
+    created_by: str,
+    known_codes: dict[tuple[str, str], int],
+    staged_as: int | None = None,
 ) -> int:
     """Store one chunk; returns how many were new. `known_codes` (item codes committed earlier) is used, and
-    extended with the chunk's new codes once they are committed."""
+    extended with the chunk's new codes once they are committed. With `staged_as` (the chunk's number in the load)
+    its read models are staged for the end of the load (receipts.services.deferred) instead of kept current."""
     unique: dict[tuple[str, str], ParsedReceipt] = {}
     for receipt in chunk:  # duplicates inside the chunk: the first wins, as in the API
         unique.setdefault((receipt.receipt_id, receipt.store_id), receipt)
@@ -100,6 +109,17 @@ def _store_chunk(
         if not new:
             return 0
         with transaction.atomic():
+            if staged_as is not None:
+                return receipts_stage(
+                    account=account,
+                    receipts=new,
+                    created_by=created_by,
+                    source=IngestBatch.Source.IMPORT,
+                    received=len(chunk),
+                    customers=customers,
+                    codes=known_codes,
+                    chunk_number=staged_as,
+                )
             stored = receipts_store(
                 account=account,
                 receipts=new,
@@ -255,8 +275,12 @@ def receipts_load_parallel(
     processes: int = 2,
     stop_on_problems: bool = True,
     progress: Callable[[BulkResult], None] | None = None,
+    read_models_after: bool = True,
 ) -> BulkResult:
     """Load the source's chunks with `processes` loader processes (forked, each with its own connection).
+
+    With `read_models_after` the chunks store the receipts and stage their read models, which are built when the
+    load ends, whatever ends it (receipts.services.deferred); without, each chunk keeps them current as it commits.
 
     Chunk i goes to process i % processes, so a source that generates can keep state per process. A chunk is
     stored only when every chunk before it has been prepared and, with `stop_on_problems`, none of them (nor it)
@@ -275,7 +299,9 @@ def receipts_load_parallel(
     for shard in range(processes):
         ours, theirs = fork.Pipe()
         loader = fork.Process(
-            target=_loader, args=(theirs, account.pk, source, shard, processes, created_by), daemon=True
+            target=_loader,
+            args=(theirs, account.pk, source, shard, processes, created_by, read_models_after),
+            daemon=True,
         )
         loader.start()
         theirs.close()
@@ -293,6 +319,10 @@ def receipts_load_parallel(
                 pipe.send(None)
         for loader in loaders:
             loader.join(timeout=60)
+        if read_models_after:
+            # what the chunks stored gets its read models even when a loader failed or the load was stopped
+            staged_read_models_build(account=account)
+    result.seconds = time.monotonic() - started
     return result
 
 
@@ -383,7 +413,15 @@ class _Coordinator:
             self.decided += 1
 
 
-def _loader(pipe: Connection, account_pk: int, source: ChunkSource, shard: int, shards: int, created_by: str) -> None:
+def _loader(
+    pipe: Connection,
+    account_pk: int,
+    source: ChunkSource,
+    shard: int,
+    shards: int,
+    created_by: str,
+    read_models_after: bool,
+) -> None:
     try:
         account = Account.objects.get(pk=account_pk)
         known_codes: dict[tuple[str, str], int] = {}
@@ -393,7 +431,8 @@ def _loader(pipe: Connection, account_pk: int, source: ChunkSource, shard: int, 
                 receipts, problems = source.prepare(task, shard=shard, shards=shards)
                 pipe.send(("checked", index, problems))
                 if pipe.recv() == "store":
-                    stored = _store_chunk(account, receipts, created_by, known_codes) if receipts else 0
+                    staged_as = index if read_models_after else None
+                    stored = _store_chunk(account, receipts, created_by, known_codes, staged_as) if receipts else 0
                     pipe.send(("stored", index, len(receipts), stored))
                 del receipts, task  # before the next chunk arrives: one chunk's objects alive at a time
                 chunk_done()

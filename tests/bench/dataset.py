@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 # Bump when the generator, the loader or the parameters below change what ends up in the tables.
-DATASET_VERSION = "1"
+DATASET_VERSION = "2"
 # A fixed end keeps the data (and every period in the scenarios) the same whenever the dataset is built.
 END = datetime(2026, 11, 1, tzinfo=UTC)
 MAIN_AID = "T00000500"

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,30 @@ def wait_until_healthy(deadline: float, failure: str) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(failure)
         time.sleep(0.3)
+
+
+@contextmanager
+def embedded_server_held() -> Iterator[None]:
+    """Hold the embedded PostgreSQL (when Django uses it) for the block, as a pytest session does
+    (tests/pytest_env.py): started if needed, and stopped at the end unless another holder (`make run`, a test run)
+    still uses it. Without it the bench left the server it started running, ~4 GB resident with its settings.
+    Django must be set up."""
+    from django.conf import settings
+
+    if not getattr(settings, "LOYALTY_EMBEDDED_DATABASE", False):
+        yield
+        return
+    from django.db import connections
+
+    from loyalty.embedded_postgres import server as embedded
+
+    data_dir = Path(settings.LOYALTY_DATA_DIR)
+    embedded.hold(data_dir)
+    try:
+        yield
+    finally:
+        connections.close_all()
+        embedded.release(data_dir)
 
 
 class Servers:

@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 
 from tests.bench.dataset import admin_connection
-from tests.bench.harness import PORT, PYTHON, ROOT, request_token, wait_until_healthy
+from tests.bench.harness import PORT, PYTHON, ROOT, embedded_server_held, request_token, wait_until_healthy
 
 AID = "T00000042"
 
@@ -107,6 +107,16 @@ def _receipts(n: int, seq: int) -> list[dict]:
 
 
 def run(clients: int, duration: float, receipts: int) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
+    import django
+
+    django.setup()
+    # the last step of `make bench`: the embedded server it (re)starts is stopped again unless someone holds it
+    with embedded_server_held():
+        return _run(clients, duration, receipts)
+
+
+def _run(clients: int, duration: float, receipts: int) -> int:
     db_name = "loyalty_load"
     _prepare_database(db_name)
     env = _env(db_name)

@@ -29,11 +29,18 @@ class Result:
     unit: str  # "ms" (lower is better) or "receipts/s" (higher is better)
     target: float | None = None
     samples: list[float] = field(default_factory=list)  # ms per operation
+    # the 1-minute load average before and after each sample: a noisy sample can be told from a slow one
+    loads: list[tuple[float, float]] = field(default_factory=list)
     rate: float | None = None  # for throughput scenarios: items per second over the whole sample
     note: str = ""
     error: str | None = None
     skipped: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, ms: float, load_before: float) -> None:
+        """One sample, with the load average read when it started (`load_now()`) and now."""
+        self.samples.append(ms)
+        self.loads.append((load_before, load_now()))
 
     @property
     def p50(self) -> float | None:
@@ -71,8 +78,14 @@ class Result:
             "error": self.error,
             "skipped": self.skipped,
             "samples_ms": [round(s, 2) for s in self.samples],
+            "load_avg_1m_per_sample": [list(pair) for pair in self.loads],
             **({"extra": self.extra} if self.extra else {}),
         }
+
+
+def load_now() -> float:
+    """The 1-minute load average (2 cores: above ~2 something else shares the box)."""
+    return round(os.getloadavg()[0], 2)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -300,6 +313,7 @@ def scenario_ingest_http(bench: Bench, result: Result, batches: int, clients: in
                 if not pending:
                     return
                 payload = pending.pop()
+            before = load_now()
             try:
                 ms, _ = timed(
                     lambda payload=payload: http.call(
@@ -311,7 +325,7 @@ def scenario_ingest_http(bench: Bench, result: Result, batches: int, clients: in
                     errors.append(repr(exc))
                 return
             with lock:
-                result.samples.append(ms)
+                result.add(ms, before)
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -337,6 +351,7 @@ def scenario_import(bench: Bench, result: Result, receipts: int, runs: int = 1) 
             for document in documents:
                 handle.write(json.dumps(document).encode() + b"\n")
             path = handle.name
+        before = load_now()
         try:
             ms, completed = timed(
                 lambda path=path: subprocess.run(
@@ -354,7 +369,7 @@ def scenario_import(bench: Bench, result: Result, receipts: int, runs: int = 1) 
             raise RuntimeError(f"import_receipts failed: {completed.stderr[-500:]}")
         match = re.search(r"\(([\d,]+) receipts/s\)", completed.stdout)
         rates.append(float(match.group(1).replace(",", "")) if match else receipts / (ms / 1000))
-        result.samples.append(ms)
+        result.add(ms, before)
     # the command's own rate (load only); the wall time in samples adds process start-up and JSONL reading
     result.note = (
         f"{receipts:,} receipts per run, {_median_rate(result, rates)}, JSONL file, "
@@ -391,11 +406,12 @@ def scenario_ingest_ceiling(
         for receipt in parsed:
             receipt.receipt_id = prefix + receipt.receipt_id[receipt.receipt_id.index("-", len(stamp)) + 1 :]
             receipt.document["receipt_id"] = receipt.receipt_id
+        before = load_now()
         ms = _ceiling_run(bench.account, parsed, layers, sessions)
         stored = _count_throwaway(bench.account.id, prefix)
         if stored != receipts:
             raise RuntimeError(f"stored {stored:,} of {receipts:,} receipts")
-        result.samples.append(ms)
+        result.add(ms, before)
         rates.append(receipts / (ms / 1000))
     result.note = (
         f"{receipts:,} receipts per run, {_median_rate(result, rates)}: COPY of {CEILING_LAYERS[layers][1]}, "
@@ -477,8 +493,9 @@ def repeat(result: Result, fn: Callable[[], Any], repeats: int, warmup: int = 1)
     for _ in range(warmup):
         value = fn()
     for _ in range(repeats):
+        before = load_now()
         ms, value = timed(fn)
-        result.samples.append(ms)
+        result.add(ms, before)
     return value
 
 
@@ -576,13 +593,14 @@ def scenario_recalculate(bench: Bench, result: Result, name: str, parts: list[di
     result.extra["first_run_ms"] = first.duration_ms
     e2e = []
     for attempt in range(bench.repeats + 1):
+        before = load_now()
         started = time.perf_counter()
         run_id = bench.api.json("POST", f"/api/{bench.aid}/segment/{segment}/refresh", expect=(200, 202))["runId"]
         run = _wait_run(run_id)
         if attempt == 0:
             continue  # warm-up
         e2e.append((time.perf_counter() - started) * 1000)
-        result.samples.append(run.duration_ms)
+        result.add(run.duration_ms, before)
         result.extra.setdefault("timings", []).append(run.timings)
     result.extra["members"] = run.members
     result.extra["e2e_p50_ms"] = statistics.median(e2e)
@@ -599,9 +617,10 @@ def scenario_new_day(bench: Bench, result: Result, name: str, shifts: int) -> No
         for shift in range(1, shifts + 1):
             parts = definitions(bench.q, shift)[name]
             body = {"segment": {"name": f"bench {name}", "parts": parts, "refreshPolicy": {"onNewReceipts": False}}}
+            before = load_now()
             bench.api.json("PUT", f"/api/{bench.aid}/segment/{segment}", body)
             run = _wait_run(_latest_run_id(segment))
-            result.samples.append(run.duration_ms)
+            result.add(run.duration_ms, before)
             result.extra.setdefault("timings", []).append(run.timings)
     finally:
         # shifted windows would otherwise cost every later ingest until they expire
@@ -673,8 +692,9 @@ def scenario_push_once(bench: Bench, result: Result, members: int) -> None:
     k, count, _ = _count_threshold(bench.account, members)
     segment, _ = segment_create(bench, "push", [{"criteria": [{"type": "transaction_count", "min": k}]}])
     e2e = []
-    for attempt in range(min(bench.repeats, 3) + 1):
+    for attempt in range(bench.repeats + 1):
         rule = _rule(bench, f"push once {attempt}")  # a fresh rule: every push gives every member the rule
+        before = load_now()
         started = time.perf_counter()
         push = bench.api.json(
             "POST",
@@ -686,7 +706,7 @@ def scenario_push_once(bench: Bench, result: Result, members: int) -> None:
         if attempt == 0:
             continue
         e2e.append((time.perf_counter() - started) * 1000)
-        result.samples.append(run.duration_ms)
+        result.add(run.duration_ms, before)
     result.extra["members"] = count
     result.note = f"{count:,} members, a new rule each time; end to end p50 {statistics.median(e2e):,.0f} ms"
 
@@ -724,7 +744,7 @@ def scenario_push_sync(bench: Bench, result: Result, members: int) -> None:
     )["pushId"]
     _wait_push(push)
     diffs = []
-    for attempt in range(min(bench.repeats, 4) + 1):
+    for attempt in range(bench.repeats + 1):
         body = {
             "segment": {
                 "name": "bench sync",
@@ -733,6 +753,7 @@ def scenario_push_sync(bench: Bench, result: Result, members: int) -> None:
             }
         }
         known = set(PushRun.objects.filter(rule=rule).values_list("pk", flat=True))
+        before = load_now()
         bench.api.json("PUT", f"/api/{bench.aid}/segment/{segment}", body)
         _wait_run(_latest_run_id(segment))
         deadline = time.monotonic() + 120
@@ -743,7 +764,7 @@ def scenario_push_sync(bench: Bench, result: Result, members: int) -> None:
         run = _wait_push(str(fresh.pk))
         diffs.append(run.added + run.removed)
         if attempt:
-            result.samples.append(run.duration_ms)
+            result.add(run.duration_ms, before)
     result.extra["diff"] = diffs
     result.note = (
         f"{count:,} members, diffs of {statistics.median(diffs):,.0f} customers (added + removed) per sync push"

@@ -59,20 +59,14 @@ def _configure(scale: float) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from django.conf import settings
-
     params = _configure(args.scale)
     began = time.monotonic()
-    if settings.LOYALTY_EMBEDDED_DATABASE:
-        from loyalty.embedded_postgres import server as embedded
+    from tests.bench.harness import embedded_server_held
 
-        # a holder: a test run finishing meanwhile must not stop the embedded server under us
-        embedded.hold(Path(settings.LOYALTY_DATA_DIR))
-        try:
-            return _run(args, params, began)
-        finally:
-            embedded.release(Path(settings.LOYALTY_DATA_DIR))
-    return _run(args, params, began)
+    # a holder: a test run finishing meanwhile must not stop the embedded server under us, and we stop it at the end
+    # unless someone else still holds it
+    with embedded_server_held():
+        return _run(args, params, began)
 
 
 def _run(args: argparse.Namespace, params: Any, began: float) -> int:
@@ -165,7 +159,7 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     )
     add(
         "bulk import (import_receipts)",
-        lambda r: scenarios.scenario_import(bench, r, max(5_000, int(100_000 * min(scale, 1.0))), runs=3),
+        lambda r: scenarios.scenario_import(bench, r, max(5_000, int(100_000 * min(scale, 1.0))), runs=bench.repeats),
         "receipts/s",
     )
     # the server's own share of storing a receipt, without any Python preparation: what bounds the two above
@@ -174,7 +168,7 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         add(
             name,
             lambda r, layers=layers: scenarios.scenario_ingest_ceiling(
-                bench, r, max(5_000, int(100_000 * min(scale, 1.0))), layers
+                bench, r, max(5_000, int(100_000 * min(scale, 1.0))), layers, runs=bench.repeats
             ),
             "receipts/s",
         )
@@ -196,7 +190,7 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     if "aggregate" in bench.segments:
         add(
             "recalculate aggregate, first run of a new day",
-            lambda r: scenarios.scenario_new_day(bench, r, "aggregate", 3),
+            lambda r: scenarios.scenario_new_day(bench, r, "aggregate", bench.repeats),
         )
     add("preview aggregate", lambda r: scenarios.scenario_preview(bench, r, defs["aggregate"]))
     add("preview OR", lambda r: scenarios.scenario_preview(bench, r, defs["or"]))
@@ -278,22 +272,31 @@ def _table(bench) -> str:
     from tests.bench.scenarios import fmt
 
     lines = [
-        "| scenario | n | p50 ms | p95 ms | result | target | met |",
-        "|---|---:|---:|---:|---:|---:|:---:|",
+        "| scenario | n | p50 ms | p95 ms | result | target | met | load 1m |",
+        "|---|---:|---:|---:|---:|---:|:---:|---:|",
     ]
     for r in bench.results:
         if r.skipped or r.error:
             status = f"skipped: {r.skipped}" if r.skipped else f"ERROR: {r.error}"
-            lines.append(f"| {r.name} | | | | {status} | | |")
+            lines.append(f"| {r.name} | | | | {status} | | | |")
             continue
         result = f"{r.rate:,.0f} {r.unit}" if r.unit != "ms" else f"{fmt(r.p50)} ms"
         target = "" if r.target is None else (f"≤ {r.target:,} ms" if r.unit == "ms" else f"≥ {r.target:,} {r.unit}")
         met = "" if r.met is None else ("yes" if r.met else "**no**")
-        lines.append(f"| {r.name} | {len(r.samples)} | {fmt(r.p50)} | {fmt(r.p95)} | {result} | {target} | {met} |")
+        lines.append(
+            f"| {r.name} | {len(r.samples)} | {fmt(r.p50)} | {fmt(r.p95)} | {result} | {target} | {met} |"
+            f" {_load_range(r)} |"
+        )
     lines += ["", "| ratio | value | target |", "|---|---:|---:|"]
     for label, value, target in _ratios(bench):
         lines.append(f"| {label} | {'-' if value is None else f'{value:,.1f}x'} | {target}x |")
     return "\n".join(lines)
+
+
+def _load_range(result) -> str:
+    """The lowest and highest 1-minute load average seen around the scenario's samples."""
+    seen = [value for pair in result.loads for value in pair]
+    return f"{min(seen):.1f} to {max(seen):.1f}" if seen else ""
 
 
 def _report(bench, params, info: dict[str, Any], elapsed: float) -> str:
@@ -306,7 +309,7 @@ def _report(bench, params, info: dict[str, Any], elapsed: float) -> str:
         f"({os.cpu_count()} CPUs). Notes per scenario in the JSON."
     )
     loads = [r.extra.get(k) for r in bench.results for k in ("load_avg_1m_before", "load_avg_1m_after")]
-    loads = [v for v in loads if v is not None]
+    loads = [v for v in loads if v is not None] + [v for r in bench.results for pair in r.loads for v in pair]
     if loads:
         head += (
             f" 1-minute load average around the scenarios: median {sorted(loads)[len(loads) // 2]:.1f},"
