@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_api_clients_without_user_scopes'),
-        ('receipts', '0006_receipt_id_prefix_search'),
+        ('receipts', '0007_batch_receipts'),
     ]
 
     operations = [
