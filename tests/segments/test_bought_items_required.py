@@ -45,6 +45,7 @@ def test_any_purchase_said_explicitly_counts_every_buyer(api):
 
     sizes = {s.name: s.customers_count for s in Segment.objects.all()}
     assert sizes["Any purchase"] == sizes["Everyone"] > 0
-    stored = api.get(f"{BASE}/{explicit}").json()
-    assert stored["parts"][0]["criteria"][0]["anyPurchase"] is True
+    response = api.get(f"{BASE}/{explicit}")
+    assert_response_matches("segments", "segmentGet", response)
+    assert response.json()["parts"][0]["criteria"][0]["anyPurchase"] is True
     assert everyone != explicit

@@ -216,3 +216,19 @@ def test_a_rules_customers_link_to_them_and_name_who_gave_the_rule(account, owne
     assert "segment “Coffee lovers”" in table and "segment:" not in table
     # a customer the account has no receipts of is named, not linked
     assert "<td>NOBODY</td>" in table and ">olga<" in table
+
+
+def test_a_rules_customers_page_costs_the_same_queries_for_1_or_50_customers(account, owner, shop):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(customers: list[str]) -> int:
+        rule = make_rule(account)
+        rule_customers_give(
+            account=account, rule=rule, customer_ids=customers, offering_constraint_id=None, actor="segment:x"
+        )
+        with CaptureQueriesContext(connection) as captured:
+            assert owner.get(url("rule", account, rule_id=rule.pk)).status_code == 200
+        return len(captured)
+
+    assert queries(["C1"]) == queries(["C1", "C2", *[f"N{i}" for i in range(48)]])
