@@ -81,6 +81,7 @@ def receipts_stage(
         _array(sorted({row.customer_pk for row in rows if row.customer_pk is not None})),
         min(row.receipt.purchase_at for row in rows).isoformat(),
         max(row.receipt.purchase_at for row in rows).isoformat(),
+        _array(row.pk for row in rows),
     ]
     fields = batch + _facts(rows, codes) + _purchases(rows) + _deltas(rows, chunk_number * RANK_PER_CHUNK)
     with cur.copy(statements.COPY_CHUNK) as copy:

@@ -153,6 +153,7 @@ _BATCH_FIELDS = [
     "customer_pks",
     "purchase_from",
     "purchase_to",
+    "receipt_pks",
 ]
 # The chunks' IngestBatch rows, in the order they were stored. Params (named): account.
 BUILD_BATCHES = statement(

@@ -118,6 +118,8 @@ def test_moved_links_sync_the_whole_membership_to_the_new_rule(account, segment,
     link = PushLink.objects.get()
     assert link.rule_id == created.pk and link.remove_departed
     wait_for(lambda: holders(created) == {"a", "b"}, message="the moved link's sync")
+    # the refs commit with the push; the run's outcome is written after them
+    wait_for(lambda: PushRun.objects.get(rule=created).finished_at, message="the moved link's push run")
     run = PushRun.objects.filter(rule=created).get()
     assert (run.mode, run.status, run.added) == ("sync", "succeeded", 2)
     link.refresh_from_db()

@@ -80,7 +80,8 @@ def test_push_with_a_holdout_from_the_form_then_filter_and_export(shop, owner, s
 
     export = owner.get(url("segment-export", shop, segment_id=segment.uuid))
     lines = b"".join(export.streaming_content).decode().splitlines()
-    assert lines[0] == "customer_id,first_name,last_name,email,phone,held_out_of"
+    assert lines[0].startswith("customer_id,first_name,last_name,email,phone,member_since,")
+    assert lines[0].endswith(",held_out_of")
     since = PushLink.objects.get(rule=rule).assignments.get(held_out=True).assigned_at.strftime("%Y-%m-%d")
     assert lines[1].startswith("C1,") and lines[1].endswith(f",Coffee 10 % (since {since})")
     assert lines[2].startswith("C2,") and lines[2].endswith(",")
