@@ -33,6 +33,7 @@ MAX_ID = documents.MAX_ID_LENGTH
 # Far beyond any purchase: a claim of more is a mistake, not a sale (and the ledger's columns hold it).
 MAX_USAGE = 10_000
 MAX_AMOUNT = 10**12
+MAX_REFS = 100  # one purchase's refs: a receipt's lines bound what a till can use at once
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,32 @@ def claim_parse(body: Any) -> ParsedClaim:
     _text_problems(body, errors)
     if not body["discounts"]:
         errors.append(("discounts", "must name at least one discount"))
+    if sum(len(discount["refs"]) for discount in body["discounts"]) > MAX_REFS:
+        raise ClaimInvalid("The claim is invalid.", [("discounts", f"must name at most {MAX_REFS} refs in all")])
+    refs, canonical = _claimed(body["discounts"], errors)
+    if errors or documents.contains_nul(body):
+        raise ClaimInvalid("The claim is invalid.", errors or [("", "text must not contain NUL characters")])
+    purchase_at = parse_datetime(body["purchase_at"])
+    assert purchase_at is not None  # checked above
+    return ParsedClaim(
+        ref=body.get("ref"),
+        type=body.get("type") or "",
+        purchase_at=purchase_at,
+        customer_id=body["customer_id"],
+        discounts=canonical,
+        refs=refs,
+    )
+
+
+def _claimed(
+    discounts: list[dict[str, Any]], errors: list[tuple[str, str]]
+) -> tuple[list[ClaimedRef], list[dict[str, Any]]]:
+    """The refs a claim's discounts name, and the discounts in canonical form (what a retry must match); problems
+    go to `errors`."""
     seen: set[uuid.UUID] = set()
     refs: list[ClaimedRef] = []
     canonical = []
-    for i, discount in enumerate(body["discounts"]):
+    for i, discount in enumerate(discounts):
         rule_id = _uuid(discount["id"])
         if rule_id is None:
             errors.append((f"discounts[{i}].id", "must be a discount rule id (a UUID)"))
@@ -126,18 +149,7 @@ def claim_parse(body: Any) -> ParsedClaim:
                 refs.append(ClaimedRef(path, rule_id, uuid.UUID(ref["id"]), ref["amount"], ref["usage"]))
                 claimed.append({"id": str(uuid.UUID(ref["id"])), "amount": ref["amount"], "usage": ref["usage"]})
         canonical.append({"id": str(rule_id) if rule_id else discount["id"], "refs": claimed})
-    if errors or documents.contains_nul(body):
-        raise ClaimInvalid("The claim is invalid.", errors or [("", "text must not contain NUL characters")])
-    purchase_at = parse_datetime(body["purchase_at"])
-    assert purchase_at is not None  # checked above
-    return ParsedClaim(
-        ref=body.get("ref"),
-        type=body.get("type") or "",
-        purchase_at=purchase_at,
-        customer_id=body["customer_id"],
-        discounts=canonical,
-        refs=refs,
-    )
+    return refs, canonical
 
 
 def _same(claim: DiscountClaim, parsed: ParsedClaim) -> bool:
@@ -170,7 +182,9 @@ def _limit(rule_document: dict[str, Any], key: str) -> int:
     return value if isinstance(value, int) and value >= 1 else -1
 
 
-def _limit_problems(parsed: ParsedClaim, refs: dict[uuid.UUID, DiscountRef], purchase_key: str, account: Account):
+def _limit_problems(
+    parsed: ParsedClaim, refs: dict[uuid.UUID, DiscountRef], purchase_key: str, account: Account
+) -> list[tuple[str, str]]:
     cur = raw_cursor()
     cur.execute(
         statements.REF_PURCHASES,

@@ -155,6 +155,17 @@ class TestClaim:
         assert problem["errors"][0]["path"].startswith("discounts[0].refs[0].")
         assert not DiscountUsage.objects.exists()
 
+    def test_a_claim_of_more_refs_than_a_purchase_could_use_is_refused(self, api, account):
+        made, ref = limited(account)
+        body = claim_body(made, ref)
+        body["discounts"][0]["refs"] = [
+            {"id": f"00000000-0000-7000-8000-{n:012d}", "amount": 1, "usage": 1} for n in range(101)
+        ]
+
+        problem = error(post(api, body), "validation_error")
+
+        assert problem["errors"] == [{"path": "discounts", "message": "must name at most 100 refs in all"}]
+
     def test_schema_errors_name_the_field(self, api, account):
         made, ref = limited(account)
         body = claim_body(made, ref)
