@@ -275,6 +275,9 @@ class TestTenancyAndScopes:
             (["write:discounts"], "post", 200),
             (["write:discounts"], "get", 403),
             (["read:receipts"], "get", 403),
+            (["write:discounts:/available_for_receipt"], "post", 200),  # a point of sale's own scopes
+            (["write:discounts:/available_for_receipt"], "get", 403),
+            (["read:discounts:/available_for_receipt"], "get", 200),
         ],
     )
     def test_scopes(self, api_for, account, scopes, method, status):
