@@ -38,9 +38,40 @@ _REF = {
     "r_deleted": column(DiscountRef, "deleted_at"),
 }
 
-# Serialises claims that share a client `ref` (`%(key)s`: the account and the ref), so a retry racing its original
-# finds it instead of colliding on the unique index.
-CLAIM_REF_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(hashtextextended(%(key)s::text, 0))")
+# A claim and its ledger rows in one statement: the claim, unless another one holds its `ref` already (the unique
+# index; ON CONFLICT waits for that one to commit), then one `claim` row per ref of the arrays (rule, ref, usage,
+# amount), keyed by the claim's id. Nothing at all when the ref was taken: rowcount 0.
+CLAIM_INSERT = sql.SQL(
+    """
+    WITH claim AS (
+        INSERT INTO {claim} ({c_id}, {c_account}, {c_ref}, {c_type}, {c_purchase_at}, {c_customer}, {c_discounts},
+                             {c_created_at}, {c_created_by}, {c_updated_at})
+        VALUES (%(id)s::uuid, %(account)s::int, %(ref)s::text, %(type)s::text, %(purchase_at)s::timestamptz,
+                %(customer)s::text, %(discounts)s::jsonb, %(now)s::timestamptz, %(actor)s::text, %(now)s::timestamptz)
+        ON CONFLICT DO NOTHING
+        RETURNING {c_id})
+    INSERT INTO {usage} ({u_account}, {u_rule}, {u_ref}, {u_customer}, {u_source}, {u_source_key}, {u_purchase},
+                         {u_usage}, {u_amount}, {u_bonus}, {u_stamp}, {u_at}, {u_created})
+    SELECT %(account)s::int, used.rule_id, used.ref_id, %(used_by)s::text, 'claim', claim.{c_id}::text,
+           %(purchase)s::text, used.usage, used.amount, 0, 0, %(purchase_at)s::timestamptz, %(now)s::timestamptz
+    FROM claim, unnest(%(rules)s::uuid[], %(refs)s::uuid[], %(usages)s::int[], %(amounts)s::bigint[])
+         AS used(rule_id, ref_id, usage, amount)
+"""
+).format(
+    **_USAGE,
+    u_created=column(DiscountUsage, "created_at"),
+    claim=table(DiscountClaim),
+    c_id=column(DiscountClaim, "id"),
+    c_account=column(DiscountClaim, "account"),
+    c_ref=column(DiscountClaim, "ref"),
+    c_type=column(DiscountClaim, "type"),
+    c_purchase_at=column(DiscountClaim, "purchase_at"),
+    c_customer=column(DiscountClaim, "customer_id"),
+    c_discounts=column(DiscountClaim, "discounts"),
+    c_created_at=column(DiscountClaim, "created_at"),
+    c_created_by=column(DiscountClaim, "created_by"),
+    c_updated_at=column(DiscountClaim, "updated_at"),
+)
 
 # Per ref of `%(refs)s` (uuid[]), the purchases that used it besides `%(purchase)s` (the claim's own purchase, which
 # a receipt posted first may already have recorded); a `*` ref's by `%(customer)s` only. Refs without use are absent.
