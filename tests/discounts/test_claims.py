@@ -184,6 +184,25 @@ class TestClaim:
 
         assert problem["errors"][0]["message"] == "was taken back from the customer"
 
+    def test_a_purchase_without_customer_claims_slash_refs_only(self, api, account):
+        anonymous, slash = limited(account, customer="/")
+        mine, ref = limited(account, customer="c1")
+
+        claimed = ok(post(api, claim_body(anonymous, slash, ref_key="a", customer="/")))
+        refused = error(post(api, claim_body(mine, ref, ref_key="b", customer="/")), "validation_error")
+
+        assert claimed["customer_id"] == "/"
+        assert DiscountUsage.objects.get(ref=slash).customer_id is None
+        assert refused["errors"][0]["message"] == "is not held by this customer"
+
+    def test_an_inactive_rule_cannot_be_claimed(self, api, account):
+        made, ref = limited(account)
+        api.put(f"{BASE}/rules/{made.id}", {"active": False}, format="json")
+
+        problem = error(post(api, claim_body(made, ref)), "validation_error")
+
+        assert problem["errors"][0]["message"] == "belongs to a discount rule that is deleted or inactive"
+
     def test_a_star_ref_is_limited_per_customer(self, api, account):
         made, ref = limited(account, customer="*", discount_repeat_usage=1)
         ok(post(api, claim_body(made, ref, ref_key="a", customer="c1")))
