@@ -99,7 +99,8 @@ def _figure(value: str, default: int, ceiling: int) -> sql.Composable:
     ).format(value=sql.SQL(value), ceiling=sql.Literal(ceiling), default=sql.Literal(default))
 
 
-# Usage from the receipts the batches `%(batches)s` (bigint[]) of account `%(account)s` stored: one ledger row per
+# Usage from the receipts with discounts that the batches `%(batches)s` (bigint[]) of account `%(account)s` stored
+# (the batch lists them, so documents without any are never opened): one ledger row per
 # ref a purchase's `discounts[].refs[]` names, keyed by the receipt's Entity id (a receipt stored twice is stored
 # once, and a batch read twice adds nothing: ON CONFLICT DO NOTHING on (ref, source, source_key)). The purchase is
 # the receipt's `receipt_id`, the same key a claim with that `ref` has. A ref counts when it is this account's, of the
@@ -112,7 +113,7 @@ RECEIPTS_USAGE = sql.SQL(
     SELECT receipt.{account}, ref.{r_rule}, ref.{r_id}, receipt.{customer}, 'receipt_add', receipt.{uuid}::text,
            receipt.{receipt_id}, {usage_figure}, {amount_figure}, {bonus_figure}, {stamp_figure}, receipt.{purchase_at}
     FROM {batch} batch
-    CROSS JOIN LATERAL unnest(batch.{receipt_pks}) AS stored(pk)
+    CROSS JOIN LATERAL unnest(batch.{discounted_pks}) AS stored(pk)
     JOIN {receipt} receipt ON receipt.{id} = stored.pk
     CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(receipt.{document} -> 'discounts') = 'array'
         THEN receipt.{document} -> 'discounts' ELSE '[]'::jsonb END) AS discount(doc)
@@ -133,7 +134,7 @@ RECEIPTS_USAGE = sql.SQL(
     batch=table(IngestBatch),
     b_id=column(IngestBatch, "id"),
     b_account=column(IngestBatch, "account"),
-    receipt_pks=column(IngestBatch, "receipt_pks"),
+    discounted_pks=column(IngestBatch, "discounted_pks"),
     receipt=table(Receipt),
     id=column(Receipt, "id"),
     account=column(Receipt, "account"),
