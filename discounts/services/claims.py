@@ -5,7 +5,7 @@ A claim locks the refs it names (`SELECT … FOR UPDATE`, in id order, so two cl
 then counts their purchases in the usage ledger and writes its own rows before it commits: a concurrent claim on the
 same ref waits for the lock and then sees this one's rows, so no limit is ever exceeded. The claim and its rows are
 one statement whose insert gives way to a claim that took the same client `ref` first (the unique index), so a
-retry racing its original reads it back. A claim costs five statements besides its transaction.
+retry racing its original reads it back. A claim is four statements besides its transaction.
 
 Claims are the till's hot path and are not audited one by one (like receipts); the claim rows say who claimed what.
 """
