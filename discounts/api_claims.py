@@ -16,7 +16,6 @@ from discounts.selectors.customer_refs import customer_ref_get
 from discounts.selectors.statistics import ref_statistics, rule_usages
 from discounts.services import claims as claim_services
 from discounts.services import usage as usage_services
-from discounts.usage_errors import RefDeleted
 from loyalty.api.views import DinteroAPIView
 
 CLAIMS = ["discount claims"]
@@ -147,9 +146,7 @@ class CustomerRefView(DinteroAPIView):
         tags=CUSTOMERS,
     )
     def get(self, request, aid, customer_id, ref_id):
-        ref = customer_ref_get(account=self.account, customer_id=_customer_id(customer_id), ref_id=ref_id)
-        if ref.deleted_at is not None:
-            raise RefDeleted
+        ref = customer_ref_get(account=self.account, customer_id=_customer_id(customer_id), ref_id=ref_id, live=True)
         return Response(_ref_body(self, ref, customer_id))
 
     @extend_schema(

@@ -38,9 +38,40 @@ _REF = {
     "r_deleted": column(DiscountRef, "deleted_at"),
 }
 
-# Serialises claims that share a client `ref` (`%(key)s`: the account and the ref), so a retry racing its original
-# finds it instead of colliding on the unique index.
-CLAIM_REF_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(hashtextextended(%(key)s::text, 0))")
+# A claim and its ledger rows in one statement: the claim, unless another one holds its `ref` already (the unique
+# index; ON CONFLICT waits for that one to commit), then one `claim` row per ref of the arrays (rule, ref, usage,
+# amount), keyed by the claim's id. Nothing at all when the ref was taken: rowcount 0.
+CLAIM_INSERT = sql.SQL(
+    """
+    WITH claim AS (
+        INSERT INTO {claim} ({c_id}, {c_account}, {c_ref}, {c_type}, {c_purchase_at}, {c_customer}, {c_discounts},
+                             {c_created_at}, {c_created_by}, {c_updated_at})
+        VALUES (%(id)s::uuid, %(account)s::int, %(ref)s::text, %(type)s::text, %(purchase_at)s::timestamptz,
+                %(customer)s::text, %(discounts)s::jsonb, %(now)s::timestamptz, %(actor)s::text, %(now)s::timestamptz)
+        ON CONFLICT DO NOTHING
+        RETURNING {c_id})
+    INSERT INTO {usage} ({u_account}, {u_rule}, {u_ref}, {u_customer}, {u_source}, {u_source_key}, {u_purchase},
+                         {u_usage}, {u_amount}, {u_bonus}, {u_stamp}, {u_at}, {u_created})
+    SELECT %(account)s::int, used.rule_id, used.ref_id, %(used_by)s::text, 'claim', claim.{c_id}::text,
+           %(purchase)s::text, used.usage, used.amount, 0, 0, %(purchase_at)s::timestamptz, %(now)s::timestamptz
+    FROM claim, unnest(%(rules)s::uuid[], %(refs)s::uuid[], %(usages)s::int[], %(amounts)s::bigint[])
+         AS used(rule_id, ref_id, usage, amount)
+"""
+).format(
+    **_USAGE,
+    u_created=column(DiscountUsage, "created_at"),
+    claim=table(DiscountClaim),
+    c_id=column(DiscountClaim, "id"),
+    c_account=column(DiscountClaim, "account"),
+    c_ref=column(DiscountClaim, "ref"),
+    c_type=column(DiscountClaim, "type"),
+    c_purchase_at=column(DiscountClaim, "purchase_at"),
+    c_customer=column(DiscountClaim, "customer_id"),
+    c_discounts=column(DiscountClaim, "discounts"),
+    c_created_at=column(DiscountClaim, "created_at"),
+    c_created_by=column(DiscountClaim, "created_by"),
+    c_updated_at=column(DiscountClaim, "updated_at"),
+)
 
 # Per ref of `%(refs)s` (uuid[]), the purchases that used it besides `%(purchase)s` (the claim's own purchase, which
 # a receipt posted first may already have recorded); a `*` ref's by `%(customer)s` only. Refs without use are absent.
@@ -68,7 +99,8 @@ def _figure(value: str, default: int, ceiling: int) -> sql.Composable:
     ).format(value=sql.SQL(value), ceiling=sql.Literal(ceiling), default=sql.Literal(default))
 
 
-# Usage from the receipts the batches `%(batches)s` (bigint[]) of account `%(account)s` stored: one ledger row per
+# Usage from the receipts with discounts that the batches `%(batches)s` (bigint[]) of account `%(account)s` stored
+# (the batch lists them, so documents without any are never opened): one ledger row per
 # ref a purchase's `discounts[].refs[]` names, keyed by the receipt's Entity id (a receipt stored twice is stored
 # once, and a batch read twice adds nothing: ON CONFLICT DO NOTHING on (ref, source, source_key)). The purchase is
 # the receipt's `receipt_id`, the same key a claim with that `ref` has. A ref counts when it is this account's, of the
@@ -81,7 +113,7 @@ RECEIPTS_USAGE = sql.SQL(
     SELECT receipt.{account}, ref.{r_rule}, ref.{r_id}, receipt.{customer}, 'receipt_add', receipt.{uuid}::text,
            receipt.{receipt_id}, {usage_figure}, {amount_figure}, {bonus_figure}, {stamp_figure}, receipt.{purchase_at}
     FROM {batch} batch
-    CROSS JOIN LATERAL unnest(batch.{receipt_pks}) AS stored(pk)
+    CROSS JOIN LATERAL unnest(batch.{discounted_pks}) AS stored(pk)
     JOIN {receipt} receipt ON receipt.{id} = stored.pk
     CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(receipt.{document} -> 'discounts') = 'array'
         THEN receipt.{document} -> 'discounts' ELSE '[]'::jsonb END) AS discount(doc)
@@ -102,7 +134,7 @@ RECEIPTS_USAGE = sql.SQL(
     batch=table(IngestBatch),
     b_id=column(IngestBatch, "id"),
     b_account=column(IngestBatch, "account"),
-    receipt_pks=column(IngestBatch, "receipt_pks"),
+    discounted_pks=column(IngestBatch, "discounted_pks"),
     receipt=table(Receipt),
     id=column(Receipt, "id"),
     account=column(Receipt, "account"),

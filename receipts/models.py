@@ -304,6 +304,9 @@ class IngestBatch(models.Model):
     # The receipts this batch stored (or changed), so a reader of the outbox can find them exactly: primary keys are
     # drawn per batch but concurrent batches interleave, so a range would not do.
     receipt_pks = ArrayField(models.BigIntegerField(), default=list)
+    # Those of them whose document has `discounts` (the discount refs they used): the ones usage is read from, so a
+    # reader need not open every document of a batch to find out.
+    discounted_pks = ArrayField(models.BigIntegerField(), default=list)
     purchase_from = models.DateTimeField(null=True)
     purchase_to = models.DateTimeField(null=True)
 

@@ -6,13 +6,16 @@ import uuid
 
 from discounts.documents import ANY_CUSTOMER, NO_CUSTOMER
 from discounts.models import DiscountRef
-from discounts.usage_errors import RefNotFound
+from discounts.usage_errors import RefDeleted, RefNotFound
 from loyalty.accounts.models import Account
 
 
-def customer_ref_get(*, account: Account, customer_id: str, ref_id: str, own: bool = False) -> DiscountRef:
-    """The ref, taken back or not, when this customer holds it: given to them, or (unless `own`) given to `*` and
-    they have a customer id. Refs of deleted rules, other customers' and other accounts' refs are RefNotFound."""
+def customer_ref_get(
+    *, account: Account, customer_id: str, ref_id: str, own: bool = False, live: bool = False
+) -> DiscountRef:
+    """The ref when this customer holds it: given to them, or (unless `own`) given to `*` and they have a customer
+    id. Refs of deleted rules, other customers' and other accounts' refs are RefNotFound; with `live`, a ref taken
+    back is RefDeleted (the spec's 400)."""
     try:
         pk = uuid.UUID(str(ref_id))
     except ValueError as exc:
@@ -25,4 +28,6 @@ def customer_ref_get(*, account: Account, customer_id: str, ref_id: str, own: bo
     )
     if ref is None:
         raise RefNotFound
+    if live and ref.deleted_at is not None:
+        raise RefDeleted
     return ref

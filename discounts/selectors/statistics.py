@@ -138,6 +138,14 @@ def usage_id_decode(value: str) -> tuple[uuid.UUID, str]:
         raise InvalidCursor("starting_after must be the id of a usage of this rule") from exc
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _usage_ref(row: dict[str, Any], authors: dict[str, str]) -> dict[str, Any]:
     """A ledger row as the spec's UsageRef: what recorded it (`ref`, `ref_type`) and what it added."""
     if row["source"] == "claim":
@@ -164,7 +172,9 @@ def rule_usages(
     cur.execute(statements.RULE_USAGES, {**params, "limit": limit})
     # Django's connection leaves jsonb as text (it decodes JSON fields itself)
     pages = [(r, c, h, json.loads(rows) if isinstance(rows, str) else rows) for r, c, h, rows in cur.fetchall()]
-    claims = sorted({row["key"] for *_, rows in pages for row in rows if row["source"] == "claim"})
+    claims = sorted(
+        {row["key"] for *_, rows in pages for row in rows if row["source"] == "claim" and _is_uuid(row["key"])}
+    )
     authors: dict[str, str] = {}
     if claims:
         cur.execute(statements.CLAIM_AUTHORS, {"claims": claims})

@@ -3,14 +3,16 @@ them again. Each function is one transaction.
 
 A claim locks the refs it names (`SELECT … FOR UPDATE`, in id order, so two claims sharing refs cannot deadlock),
 then counts their purchases in the usage ledger and writes its own rows before it commits: a concurrent claim on the
-same ref waits for the lock and then sees this one's rows, so no limit is ever exceeded. Claims that share a client
-`ref` are serialised on it first (an advisory lock), so a retry racing its original reads it back.
+same ref waits for the lock and then sees this one's rows, so no limit is ever exceeded. The claim and its rows are
+one statement whose insert gives way to a claim that took the same client `ref` first (the unique index), so a
+retry racing its original reads it back. A claim is four statements besides its transaction.
 
 Claims are the till's hot path and are not audited one by one (like receipts); the claim rows say who claimed what.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +28,7 @@ from discounts.selectors.claims import claim_get
 from discounts.usage_errors import ClaimInvalid, ClaimRefConflict, UsageLimitReached
 from loyalty.accounts.models import Account
 from loyalty.api.swagger import parse_datetime
+from loyalty.core.ids import uuid7
 from loyalty.core.sql import raw_cursor
 
 OPERATION = "aid_discounts_available_for_receipt_post_claim"
@@ -33,6 +36,7 @@ MAX_ID = documents.MAX_ID_LENGTH
 # Far beyond any purchase: a claim of more is a mistake, not a sale (and the ledger's columns hold it).
 MAX_USAGE = 10_000
 MAX_AMOUNT = 10**12
+MAX_REFS = 100  # one purchase's refs: a receipt's lines bound what a till can use at once
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,32 @@ def claim_parse(body: Any) -> ParsedClaim:
     _text_problems(body, errors)
     if not body["discounts"]:
         errors.append(("discounts", "must name at least one discount"))
+    if sum(len(discount["refs"]) for discount in body["discounts"]) > MAX_REFS:
+        raise ClaimInvalid("The claim is invalid.", [("discounts", f"must name at most {MAX_REFS} refs in all")])
+    refs, canonical = _claimed(body["discounts"], errors)
+    if errors or documents.contains_nul(body):
+        raise ClaimInvalid("The claim is invalid.", errors or [("", "text must not contain NUL characters")])
+    purchase_at = parse_datetime(body["purchase_at"])
+    assert purchase_at is not None  # checked above
+    return ParsedClaim(
+        ref=body.get("ref"),
+        type=body.get("type") or "",
+        purchase_at=purchase_at,
+        customer_id=body["customer_id"],
+        discounts=canonical,
+        refs=refs,
+    )
+
+
+def _claimed(
+    discounts: list[dict[str, Any]], errors: list[tuple[str, str]]
+) -> tuple[list[ClaimedRef], list[dict[str, Any]]]:
+    """The refs a claim's discounts name, and the discounts in canonical form (what a retry must match); problems
+    go to `errors`."""
     seen: set[uuid.UUID] = set()
     refs: list[ClaimedRef] = []
     canonical = []
-    for i, discount in enumerate(body["discounts"]):
+    for i, discount in enumerate(discounts):
         rule_id = _uuid(discount["id"])
         if rule_id is None:
             errors.append((f"discounts[{i}].id", "must be a discount rule id (a UUID)"))
@@ -126,18 +152,7 @@ def claim_parse(body: Any) -> ParsedClaim:
                 refs.append(ClaimedRef(path, rule_id, uuid.UUID(ref["id"]), ref["amount"], ref["usage"]))
                 claimed.append({"id": str(uuid.UUID(ref["id"])), "amount": ref["amount"], "usage": ref["usage"]})
         canonical.append({"id": str(rule_id) if rule_id else discount["id"], "refs": claimed})
-    if errors or documents.contains_nul(body):
-        raise ClaimInvalid("The claim is invalid.", errors or [("", "text must not contain NUL characters")])
-    purchase_at = parse_datetime(body["purchase_at"])
-    assert purchase_at is not None  # checked above
-    return ParsedClaim(
-        ref=body.get("ref"),
-        type=body.get("type") or "",
-        purchase_at=purchase_at,
-        customer_id=body["customer_id"],
-        discounts=canonical,
-        refs=refs,
-    )
+    return refs, canonical
 
 
 def _same(claim: DiscountClaim, parsed: ParsedClaim) -> bool:
@@ -170,7 +185,9 @@ def _limit(rule_document: dict[str, Any], key: str) -> int:
     return value if isinstance(value, int) and value >= 1 else -1
 
 
-def _limit_problems(parsed: ParsedClaim, refs: dict[uuid.UUID, DiscountRef], purchase_key: str, account: Account):
+def _limit_problems(
+    parsed: ParsedClaim, refs: dict[uuid.UUID, DiscountRef], purchase_key: str, account: Account
+) -> list[tuple[str, str]]:
     cur = raw_cursor()
     cur.execute(
         statements.REF_PURCHASES,
@@ -189,9 +206,11 @@ def _limit_problems(parsed: ParsedClaim, refs: dict[uuid.UUID, DiscountRef], pur
     return problems
 
 
-def _record(account: Account, parsed: ParsedClaim, refs: dict[uuid.UUID, DiscountRef], actor: str) -> DiscountClaim:
+def _record(account: Account, parsed: ParsedClaim, actor: str) -> DiscountClaim | None:
+    """Write the claim and its ledger rows (one statement); None when a concurrent claim took its `ref` first."""
     now = timezone.now()
-    claim = DiscountClaim.objects.create(
+    claim = DiscountClaim(
+        id=uuid7(),
         account=account,
         ref=parsed.ref,
         type=parsed.type,
@@ -202,40 +221,52 @@ def _record(account: Account, parsed: ParsedClaim, refs: dict[uuid.UUID, Discoun
         created_by=actor,
         updated_at=now,
     )
-    customer = None if parsed.customer_id == documents.NO_CUSTOMER else parsed.customer_id
-    DiscountUsage.objects.bulk_create(
-        DiscountUsage(
-            account=account,
-            rule_id=claimed.rule_id,
-            ref_id=claimed.ref_id,
-            customer_id=customer,
-            source=DiscountUsage.Source.CLAIM,
-            source_key=str(claim.id),
-            purchase_key=parsed.ref or str(claim.id),
-            usage=claimed.usage,
-            amount=claimed.amount,
-            at=parsed.purchase_at,
-            created_at=now,
-        )
-        for claimed in parsed.refs
+    cur = raw_cursor()
+    cur.execute(
+        statements.CLAIM_INSERT,
+        {
+            "id": claim.id,
+            "account": account.pk,
+            "ref": parsed.ref,
+            "type": parsed.type,
+            "purchase_at": parsed.purchase_at,
+            "customer": parsed.customer_id,
+            "discounts": json.dumps(parsed.discounts),
+            "now": now,
+            "actor": actor,
+            "used_by": None if parsed.customer_id == documents.NO_CUSTOMER else parsed.customer_id,
+            "purchase": parsed.ref or str(claim.id),
+            "rules": [claimed.rule_id for claimed in parsed.refs],
+            "refs": [claimed.ref_id for claimed in parsed.refs],
+            "usages": [claimed.usage for claimed in parsed.refs],
+            "amounts": [claimed.amount for claimed in parsed.refs],
+        },
     )
-    return claim
+    return claim if cur.rowcount else None
+
+
+def _stored(account: Account, parsed: ParsedClaim) -> DiscountClaim | None:
+    """The claim already holding this claim's `ref`, if it is this same claim; ClaimRefConflict if it is another."""
+    if parsed.ref is None:
+        return None
+    existing = DiscountClaim.objects.filter(account=account, ref=parsed.ref).first()
+    if existing is not None and not _same(existing, parsed):
+        raise ClaimRefConflict(parsed.ref, str(existing.id))
+    return existing
 
 
 def claim_create(*, account: Account, body: Any, actor: str) -> tuple[DiscountClaim, bool]:
     """Claim the refs a body names → (the claim, whether it is new). The same claim again (same `ref`, same
     content) returns the stored one; the same `ref` with other content is ClaimRefConflict; a ref that is not the
-    customer's, taken back, or past a usage limit is a 400 naming it. Nothing is written unless all of it holds."""
+    customer's, taken back, or past a usage limit is a 400 naming it. Nothing is written unless all of it holds.
+
+    A retry racing its original waits for the refs' locks, finds the limits still hold (the original's purchase is
+    its own), and its insert finds the `ref` taken: it answers the original."""
     parsed = claim_parse(body)
     with transaction.atomic():
-        cur = raw_cursor()
-        if parsed.ref is not None:
-            cur.execute(statements.CLAIM_REF_LOCK, {"key": f"claim:{account.pk}:{parsed.ref}"})
-            existing = DiscountClaim.objects.filter(account=account, ref=parsed.ref).first()
-            if existing is not None:
-                if not _same(existing, parsed):
-                    raise ClaimRefConflict(parsed.ref, str(existing.id))
-                return existing, False
+        existing = _stored(account, parsed)
+        if existing is not None:
+            return existing, False
         locked = (
             DiscountRef.objects.select_for_update(of=("self",))
             .filter(account=account, id__in=[claimed.ref_id for claimed in parsed.refs])
@@ -250,11 +281,15 @@ def claim_create(*, account: Account, body: Any, actor: str) -> tuple[DiscountCl
         ]
         if problems:
             raise ClaimInvalid("The claim names refs it cannot claim.", problems)
-        purchase_key = parsed.ref or ""
-        problems = _limit_problems(parsed, refs, purchase_key, account)
+        problems = _limit_problems(parsed, refs, parsed.ref or "", account)
         if problems:
             raise UsageLimitReached("The claim would exceed a usage limit.", problems)
-        return _record(account, parsed, refs, actor), True
+        claim = _record(account, parsed, actor)
+        if claim is None:  # a claim with this ref committed meanwhile
+            stored = _stored(account, parsed)
+            assert stored is not None
+            return stored, False
+        return claim, True
 
 
 def claim_release(*, account: Account, claim_id: str, actor: str) -> DiscountClaim:

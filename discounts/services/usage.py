@@ -114,9 +114,7 @@ def customer_ref_usage_add(*, account: Account, customer_id: str, ref_id: str, b
     receipt). A taken-back ref is RefDeleted. Limits are not checked: this records what happened."""
     usage_ref = _usage_ref(body)
     with transaction.atomic():
-        ref = customer_ref_get(account=account, customer_id=customer_id, ref_id=ref_id)
-        if ref.deleted_at is not None:
-            raise RefDeleted
+        ref = customer_ref_get(account=account, customer_id=customer_id, ref_id=ref_id, live=True)
         now = timezone.now()
         customer = None if customer_id == documents.NO_CUSTOMER else customer_id
         DiscountUsage.objects.bulk_create(

@@ -64,6 +64,7 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
         duplicates=0,
         customer_pks=sorted(pk for pk in (old_pk, new_pk) if pk is not None),
         receipt_pks=[receipt.pk],
+        discounted_pks=[receipt.pk] if receipt.document.get("discounts") else [],
         purchase_from=receipt.purchase_at,
         purchase_to=receipt.purchase_at,
     )

@@ -150,6 +150,7 @@ def receipts_store(
         duplicates=received - len(rows),
         customer_pks=customer_pks,
         receipt_pks=[row.pk for row in rows],
+        discounted_pks=[row.pk for row in rows if row.receipt.document.get("discounts")],
         purchase_from=min(row.receipt.purchase_at for row in rows),
         purchase_to=max(row.receipt.purchase_at for row in rows),
     )

@@ -155,6 +155,17 @@ class TestClaim:
         assert problem["errors"][0]["path"].startswith("discounts[0].refs[0].")
         assert not DiscountUsage.objects.exists()
 
+    def test_a_claim_of_more_refs_than_a_purchase_could_use_is_refused(self, api, account):
+        made, ref = limited(account)
+        body = claim_body(made, ref)
+        body["discounts"][0]["refs"] = [
+            {"id": f"00000000-0000-7000-8000-{n:012d}", "amount": 1, "usage": 1} for n in range(101)
+        ]
+
+        problem = error(post(api, body), "validation_error")
+
+        assert problem["errors"] == [{"path": "discounts", "message": "must name at most 100 refs in all"}]
+
     def test_schema_errors_name_the_field(self, api, account):
         made, ref = limited(account)
         body = claim_body(made, ref)
@@ -172,6 +183,25 @@ class TestClaim:
         problem = error(post(api, claim_body(made, ref)), "validation_error")
 
         assert problem["errors"][0]["message"] == "was taken back from the customer"
+
+    def test_a_purchase_without_customer_claims_slash_refs_only(self, api, account):
+        anonymous, slash = limited(account, customer="/")
+        mine, ref = limited(account, customer="c1")
+
+        claimed = ok(post(api, claim_body(anonymous, slash, ref_key="a", customer="/")))
+        refused = error(post(api, claim_body(mine, ref, ref_key="b", customer="/")), "validation_error")
+
+        assert claimed["customer_id"] == "/"
+        assert DiscountUsage.objects.get(ref=slash).customer_id is None
+        assert refused["errors"][0]["message"] == "is not held by this customer"
+
+    def test_an_inactive_rule_cannot_be_claimed(self, api, account):
+        made, ref = limited(account)
+        api.put(f"{BASE}/rules/{made.id}", {"active": False}, format="json")
+
+        problem = error(post(api, claim_body(made, ref)), "validation_error")
+
+        assert problem["errors"][0]["message"] == "belongs to a discount rule that is deleted or inactive"
 
     def test_a_star_ref_is_limited_per_customer(self, api, account):
         made, ref = limited(account, customer="*", discount_repeat_usage=1)
@@ -264,6 +294,9 @@ class TestTenancyAndScopes:
             (["write:discounts"], "post", 200),
             (["write:discounts"], "get", 403),
             (["read:receipts"], "get", 403),
+            (["write:discounts:/available_for_receipt"], "post", 200),  # a point of sale's own scopes
+            (["write:discounts:/available_for_receipt"], "get", 403),
+            (["read:discounts:/available_for_receipt"], "get", 200),
         ],
     )
     def test_scopes(self, api_for, account, scopes, method, status):

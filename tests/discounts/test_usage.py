@@ -189,3 +189,14 @@ def test_a_posted_receipt_is_recorded_by_the_worker(api, account, celery_worker,
     wait_for(lambda: DiscountUsage.objects.filter(ref=ref).exists(), timeout=60, message="usage from the receipt")
     assert rows(ref)[0][4] == 900
     assert UsageCursor.objects.get(account=account).recent == [IngestBatch.objects.get(account=account).pk]
+
+
+def test_the_sweep_runs_every_minute_in_beat():
+    from django.conf import settings
+
+    from loyalty.celery import app
+
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["discounts.usage_sweep"] == 60.0
+    app.loader.import_default_modules()
+    assert {"discounts.usage_sweep", "discounts.receipts_arrived"} <= set(app.tasks)
