@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from io import BytesIO
 
 import pytest
+from django.core.management import CommandError
 
 from receipts.documents import ParsedReceipt, parse_receipt
 from receipts.management.commands.import_receipts import Lines
@@ -290,3 +291,40 @@ def test_the_next_load_builds_what_a_load_that_died_staged(account):
         1 for r in data if r.customer_id
     )
     assert IngestBatch.objects.filter(account=account).count() == 3 and nothing_staged()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_receipts_can_keep_the_read_models_current_per_chunk(account, tmp_path, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # given an import whose chunks could not be staged (the loader processes fork this process, patch included)
+    def refuse(**kwargs):
+        raise AssertionError("staged")
+
+    monkeypatch.setattr(bulk, "receipts_stage", refuse)
+    path = tmp_path / "receipts.jsonl"
+    path.write_text("".join(json.dumps(r.document) + "\n" for r in generated(receipts=120)))
+
+    # when it is imported with --read-models-per-chunk, then every chunk kept the read models current itself
+    out = StringIO()
+    call_command(
+        "import_receipts",
+        str(path),
+        "--account",
+        account.aid,
+        "--chunk-size",
+        "50",
+        "--read-models-per-chunk",
+        stdout=out,
+    )
+    assert "120 receipts stored" in out.getvalue()
+    assert (
+        IngestBatch.objects.filter(account=account).count() == 3 and ItemFact.objects.filter(account=account).exists()
+    )
+
+    # and without it the chunks are staged
+    path.write_text("".join(json.dumps(r.document) + "\n" for r in generated(receipts=60, seed=8)))
+    with pytest.raises(CommandError, match="staged"):
+        call_command("import_receipts", str(path), "--account", account.aid, stdout=StringIO())
