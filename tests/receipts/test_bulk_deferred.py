@@ -328,3 +328,47 @@ def test_import_receipts_can_keep_the_read_models_current_per_chunk(account, tmp
     path.write_text("".join(json.dumps(r.document) + "\n" for r in generated(receipts=60, seed=8)))
     with pytest.raises(CommandError, match="staged"):
         call_command("import_receipts", str(path), "--account", account.aid, stdout=StringIO())
+
+
+def segment_members(account, parts) -> set[str]:
+    """Who a segment definition matches now, as the segment engine computes it (its windows built if missing)."""
+    from segments import engine
+    from segments.criteria import validate_definition
+
+    normalized = validate_definition(parts)
+    ctx = engine.compile_context(engine.definition_prepare(account=account, parts=normalized, now=END), account=account)
+    return set(
+        engine.matching_customers(account=account, parts=normalized, ctx=ctx).values_list("customer_id", flat=True)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_segment_evaluated_while_a_load_is_pending_sees_the_account_as_before_the_load(account):
+    from receipts.readmodels.windows import purchase_windows_forget_unused
+
+    # given a segment's members before a load, its windows then dropped (so they are built while the load is pending)
+    data = generated()
+    bulk.receipts_bulk_load(account=account, receipts=data[:250], created_by="test", workers=1)
+    parts = [
+        {
+            "criteria": [
+                {"type": "transaction_count_in_period", "min": 3, "fromDate": "2025-04-01", "toDate": "2025-05-31"}
+            ]
+        },
+        {"criteria": [{"type": "transaction_count", "min": 2}]},
+    ]
+    before = segment_members(account, parts)
+    assert purchase_windows_forget_unused(older_than=timedelta(0)) >= 1
+    known: dict = {}
+    for number, start in enumerate(range(250, 500, 125)):
+        bulk._store_chunk(account, data[start : start + 125], "test", known, staged_as=number)
+
+    # then the segment engine sees the account as it was, windows built meanwhile included
+    assert segment_members(account, parts) == before
+
+    # and once the load ends, as a fresh evaluation over every receipt does
+    staged_read_models_build(account=account)
+    after = segment_members(account, parts)
+    assert after != before
+    purchase_windows_forget_unused(older_than=timedelta(0))
+    assert segment_members(account, parts) == after
