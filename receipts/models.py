@@ -342,6 +342,7 @@ class StagedChunk(models.Model):
     purchase_from = models.DateTimeField(null=True)
     purchase_to = models.DateTimeField(null=True)
     receipt_pks = ArrayField(models.BigIntegerField(), default=list)
+    discounted_pks = ArrayField(models.BigIntegerField(), default=list)
     # item facts: (code, purchase_at, store code, customer, receipt) at each index
     fact_codes = ArrayField(models.IntegerField())
     fact_times = ArrayField(models.DateTimeField())

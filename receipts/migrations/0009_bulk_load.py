@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
                 ('purchase_from', models.DateTimeField(null=True)),
                 ('purchase_to', models.DateTimeField(null=True)),
                 ('receipt_pks', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), default=list, size=None)),
+                ('discounted_pks', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), default=list, size=None)),
                 ('fact_codes', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), size=None)),
                 ('fact_times', django.contrib.postgres.fields.ArrayField(base_field=models.DateTimeField(), size=None)),
                 ('fact_stores', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), size=None)),

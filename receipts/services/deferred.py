@@ -82,6 +82,7 @@ def receipts_stage(
         min(row.receipt.purchase_at for row in rows).isoformat(),
         max(row.receipt.purchase_at for row in rows).isoformat(),
         _array(row.pk for row in rows),
+        _array(row.pk for row in rows if row.receipt.document.get("discounts")),
     ]
     fields = batch + _facts(rows, codes) + _purchases(rows) + _deltas(rows, chunk_number * RANK_PER_CHUNK)
     with cur.copy(statements.COPY_CHUNK) as copy:

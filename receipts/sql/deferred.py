@@ -154,6 +154,7 @@ _BATCH_FIELDS = [
     "purchase_from",
     "purchase_to",
     "receipt_pks",
+    "discounted_pks",
 ]
 # The chunks' IngestBatch rows, in the order they were stored. Params (named): account.
 BUILD_BATCHES = statement(

@@ -69,13 +69,12 @@ def _database() -> None:
     call_command("migrate", verbosity=0)
 
 
-def _size(index: str) -> int:
+def _analyze() -> None:
+    """Row estimates for the fill (and the visibility map, as the dataset's VACUUM ANALYZE leaves it)."""
     from django.db import connection
 
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE receipts_itemfact")
-        cur.execute("SELECT pg_relation_size(%s::regclass)", [index])
-        return cur.fetchone()[0]
 
 
 def measure(args: argparse.Namespace) -> None:
@@ -124,20 +123,19 @@ def measure(args: argparse.Namespace) -> None:
         before = loadavg()
         for number in range(args.loads):
             load(number)
-        found = item_facts_index_fill()
-        assert found is not None
-        size = _size(found.name)
+        _analyze()
         found = item_facts_index_fill()
         assert found is not None
         repacked = item_facts_repack(below=1.01, min_pages=1)
-        assert repacked is not None
+        assert repacked == found
+        _analyze()
         after = item_facts_index_fill()
         assert after is not None
         figures[name] = {
             "facts": int(found.rows),
-            "index_mb": round(size / 2**20, 1),
+            "index_mb": round(found.pages * 8192 / 2**20, 1),
             "estimated_fill": round(found.fill, 3),
-            "after_reindex_mb": round(_size(found.name) / 2**20, 1),
+            "after_reindex_mb": round(after.pages * 8192 / 2**20, 1),
             "estimated_fill_after_reindex": round(after.fill, 3),
             "loadavg_before": before,
             "loadavg_after": loadavg(),

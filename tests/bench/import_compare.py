@@ -1,13 +1,14 @@
 """`import_receipts` with the read models kept current per chunk vs built after the load, on the same data, one
 after the other: an indicative before/after for a machine too busy for the full `make bench`.
 
-    python -m tests.bench.import_compare [--receipts 200000] [--preload 100000] [--processes 2]
+    python -m tests.bench.import_compare [--receipts 200000] [--preload 100000] [--rounds 2] [--processes 2]
 
-In a database of its own (`loyalty_import_compare`), two accounts get the same generated `--preload` receipts (so
-the tables are not empty), then the same JSONL file of `--receipts` receipts is imported into each, once per way,
-through the loader processes `import_receipts` uses. Prints one JSON object: receipts/s per way, with the load
-average before and after each import, the CPU time the database server and the loader processes spent per receipt
-(less sensitive than wall time to what else runs on a shared machine), the date and the machine.
+In a database of its own (`loyalty_import_compare`), an account gets `--preload` generated receipts once (so the
+tables are not empty), then the same `--receipts` receipts, under new receipt ids each time, are imported as a JSONL
+file through the loader processes `import_receipts` uses, `--rounds` times each way, the ways alternating. Prints
+one JSON object: per import the rate, the load average before and after, and the CPU time the database server and
+the loader processes spent per receipt (less sensitive than wall time to what else runs on a shared machine); the
+medians per way; the date and the machine.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +69,7 @@ def main() -> None:
     parser.add_argument("--receipts", type=int, default=200_000)
     parser.add_argument("--preload", type=int, default=100_000)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="imports per way, alternating")
     args = parser.parse_args()
     os.environ["LOYALTY_DB_NAME"] = DB_NAME
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
@@ -77,6 +80,38 @@ def main() -> None:
 
     with embedded_server_held():  # a test run ending meanwhile must not stop the embedded server under the loaders
         compare(args)
+
+
+def _import(account, documents: list[str], prefix: str, after: bool, processes: int) -> dict:
+    """One import of the documents, their receipt ids prefixed, through the loader processes import_receipts uses."""
+    from receipts.management.commands.import_receipts import Lines
+    from receipts.services.bulk import receipts_load_parallel
+
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as out:
+        for document in documents:
+            out.write(document.replace('"receipt_id": "', f'"receipt_id": "{prefix}', 1).encode() + b"\n")
+        path = out.name
+    try:
+        before, server, client = loadavg(), server_cpu_seconds(), client_cpu_seconds()
+        with open(path, "rb") as stream:
+            result = receipts_load_parallel(
+                account=account,
+                source=Lines(stream, 10_000),
+                created_by="import",
+                processes=processes,
+                read_models_after=after,
+            )
+    finally:
+        Path(path).unlink()
+    return {
+        "stored": result.stored,
+        "seconds": round(result.seconds, 1),
+        "receipts_per_s": round(result.rate),
+        "server_cpu_us_per_receipt": round((server_cpu_seconds() - server) / result.stored * 1e6),
+        "loaders_cpu_us_per_receipt": round((client_cpu_seconds() - client) / result.stored * 1e6),
+        "loadavg_before": before,
+        "loadavg_after": loadavg(),
+    }
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -90,53 +125,32 @@ def compare(args: argparse.Namespace) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
 
     from loyalty.accounts.services import account_upsert
-    from receipts.management.commands.import_receipts import Lines
     from receipts.services.bulk import receipts_load_parallel
     from receipts.services.generator import GeneratedChunks, GeneratorSpec, ReceiptGenerator
 
     call_command("migrate", verbosity=0)
     shape = {"customers": 20_000, "stores": 50, "days": 365, "items": 10_000, "groups": 200, "end": END}
-    ways = {"per chunk": ("T00000601", False), "after the load": ("T00000602", True)}
-    accounts = {}
-    for name, (aid, _) in ways.items():
-        account = account_upsert(aid=aid, name=f"import compare, {name}", currency="NOK", timezone_name="Europe/Oslo")
-        if not account.receipts.exists():
-            spec = GeneratorSpec(receipts=args.preload, seed=1, **shape)
-            receipts_load_parallel(
-                account=account, source=GeneratedChunks(spec), created_by="preload", processes=args.processes
-            )
-        accounts[name] = account
+    account = account_upsert(aid="T00000601", name="import compare", currency="NOK", timezone_name="Europe/Oslo")
+    if not account.receipts.exists():
+        spec = GeneratorSpec(receipts=args.preload, seed=1, **shape)
+        receipts_load_parallel(account=account, source=GeneratedChunks(spec), created_by="preload", processes=2)
     started = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    later = GeneratorSpec(
-        receipts=args.receipts, seed=2, prefix=f"imp{started}-", **shape | {"end": END + timedelta(1)}
-    )
-    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as out:
-        for receipt in ReceiptGenerator(later):
-            out.write(json.dumps(receipt.document).encode() + b"\n")
-        path = out.name
-    figures = {}
-    try:
-        for name, (_, after) in ways.items():
-            before, server, client = loadavg(), server_cpu_seconds(), client_cpu_seconds()
-            with open(path, "rb") as stream:
-                result = receipts_load_parallel(
-                    account=accounts[name],
-                    source=Lines(stream, 10_000),
-                    created_by="import",
-                    processes=args.processes,
-                    read_models_after=after,
-                )
-            figures[name] = {
-                "stored": result.stored,
-                "seconds": round(result.seconds, 1),
-                "receipts_per_s": round(result.rate),
-                "server_cpu_us_per_receipt": round((server_cpu_seconds() - server) / result.stored * 1e6),
-                "loaders_cpu_us_per_receipt": round((client_cpu_seconds() - client) / result.stored * 1e6),
-                "loadavg_before": before,
-                "loadavg_after": loadavg(),
-            }
-    finally:
-        Path(path).unlink()
+    later = GeneratorSpec(receipts=args.receipts, seed=2, **shape | {"end": END + timedelta(1)})
+    documents = [json.dumps(receipt.document) for receipt in ReceiptGenerator(later)]
+    figures: dict[str, list[dict]] = {"per chunk": [], "after the load": []}
+    for run in range(args.rounds):
+        # the same receipts under new ids each time; the ways alternate, so drift in the machine's load hits both
+        for name in ("per chunk", "after the load") if run % 2 == 0 else ("after the load", "per chunk"):
+            prefix = f"imp{started}-{run}-{name[0]}-"
+            figures[name].append(_import(account, documents, prefix, name == "after the load", args.processes))
+    summary = {
+        name: {
+            "receipts_per_s_median": statistics.median(run["receipts_per_s"] for run in runs),
+            "server_cpu_us_per_receipt_median": statistics.median(run["server_cpu_us_per_receipt"] for run in runs),
+            "loaders_cpu_us_per_receipt_median": statistics.median(run["loaders_cpu_us_per_receipt"] for run in runs),
+        }
+        for name, runs in figures.items()
+    }
     print(
         json.dumps(
             {
@@ -145,7 +159,9 @@ def compare(args: argparse.Namespace) -> None:
                 "receipts": args.receipts,
                 "preloaded": args.preload,
                 "processes": args.processes,
-                "ways": figures,
+                "rounds": args.rounds,
+                "summary": summary,
+                "runs": figures,
             },
             indent=2,
         )

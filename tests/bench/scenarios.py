@@ -343,7 +343,7 @@ def scenario_ingest_http(bench: Bench, result: Result, batches: int, clients: in
     )
 
 
-def scenario_import(bench: Bench, result: Result, receipts: int, runs: int = 1) -> None:
+def scenario_import(bench: Bench, result: Result, receipts: int, runs: int = 1, options: tuple[str, ...] = ()) -> None:
     rates = []
     for run in range(runs):
         documents = _throwaway_documents(bench, receipts, f"i{int(time.time())}{run}")
@@ -355,7 +355,7 @@ def scenario_import(bench: Bench, result: Result, receipts: int, runs: int = 1) 
         try:
             ms, completed = timed(
                 lambda path=path: subprocess.run(
-                    [PYTHON, "manage.py", "import_receipts", path, "--account", bench.aid],
+                    [PYTHON, "manage.py", "import_receipts", path, "--account", bench.aid, *options],
                     cwd=ROOT,
                     env=bench.env,
                     capture_output=True,

@@ -162,6 +162,19 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         lambda r: scenarios.scenario_import(bench, r, max(5_000, int(100_000 * min(scale, 1.0))), runs=bench.repeats),
         "receipts/s",
     )
+    # the same with the read models kept current in each chunk's transaction (before issue 21): the difference is what
+    # building them after the load gains at this size
+    add(
+        "bulk import, read models per chunk",
+        lambda r: scenarios.scenario_import(
+            bench,
+            r,
+            max(5_000, int(100_000 * min(scale, 1.0))),
+            runs=bench.repeats,
+            options=("--read-models-per-chunk",),
+        ),
+        "receipts/s",
+    )
     # the server's own share of storing a receipt, without any Python preparation: what bounds the two above
     for layers, (name, _) in scenarios.CEILING_LAYERS.items():
         scenarios.throwaway_cleanup(account_ids)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from io import BytesIO
 
 import pytest
+from django.core.management import CommandError
 
 from receipts.documents import ParsedReceipt, parse_receipt
 from receipts.management.commands.import_receipts import Lines
@@ -290,3 +291,84 @@ def test_the_next_load_builds_what_a_load_that_died_staged(account):
         1 for r in data if r.customer_id
     )
     assert IngestBatch.objects.filter(account=account).count() == 3 and nothing_staged()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_receipts_can_keep_the_read_models_current_per_chunk(account, tmp_path, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # given an import whose chunks could not be staged (the loader processes fork this process, patch included)
+    def refuse(**kwargs):
+        raise AssertionError("staged")
+
+    monkeypatch.setattr(bulk, "receipts_stage", refuse)
+    path = tmp_path / "receipts.jsonl"
+    path.write_text("".join(json.dumps(r.document) + "\n" for r in generated(receipts=120)))
+
+    # when it is imported with --read-models-per-chunk, then every chunk kept the read models current itself
+    out = StringIO()
+    call_command(
+        "import_receipts",
+        str(path),
+        "--account",
+        account.aid,
+        "--chunk-size",
+        "50",
+        "--read-models-per-chunk",
+        stdout=out,
+    )
+    assert "120 receipts stored" in out.getvalue()
+    assert (
+        IngestBatch.objects.filter(account=account).count() == 3 and ItemFact.objects.filter(account=account).exists()
+    )
+
+    # and without it the chunks are staged
+    path.write_text("".join(json.dumps(r.document) + "\n" for r in generated(receipts=60, seed=8)))
+    with pytest.raises(CommandError, match="staged"):
+        call_command("import_receipts", str(path), "--account", account.aid, stdout=StringIO())
+
+
+def segment_members(account, parts) -> set[str]:
+    """Who a segment definition matches now, as the segment engine computes it (its windows built if missing)."""
+    from segments import engine
+    from segments.criteria import validate_definition
+
+    normalized = validate_definition(parts)
+    ctx = engine.compile_context(engine.definition_prepare(account=account, parts=normalized, now=END), account=account)
+    return set(
+        engine.matching_customers(account=account, parts=normalized, ctx=ctx).values_list("customer_id", flat=True)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_segment_evaluated_while_a_load_is_pending_sees_the_account_as_before_the_load(account):
+    from receipts.readmodels.windows import purchase_windows_forget_unused
+
+    # given a segment's members before a load, its windows then dropped (so they are built while the load is pending)
+    data = generated()
+    bulk.receipts_bulk_load(account=account, receipts=data[:250], created_by="test", workers=1)
+    parts = [
+        {
+            "criteria": [
+                {"type": "transaction_count_in_period", "min": 3, "fromDate": "2025-04-01", "toDate": "2025-05-31"}
+            ]
+        },
+        {"criteria": [{"type": "transaction_count", "min": 2}]},
+    ]
+    before = segment_members(account, parts)
+    assert purchase_windows_forget_unused(older_than=timedelta(0)) >= 1
+    known: dict = {}
+    for number, start in enumerate(range(250, 500, 125)):
+        bulk._store_chunk(account, data[start : start + 125], "test", known, staged_as=number)
+
+    # then the segment engine sees the account as it was, windows built meanwhile included
+    assert segment_members(account, parts) == before
+
+    # and once the load ends, as a fresh evaluation over every receipt does
+    staged_read_models_build(account=account)
+    after = segment_members(account, parts)
+    assert after != before
+    purchase_windows_forget_unused(older_than=timedelta(0))
+    assert segment_members(account, parts) == after

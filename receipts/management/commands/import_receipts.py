@@ -83,8 +83,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes", type=int, default=2, help="loader processes (each parses and stores its chunks)"
         )
+        parser.add_argument(
+            "--read-models-per-chunk",
+            action="store_true",
+            help="keep the read models current in each chunk's transaction instead of building them when the load "
+            "ends (segments then see the load's chunks as they commit)",
+        )
 
-    def handle(self, *args, path, account, skip_invalid, chunk_size, processes, **options):
+    def handle(self, *args, path, account, skip_invalid, chunk_size, processes, read_models_per_chunk, **options):
         target = self._target(path, account, chunk_size, processes)
 
         def progress(result: BulkResult) -> None:
@@ -100,6 +106,7 @@ class Command(BaseCommand):
                 processes=processes,
                 stop_on_problems=not skip_invalid,
                 progress=progress,
+                read_models_after=not read_models_per_chunk,
             )
         except LoaderFailed as exc:
             raise CommandError(str(exc)) from exc
