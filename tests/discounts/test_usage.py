@@ -200,3 +200,20 @@ def test_the_sweep_runs_every_minute_in_beat():
     assert schedule["discounts.usage_sweep"] == 60.0
     app.loader.import_default_modules()
     assert {"discounts.usage_sweep", "discounts.receipts_arrived"} <= set(app.tasks)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_loaded_receipt_records_its_usage_too(account):
+    """A bulk load builds its batch rows when it ends; they name the receipts that used discounts like an API batch."""
+    from receipts.documents import parse_receipt
+    from receipts.services.bulk import receipts_bulk_load
+
+    made, ref = held(account)
+    used = receipt(receipt_id="B-1", customer_id="c1", discounts=[with_refs(made, {"id": str(ref.id), "amount": 700})])
+    plain = receipt(receipt_id="B-2", customer_id="c1")
+    receipts_bulk_load(
+        account=account, receipts=[parse_receipt(0, used), parse_receipt(1, plain)], created_by="t", workers=1
+    )
+
+    assert receipts_arrived(account_id=account.pk) == 1
+    assert rows(ref) == [("receipt_add", "c1", "B-1", 1, 700, 0, 0)]
