@@ -146,8 +146,8 @@ class AutomationTrigger(models.Model):
 
 class AutomationDelivery(models.Model):
     class Kind(models.TextChoices):
-        DISCOUNT = "discount"
-        HTTP = "http"
+        DISCOUNT = "discount", "Give the rule"
+        HTTP = "http", "HTTP request"
 
     class Status(models.TextChoices):
         PENDING = "pending"
