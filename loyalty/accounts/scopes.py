@@ -11,6 +11,7 @@ SCOPES: dict[str, str] = {
     "admin:discounts": "Every discounts operation.",
     "read:discounts": "Read discount rules, their customers and a customer's rules.",
     "write:discounts": "Create, change and delete discount rules and give or take them from customers.",
+    "write:discounts:/events": "Post events (tokens, receipts) to POST /discounts/events only.",
     "user:discounts": "End-customer access to the rules given to them (customer tokens only).",
     "public:discounts": "Read public discount rules.",
     "admin:automations": "Every automation operation.",

@@ -46,6 +46,16 @@ DISCOUNT_OPERATIONS = [
     "aid_discounts_public_get",
     "aid_discounts_public_did_get",
     "aid_discounts_customer_cid_get",
+    "aid_discounts_campaigns_get",
+    "aid_discounts_campaigns_post",
+    "aid_discounts_campaigns_campaign_id_get",
+    "aid_discounts_campaigns_campaign_id_put",
+    "aid_discounts_campaigns_campaign_id_delete",
+    "aid_discounts_events_post",
+    "aid_automations_rules_get",
+    "aid_automations_rules_post",
+    "aid_automations_rules_rid_get",
+    "aid_automations_rules_rid_delete",
 ]
 
 
