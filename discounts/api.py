@@ -1,6 +1,7 @@
 """Dintero Discounts API views: rules, their customers, search, public rules and a customer's rules.
 
-Automations, campaigns, events, available_for_receipt, usages and refs are not implemented (see README.md).
+Campaigns (api_campaigns.py), events and automations (api_automations.py) have modules of their own; available_for_receipt,
+usages and refs are not implemented (see README.md).
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from discounts import documents
 from discounts import sql_automations as statements
@@ -20,8 +21,6 @@ from discounts.models import (
     Automation,
     AutomationBatchCursor,
     AutomationBatchSeen,
-    AutomationEvent,
-    CustomerToken,
     EventType,
 )
 from loyalty.accounts.models import Account
@@ -92,47 +91,39 @@ def _announce(account: Account) -> None:
     enqueue_on_commit("discounts.automation_events", args=[account.pk])
 
 
-def _token_apply(account: Account, event_type: str, token: dict[str, Any], now: datetime) -> None:
-    key = {"account": account, "token_type": token["type"], "value": token["value"]}
-    if event_type == EventType.TOKEN_ADD:
-        CustomerToken.objects.update_or_create(
-            **key, defaults={"token_id": token["token_id"], "customer_id": token["customer_id"], "updated_at": now}
-        )
-    else:
-        # a remove for a token that meanwhile belongs to someone else (a late delivery) leaves it alone
-        CustomerToken.objects.filter(**key, customer_id=token["customer_id"]).delete()
-
-
 def event_receive(*, account: Account, event_type: str, delivery_id: str, body: Any) -> bool:
     """Store a posted event once per `event-delivery` id (and a receipt once, whichever delivery brings it);
-    token events change the token store in the same transaction. False for a repeat: nothing happened."""
+    token events change the token store in the same transaction. False for a repeat: nothing happened.
+
+    Two statements: the event (its unique keys decide, not a look first, so repeats arriving together are one),
+    then the token. A webhook sink answers many small requests; each round trip counts."""
     problems = event_problems(event_type=event_type, delivery_id=delivery_id, body=body)
     if problems:
         raise _invalid(problems)
-    now = timezone.now()
     receipt = body.get("receipt") if event_type == EventType.RECEIPT_ADD else None
     payload = receipt if receipt is not None else body["token"]
+    params = {
+        "account": account.pk,
+        "key": f"delivery:{delivery_id}",
+        "subject": f"receipt:{receipt['id']}" if receipt is not None else None,
+        "type": event_type,
+        "customer": payload["customer_id"],
+        "payload": Jsonb(payload),
+        "now": timezone.now(),
+    }
     with transaction.atomic():
-        listening = event_type in listening_types(account=account, now=now)
-        try:
-            with transaction.atomic():  # the unique keys decide, not a look first: repeats may arrive together
-                AutomationEvent.objects.create(
-                    account=account,
-                    key=f"delivery:{delivery_id}",
-                    subject=f"receipt:{receipt['id']}" if receipt is not None else None,
-                    type=event_type,
-                    source=AutomationEvent.Source.API,
-                    customer_id=payload["customer_id"],
-                    payload=payload,
-                    occurred_at=now,
-                    received_at=now,
-                    processed_at=None if listening else now,
-                )
-        except IntegrityError:
+        cur = raw_cursor()
+        cur.execute(statements.EVENT_RECEIVE, params)
+        row = cur.fetchone()
+        if row is None:
             return False
         if receipt is None:
-            _token_apply(account, event_type, body["token"], now)
-        if listening:
+            token = body["token"]
+            statement = statements.TOKEN_ADD if event_type == EventType.TOKEN_ADD else statements.TOKEN_REMOVE
+            cur.execute(
+                statement, {**params, "type": token["type"], "value": token["value"], "token_id": token["token_id"]}
+            )
+        if row[0]:  # some automation listens
             _announce(account)
     return True
 

@@ -38,6 +38,7 @@ TARGETS = {
     "preview aggregate": 300,
     "preview OR": 300,
     "push 100k members (once)": 3_000,
+    "POST /discounts/events (4 clients)": 500,
 }
 PAGE_TARGET = 150
 
@@ -160,6 +161,11 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         "ingest over HTTP (POST 1,000/batch)",
         lambda r: scenarios.scenario_ingest_http(bench, r, batches),
         "receipts/s",
+    )
+    add(
+        "POST /discounts/events (4 clients)",
+        lambda r: scenarios.scenario_events(bench, r, 4_000 if scale >= 0.1 else 1_000),
+        "events/s",
     )
     add(
         "bulk import (import_receipts)",
