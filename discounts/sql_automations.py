@@ -241,3 +241,15 @@ TOKEN_REMOVE = statement(
       AND {token.customer_id} = %(customer)s
 """
 )
+
+# Old processed events that triggered nothing, a chunk at a time (the sweep runs every minute).
+EVENTS_FORGET = statement(
+    """
+    DELETE FROM {event} WHERE {event.id} IN (
+        SELECT e.{event.id} FROM {event} e
+        WHERE e.{event.received_at} < %(before)s AND e.{event.processed_at} IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM {trigger} t WHERE t.{trigger.event} = e.{event.id})
+        LIMIT %(limit)s
+    )
+"""
+)

@@ -368,3 +368,22 @@ class TestReceiptEvents:
 
         assert receipts_to_events(account_id=account.pk) == 0
         assert not AutomationEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_sweep_forgets_old_events_that_triggered_nothing(api, account):
+    from django.utils import timezone
+
+    from discounts.services.automations import automations_sweep
+
+    given = rule(account)
+    api.post(BASE, automation(given.id, filter={"$.store.id": ["S001"]}), format="json")
+    receipt_event(api, "kept")
+    receipt_event(api, "ignored", store="S009")
+    automation_events_process(account_id=account.pk)
+
+    assert automations_sweep(now=timezone.now() + timedelta(days=29))["forgotten"] == 0
+    assert automations_sweep(now=timezone.now() + timedelta(days=31))["forgotten"] == 1
+
+    assert list(AutomationEvent.objects.values_list("customer_id", flat=True)) == ["kept"]
+    assert AutomationTrigger.objects.count() == 1
