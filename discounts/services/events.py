@@ -35,6 +35,7 @@ MAX_TOKEN_VALUE = 1024
 # A batch row is an ingest transaction's last write; one not yet visible this long after its transaction began
 # would be a transaction running longer than any ingest does. The cursor moves past batches only this old.
 BATCH_SETTLE = timedelta(minutes=10)
+BATCH_CHUNK = 100  # batches per transaction (up to 100,000 receipts) when catching up
 RECEIPT_TYPES = {EventType.RECEIPT_ADD, EventType.CUSTOMER_ADD, EventType.CUSTOMER_UPDATE}
 
 
@@ -134,25 +135,40 @@ def receipts_to_events(*, account_id: int) -> int:
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
         return 0
+    # the cursor row exists before it is locked: two first runs at once must not both try to create it
+    AutomationBatchCursor.objects.bulk_create([AutomationBatchCursor(account=account)], ignore_conflicts=True)
+    added = 0
+    while True:
+        chunk, more = _batches_to_events(account)
+        added += chunk
+        if not more:
+            return added
+
+
+def _batches_to_events(account: Account) -> tuple[int, bool]:
+    """One transaction over at most BATCH_CHUNK batches; (events added, whether more batches wait)."""
     now = timezone.now()
     with transaction.atomic():
-        cursor, _ = AutomationBatchCursor.objects.select_for_update().get_or_create(account=account)
+        cursor = AutomationBatchCursor.objects.select_for_update().get(account=account)
         seen = AutomationBatchSeen.objects.filter(account=account, batch_id__gt=cursor.last_batch)
         batches = list(
             receipts.ingest_batches_after(account=account, after_id=cursor.last_batch)
             .exclude(id__in=seen.values("batch_id"))
-            .values_list("id", "source", "created_at")
+            .values_list("id", "source", "created_at")[:BATCH_CHUNK]
         )
         if not batches:
-            return 0
+            _advance(cursor, now, up_to=None)  # every batch above the cursor is seen
+            return 0, False
         added = _derive(account, [b[0] for b in batches if b[1] == "api"], now)
         AutomationBatchSeen.objects.bulk_create(
             [AutomationBatchSeen(batch_id=b[0], account=account) for b in batches], ignore_conflicts=True
         )
-        _advance(cursor, now)
+        more = len(batches) == BATCH_CHUNK
+        # with more to come, the batches above this chunk are not all seen yet: the cursor stays within it
+        _advance(cursor, now, up_to=batches[-1][0] if more else None)
         if added:
             _announce(account)
-    return added
+    return added, more
 
 
 def _derive(account: Account, batch_ids: list[int], now: datetime) -> int:
@@ -173,15 +189,13 @@ def _derive(account: Account, batch_ids: list[int], now: datetime) -> int:
     return added
 
 
-def _advance(cursor: AutomationBatchCursor, now: datetime) -> None:
-    """Move the cursor over the batches old enough that none below them can still appear, and forget those."""
-    settled = (
-        receipts.ingest_batches_after(account=cursor.account, after_id=cursor.last_batch)
-        .filter(created_at__lt=now - BATCH_SETTLE)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
+def _advance(cursor: AutomationBatchCursor, now: datetime, *, up_to: int | None) -> None:
+    """Move the cursor over the batches old enough that none below them can still appear (and not past `up_to`),
+    and forget those."""
+    candidates = receipts.ingest_batches_after(account=cursor.account, after_id=cursor.last_batch)
+    if up_to is not None:
+        candidates = candidates.filter(id__lte=up_to)
+    settled = candidates.filter(created_at__lt=now - BATCH_SETTLE).order_by("-id").values_list("id", flat=True).first()
     if settled is None:
         return
     cursor.last_batch = settled
