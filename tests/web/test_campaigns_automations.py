@@ -112,6 +112,16 @@ class TestCampaignPages:
         assert "exists" in response.content.decode()
         assert Campaign.objects.count() == 1
 
+    def test_a_rule_links_to_its_campaign(self, account, owner):
+        campaign = campaign_services.campaign_create(
+            account=account, body={"name": "Sun", "campaign_id": "s"}, actor=ACTOR
+        )
+        grouped, orphan = rule(account, campaign_id="s"), rule(account, campaign_id="gone")
+
+        page = owner.get(f"/a/{account.aid}/discount-rules/{grouped.pk}/").content.decode()
+        assert f"/campaigns/{campaign.pk}/" in page and "Sun" in page
+        assert "(no such campaign)" in owner.get(f"/a/{account.aid}/discount-rules/{orphan.pk}/").content.decode()
+
     def test_empty_list(self, account, owner):
         assert "No campaigns yet" in owner.get(f"/a/{account.aid}/campaigns/").content.decode()
 

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 
 from discounts import selectors as discounts
 from discounts import services
+from discounts.selectors import campaigns as campaign_selectors
 from loyalty.web.access import account_view, actor, page
 from loyalty.web.errors import domain_errors
 from loyalty.web.forms import RULE_FIELDS, RuleForm
@@ -80,6 +81,7 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "refs_next": str(refs[REFS_PER_PAGE - 1].pk) if len(refs) > REFS_PER_PAGE else None,
             "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
             "links": list(discounts.push_links_for_rule(rule=rule)),
+            "campaign": campaign_selectors.campaign_for_key(account=request.account, key=rule.campaign_id),
             "nav": "rules",
         },
     )
