@@ -1,6 +1,7 @@
 """Dintero Discounts API views: rules, their customers, search, public rules and a customer's rules.
 
-Claims, a customer's single ref and a rule's usages are in `discounts/api_claims.py`.
+Claims, a customer's single ref and a rule's usages are in `discounts/api_claims.py`; available_for_receipt in
+`api_till.py`; campaigns in `api_campaigns.py`; events and automations in `api_automations.py`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ A filter maps JSONPath keys to lists of matchers: exact values (`"S001"`, `5`, `
 `>`, `>=`. A key matches when some value it resolves to satisfies some matcher (OR within a key); the filter
 matches when every key does (AND across keys). A key that resolves to nothing matches nothing, `anything-but`
 included. Values compare like for like (a number never equals a string, nor is it "anything but" one);
-null compares with anything and equals only null.
+null compares with anything and equals only null. A value that is itself a list (a list in a list) is compared
+element by element, each comparison by any element (PostgreSQL's lax unwrapping; the test's reference says the same).
 
 Keys are a small JSONPath subset (`$`, `.name`, `[n]`, `[*]`), re-emitted with quoted names, and every literal
 travels as a jsonpath variable: no client text is ever spliced into the path. PostgreSQL evaluates the result with

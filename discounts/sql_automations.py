@@ -16,6 +16,7 @@ from discounts.models import (
     AutomationEvent,
     AutomationProfile,
     AutomationTrigger,
+    CustomerToken,
 )
 from loyalty.core.sql import column, sql, table
 from receipts.models import Customer, IngestBatch, Receipt
@@ -29,6 +30,7 @@ TABLES: dict[str, type[models.Model]] = {
     "batch": IngestBatch,
     "receipt": Receipt,
     "customer": Customer,
+    "token": CustomerToken,
 }
 
 
@@ -198,4 +200,56 @@ DELIVERIES = statement(
 
 EVENTS_DONE = statement(
     "UPDATE {event} SET {event.processed_at} = %(now)s WHERE {event.id} = ANY(%(events)s::bigint[])"
+)
+
+# A posted event in one statement: stored once (the unique keys; nothing is returned for a repeat), and stored
+# already processed when no live automation of the account listens to its type.
+EVENT_RECEIVE = statement(
+    """
+    INSERT INTO {event} ({event.account}, {event.key}, {event.subject}, {event.type}, {event.source},
+                         {event.customer_id}, {event.payload}, {event.occurred_at}, {event.received_at},
+                         {event.processed_at})
+    SELECT %(account)s::int, %(key)s::text, %(subject)s::text, %(type)s::text, 'api', %(customer)s::text,
+           %(payload)s::jsonb, %(now)s::timestamptz, %(now)s::timestamptz,
+           CASE WHEN EXISTS (
+               SELECT 1 FROM {automation} a
+               WHERE a.{automation.account} = %(account)s::int AND a.{automation.deleted_at} IS NULL
+                 AND a.{automation.automation_to} > %(now)s::timestamptz
+                 AND %(type)s::text = ANY(a.{automation.events})
+           ) THEN NULL ELSE %(now)s::timestamptz END
+    ON CONFLICT DO NOTHING
+    RETURNING {event.processed_at} IS NULL
+"""
+)
+
+TOKEN_ADD = statement(
+    """
+    INSERT INTO {token} ({token.account}, {token.token_type}, {token.value}, {token.token_id}, {token.customer_id},
+                         {token.created_at}, {token.updated_at})
+    VALUES (%(account)s, %(type)s, %(value)s, %(token_id)s, %(customer)s, %(now)s, %(now)s)
+    ON CONFLICT ({token.account}, {token.token_type}, {token.value}) DO UPDATE
+    SET {token.token_id} = EXCLUDED.{token.token_id}, {token.customer_id} = EXCLUDED.{token.customer_id},
+        {token.updated_at} = EXCLUDED.{token.updated_at}
+"""
+)
+
+# A remove for a token that meanwhile belongs to someone else (a late delivery) leaves it alone.
+TOKEN_REMOVE = statement(
+    """
+    DELETE FROM {token}
+    WHERE {token.account} = %(account)s AND {token.token_type} = %(type)s AND {token.value} = %(value)s
+      AND {token.customer_id} = %(customer)s
+"""
+)
+
+# Old processed events that triggered nothing, a chunk at a time (the sweep runs every minute).
+EVENTS_FORGET = statement(
+    """
+    DELETE FROM {event} WHERE {event.id} IN (
+        SELECT e.{event.id} FROM {event} e
+        WHERE e.{event.received_at} < %(before)s AND e.{event.processed_at} IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM {trigger} t WHERE t.{trigger.event} = e.{event.id})
+        LIMIT %(limit)s
+    )
+"""
 )

@@ -94,7 +94,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(primary_key=True, serialize=False)),
                 ('action_index', models.IntegerField()),
-                ('kind', models.CharField(choices=[('discount', 'Discount'), ('http', 'Http')], max_length=8)),
+                ('kind', models.CharField(choices=[('discount', 'Give the rule'), ('http', 'HTTP request')], max_length=8)),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='pending', max_length=10)),
                 ('attempts', models.IntegerField(default=0)),
                 ('error', models.TextField(blank=True, default='')),

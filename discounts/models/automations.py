@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -76,7 +77,11 @@ class AutomationEvent(models.Model):
             models.UniqueConstraint(fields=["account", "type", "subject"], name="automation_event_subject"),
         ]
         indexes = [
-            models.Index(fields=["account", "id"], condition=Q(processed_at__isnull=True), name="automation_event_todo")
+            models.Index(
+                fields=["account", "id"], condition=Q(processed_at__isnull=True), name="automation_event_todo"
+            ),
+            # the sweep forgets old events by arrival: a BRIN suits an append-only column and costs inserts nothing
+            BrinIndex(fields=["received_at"], name="automation_event_received"),
         ]
 
     def __str__(self) -> str:
@@ -139,6 +144,7 @@ class AutomationTrigger(models.Model):
                 fields=["automation", "customer_id", "occurrence"], name="automation_trigger_occurrence"
             ),
         ]
+        indexes = [models.Index(fields=["event"], name="automation_trigger_event_only")]
 
     def __str__(self) -> str:
         return f"{self.automation_id} for {self.customer_id} (#{self.occurrence})"
@@ -146,8 +152,8 @@ class AutomationTrigger(models.Model):
 
 class AutomationDelivery(models.Model):
     class Kind(models.TextChoices):
-        DISCOUNT = "discount"
-        HTTP = "http"
+        DISCOUNT = "discount", "Give the rule"
+        HTTP = "http", "HTTP request"
 
     class Status(models.TextChoices):
         PENDING = "pending"

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from discounts.errors import AutomationNotFound
@@ -81,7 +81,8 @@ def automation_get(*, account: Account, automation_id: Any, deleted_too: bool = 
 
 
 def automations_overview(*, account: Account) -> list[Automation]:
-    return list(Automation.objects.filter(account=account).order_by("deleted_at", "-id")[:500])
+    """Live ones first, newest first."""
+    return list(Automation.objects.filter(account=account).order_by(F("deleted_at").asc(nulls_first=True), "-id")[:500])
 
 
 def automation_deliveries(*, account: Account, automation: Automation, limit: int = 50) -> list[AutomationDelivery]:
@@ -93,14 +94,28 @@ def automation_deliveries(*, account: Account, automation: Automation, limit: in
     )
 
 
+COUNT_CAP = 10_000
+
+
 def automation_counts(*, account: Account, automation: Automation) -> dict[str, int]:
-    """The live counter: events seen and triggered (kept on the row), deliveries by outcome (its index)."""
+    """The live counter: events seen and triggered (kept on the row), deliveries by outcome, each counted up to
+    COUNT_CAP + 1 (a bounded scan of the automation's deliveries, polled every few seconds; more reads as "10,000+")."""
     counts = {"seen": automation.events_seen, "triggered": automation.triggered}
     for status in AutomationDelivery.Status.values:
-        counts[status] = AutomationDelivery.objects.filter(
-            account=account, automation=automation, status=status
-        ).count()
+        matching = AutomationDelivery.objects.filter(account=account, automation=automation, status=status)
+        counts[status] = matching[: COUNT_CAP + 1].count()
     return counts
+
+
+def counts_in_words(counts: dict[str, int]) -> dict[str, str]:
+    """Thin-space thousands, as the pages print numbers; a capped count as "10 000+"."""
+
+    def word(key: str, value: int) -> str:
+        if key in AutomationDelivery.Status.values and value > COUNT_CAP:
+            return f"{COUNT_CAP:,}+".replace(",", "\u202f")
+        return f"{value:,}".replace(",", "\u202f")
+
+    return {key: word(key, value) for key, value in counts.items()}
 
 
 # --- in words -------------------------------------------------------------------------------------------------------

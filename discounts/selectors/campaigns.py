@@ -129,3 +129,10 @@ def campaign_get_by_id(*, account: Account, pk: uuid.UUID) -> Campaign:
     if campaign is None:
         raise CampaignNotFound()
     return campaign
+
+
+def campaign_for_key(*, account: Account, key: str | None) -> Campaign | None:
+    """The campaign a rule's campaign_id names, if there is one (deleted ones too)."""
+    if not key:
+        return None
+    return Campaign.objects.filter(account=account, campaign_id=key).first()

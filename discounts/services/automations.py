@@ -43,6 +43,10 @@ SECRET_BYTES = 24
 # Deliveries left pending this long (a lost message, a killed worker past its retries) are sent again.
 STALE_DELIVERY = timedelta(minutes=10)
 STALE_EVENTS = timedelta(minutes=1)
+# Events that triggered nothing are forgotten after this long (a delivery repeated later is taken as new); those
+# that triggered something stay with their deliveries.
+EVENTS_KEPT = timedelta(days=30)
+FORGET_CHUNK = 10_000
 
 
 def _invalid(errors: Problems) -> DiscountValidationError:
@@ -313,4 +317,6 @@ def automations_sweep(*, now: datetime | None = None) -> dict[str, int]:
     )
     for delivery in stale:
         enqueue_on_commit("discounts.automation_deliver", args=[delivery])
-    return {"batches": len(accounts), "events": len(waiting), "deliveries": len(stale)}
+    cur = raw_cursor()
+    cur.execute(statements.EVENTS_FORGET, {"before": now - EVENTS_KEPT, "limit": FORGET_CHUNK})
+    return {"batches": len(accounts), "events": len(waiting), "deliveries": len(stale), "forgotten": cur.rowcount}

@@ -32,6 +32,8 @@ from discounts.models import AutomationDelivery, DiscountRule
 from discounts.services import rule_customers_give
 
 MAX_ERROR = 500
+# An automation deleted (or its rule, which deletes it) after it triggered performs nothing more.
+AUTOMATION_DELETED = "The automation was deleted before this action ran."
 PLACEHOLDER = re.compile(r"\{(\$[^{}]*)\}")
 
 
@@ -73,6 +75,9 @@ def delivery_give(*, delivery_id: int) -> str | None:
             return None
         delivery.attempts += 1
         delivery.save(update_fields=["attempts"])
+        if delivery.automation.deleted_at is not None:
+            _finish(delivery, AutomationDelivery.Status.FAILED, error=AUTOMATION_DELETED)
+            return delivery.status
         rule = DiscountRule.objects.filter(
             account=delivery.account, pk=_action(delivery)["id"], deleted_at__isnull=True
         ).first()
@@ -192,6 +197,9 @@ def delivery_http_begin(*, delivery_id: int) -> Request | None:
         delivery.attempts += 1
         delivery.updated_at = timezone.now()
         delivery.save(update_fields=["attempts", "updated_at"])
+        if delivery.automation.deleted_at is not None:
+            _finish(delivery, AutomationDelivery.Status.FAILED, error=AUTOMATION_DELETED)
+            return None
         event = delivery.trigger.event
         return http_request(
             action=_action(delivery), event=event.payload, delivery_id=delivery.pk, event_type=event.type

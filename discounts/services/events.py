@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from discounts import documents
 from discounts import sql_automations as statements
@@ -20,8 +21,6 @@ from discounts.models import (
     Automation,
     AutomationBatchCursor,
     AutomationBatchSeen,
-    AutomationEvent,
-    CustomerToken,
     EventType,
 )
 from loyalty.accounts.models import Account
@@ -36,6 +35,7 @@ MAX_TOKEN_VALUE = 1024
 # A batch row is an ingest transaction's last write; one not yet visible this long after its transaction began
 # would be a transaction running longer than any ingest does. The cursor moves past batches only this old.
 BATCH_SETTLE = timedelta(minutes=10)
+BATCH_CHUNK = 100  # batches per transaction (up to 100,000 receipts) when catching up
 RECEIPT_TYPES = {EventType.RECEIPT_ADD, EventType.CUSTOMER_ADD, EventType.CUSTOMER_UPDATE}
 
 
@@ -92,47 +92,39 @@ def _announce(account: Account) -> None:
     enqueue_on_commit("discounts.automation_events", args=[account.pk])
 
 
-def _token_apply(account: Account, event_type: str, token: dict[str, Any], now: datetime) -> None:
-    key = {"account": account, "token_type": token["type"], "value": token["value"]}
-    if event_type == EventType.TOKEN_ADD:
-        CustomerToken.objects.update_or_create(
-            **key, defaults={"token_id": token["token_id"], "customer_id": token["customer_id"], "updated_at": now}
-        )
-    else:
-        # a remove for a token that meanwhile belongs to someone else (a late delivery) leaves it alone
-        CustomerToken.objects.filter(**key, customer_id=token["customer_id"]).delete()
-
-
 def event_receive(*, account: Account, event_type: str, delivery_id: str, body: Any) -> bool:
     """Store a posted event once per `event-delivery` id (and a receipt once, whichever delivery brings it);
-    token events change the token store in the same transaction. False for a repeat: nothing happened."""
+    token events change the token store in the same transaction. False for a repeat: nothing happened.
+
+    Two statements: the event (its unique keys decide, not a look first, so repeats arriving together are one),
+    then the token. A webhook sink answers many small requests; each round trip counts."""
     problems = event_problems(event_type=event_type, delivery_id=delivery_id, body=body)
     if problems:
         raise _invalid(problems)
-    now = timezone.now()
     receipt = body.get("receipt") if event_type == EventType.RECEIPT_ADD else None
     payload = receipt if receipt is not None else body["token"]
+    params = {
+        "account": account.pk,
+        "key": f"delivery:{delivery_id}",
+        "subject": f"receipt:{receipt['id']}" if receipt is not None else None,
+        "type": event_type,
+        "customer": payload["customer_id"],
+        "payload": Jsonb(payload),
+        "now": timezone.now(),
+    }
     with transaction.atomic():
-        listening = event_type in listening_types(account=account, now=now)
-        try:
-            with transaction.atomic():  # the unique keys decide, not a look first: repeats may arrive together
-                AutomationEvent.objects.create(
-                    account=account,
-                    key=f"delivery:{delivery_id}",
-                    subject=f"receipt:{receipt['id']}" if receipt is not None else None,
-                    type=event_type,
-                    source=AutomationEvent.Source.API,
-                    customer_id=payload["customer_id"],
-                    payload=payload,
-                    occurred_at=now,
-                    received_at=now,
-                    processed_at=None if listening else now,
-                )
-        except IntegrityError:
+        cur = raw_cursor()
+        cur.execute(statements.EVENT_RECEIVE, params)
+        row = cur.fetchone()
+        if row is None:
             return False
         if receipt is None:
-            _token_apply(account, event_type, body["token"], now)
-        if listening:
+            token = body["token"]
+            statement = statements.TOKEN_ADD if event_type == EventType.TOKEN_ADD else statements.TOKEN_REMOVE
+            cur.execute(
+                statement, {**params, "type": token["type"], "value": token["value"], "token_id": token["token_id"]}
+            )
+        if row[0]:  # some automation listens
             _announce(account)
     return True
 
@@ -143,25 +135,40 @@ def receipts_to_events(*, account_id: int) -> int:
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
         return 0
+    # the cursor row exists before it is locked: two first runs at once must not both try to create it
+    AutomationBatchCursor.objects.bulk_create([AutomationBatchCursor(account=account)], ignore_conflicts=True)
+    added = 0
+    while True:
+        chunk, more = _batches_to_events(account)
+        added += chunk
+        if not more:
+            return added
+
+
+def _batches_to_events(account: Account) -> tuple[int, bool]:
+    """One transaction over at most BATCH_CHUNK batches; (events added, whether more batches wait)."""
     now = timezone.now()
     with transaction.atomic():
-        cursor, _ = AutomationBatchCursor.objects.select_for_update().get_or_create(account=account)
+        cursor = AutomationBatchCursor.objects.select_for_update().get(account=account)
         seen = AutomationBatchSeen.objects.filter(account=account, batch_id__gt=cursor.last_batch)
         batches = list(
             receipts.ingest_batches_after(account=account, after_id=cursor.last_batch)
             .exclude(id__in=seen.values("batch_id"))
-            .values_list("id", "source", "created_at")
+            .values_list("id", "source", "created_at")[:BATCH_CHUNK]
         )
         if not batches:
-            return 0
+            _advance(cursor, now, up_to=None)  # every batch above the cursor is seen
+            return 0, False
         added = _derive(account, [b[0] for b in batches if b[1] == "api"], now)
         AutomationBatchSeen.objects.bulk_create(
             [AutomationBatchSeen(batch_id=b[0], account=account) for b in batches], ignore_conflicts=True
         )
-        _advance(cursor, now)
+        more = len(batches) == BATCH_CHUNK
+        # with more to come, the batches above this chunk are not all seen yet: the cursor stays within it
+        _advance(cursor, now, up_to=batches[-1][0] if more else None)
         if added:
             _announce(account)
-    return added
+    return added, more
 
 
 def _derive(account: Account, batch_ids: list[int], now: datetime) -> int:
@@ -182,15 +189,13 @@ def _derive(account: Account, batch_ids: list[int], now: datetime) -> int:
     return added
 
 
-def _advance(cursor: AutomationBatchCursor, now: datetime) -> None:
-    """Move the cursor over the batches old enough that none below them can still appear, and forget those."""
-    settled = (
-        receipts.ingest_batches_after(account=cursor.account, after_id=cursor.last_batch)
-        .filter(created_at__lt=now - BATCH_SETTLE)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
+def _advance(cursor: AutomationBatchCursor, now: datetime, *, up_to: int | None) -> None:
+    """Move the cursor over the batches old enough that none below them can still appear (and not past `up_to`),
+    and forget those."""
+    candidates = receipts.ingest_batches_after(account=cursor.account, after_id=cursor.last_batch)
+    if up_to is not None:
+        candidates = candidates.filter(id__lte=up_to)
+    settled = candidates.filter(created_at__lt=now - BATCH_SETTLE).order_by("-id").values_list("id", flat=True).first()
     if settled is None:
         return
     cursor.last_batch = settled

@@ -179,19 +179,18 @@
     });
   }
 
-  // Live counters: poll a small JSON endpoint and put each figure into its [data-count-key] element.
+  // Live counters: poll a small JSON endpoint and put each figure, as the server words it, into its element.
   function initCounters() {
     document.querySelectorAll("[data-counter-url]").forEach(function (box) {
       var url = box.dataset.counterUrl;
-      var format = new Intl.NumberFormat("en");
       function tick() {
         if (document.hidden) { window.setTimeout(tick, 2000); return; }
         fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
           .then(function (r) { return r.json(); })
-          .then(function (counts) {
+          .then(function (state) {
             box.querySelectorAll("[data-count-key]").forEach(function (el) {
-              var value = counts[el.dataset.countKey];
-              if (typeof value === "number") el.textContent = format.format(value).replace(/,/g, "\u202f");
+              var value = state.display[el.dataset.countKey];
+              if (typeof value === "string") el.textContent = value;
             });
             box.dataset.polled = String(Number(box.dataset.polled || 0) + 1);
             window.setTimeout(tick, 2000);

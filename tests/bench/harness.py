@@ -160,8 +160,16 @@ class Http:
     def __post_init__(self) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
 
-    def call(self, method: str, path: str, body: Any = None, *, expect: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
-        headers = {"Host": f"127.0.0.1:{PORT}"}
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        expect: tuple[int, ...] = (200,),
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        headers = {"Host": f"127.0.0.1:{PORT}", **(headers or {})}
         payload = None
         if body is not None:
             payload = body if isinstance(body, bytes) else json.dumps(body).encode()

@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -340,6 +341,77 @@ def scenario_ingest_http(bench: Bench, result: Result, batches: int, clients: in
     result.note = (
         f"{batches} batches of 1,000 from {clients} concurrent clients into the full tables, "
         f"{bench.windows} purchase windows kept current"
+    )
+
+
+def _event_body(tag: str, n: int) -> tuple[str, bytes]:
+    """Every other event a token_add, the others a receipt_add: both kinds of work the sink does."""
+    customer = f"{THROWAWAY}{tag}-c{n % 500}"
+    if n % 2:
+        token = {"token_id": f"t{n}", "type": "sha1:email", "value": f"{THROWAWAY}{tag}-{n}", "customer_id": customer}
+        return "token_add", json.dumps({"token": token}).encode()
+    receipt = {
+        "id": str(uuid.UUID(int=(int(time.time()) << 64) + n)),
+        "customer_id": customer,
+        "store": {"id": "S001"},
+        "receipt_id": f"{THROWAWAY}{tag}-{n}",
+        "purchase_at": "2025-05-01T12:00:00Z",
+        "gross_amount": 10_000 + n,
+        "currency": "NOK",
+    }
+    return "receipt_add", json.dumps({"receipt": receipt}).encode()
+
+
+def scenario_events(bench: Bench, result: Result, events: int, clients: int = 4) -> None:
+    """POST /discounts/events from `clients` clients, then every event once more (a hook's retries): each must
+    be stored exactly once."""
+    from discounts.models import AutomationEvent, CustomerToken
+
+    tag = f"e{int(time.time())}"
+    work = [(f"{tag}-{n}", *_event_body(tag, n)) for n in range(events)]
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def send(batch: list[tuple[str, str, bytes]]) -> None:
+        http = Http(token=bench.token)
+        path = f"/v1/accounts/{bench.aid}/discounts/events"
+        for delivery, kind, body in batch:
+            try:
+                ms, _ = timed(
+                    lambda d=delivery, k=kind, b=body: http.call(
+                        "POST", path, b, expect=(204,), headers={"event": k, "event-delivery": d}
+                    )
+                )
+            except Exception as exc:
+                with lock:
+                    errors.append(repr(exc))
+                return
+            with lock:
+                result.samples.append(ms)
+
+    def run_all() -> float:
+        started = time.perf_counter()
+        threads = [threading.Thread(target=send, args=(work[i::clients],)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise RuntimeError(errors[0])
+        return time.perf_counter() - started
+
+    seconds = run_all()
+    result.rate = events / seconds
+    repeat_seconds = run_all()
+    stored = AutomationEvent.objects.filter(account=bench.account, key__startswith=f"delivery:{tag}-").count()
+    tokens = CustomerToken.objects.filter(account=bench.account, value__startswith=f"{THROWAWAY}{tag}-").count()
+    AutomationEvent.objects.filter(account=bench.account, key__startswith=f"delivery:{tag}-").delete()
+    CustomerToken.objects.filter(account=bench.account, value__startswith=f"{THROWAWAY}{tag}-").delete()
+    if stored != events or tokens != events // 2:
+        raise RuntimeError(f"{events} events sent twice, {stored} stored and {tokens} tokens kept")
+    result.note = (
+        f"{events:,} events (half token_add, half receipt_add) from {clients} clients, then all again as repeats "
+        f"({events / repeat_seconds:,.0f}/s, no second effect): {stored:,} stored once"
     )
 
 

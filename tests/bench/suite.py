@@ -40,6 +40,7 @@ TARGETS = {
     "push 100k members (once)": 3_000,
     "claims from 8 concurrent clients": 300,
     "ingest with discount refs over HTTP (POST 1,000/batch)": 2_500,
+    "POST /discounts/events (4 clients)": 500,
 }
 PAGE_TARGET = 150
 
@@ -156,6 +157,11 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         "ingest over HTTP (POST 1,000/batch)",
         lambda r: scenarios.scenario_ingest_http(bench, r, batches),
         "receipts/s",
+    )
+    add(
+        "POST /discounts/events (4 clients)",
+        lambda r: scenarios.scenario_events(bench, r, 4_000 if scale >= 0.1 else 1_000),
+        "events/s",
     )
     add(
         "bulk import (import_receipts)",

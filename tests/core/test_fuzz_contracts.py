@@ -54,6 +54,16 @@ DISCOUNT_OPERATIONS = [
     "aid_discounts_customer_cid_post_ref_id",
     "aid_discounts_customer_cid_delete_ref_id",
     "aid_discounts_did_usages_get",
+    "aid_discounts_campaigns_get",
+    "aid_discounts_campaigns_post",
+    "aid_discounts_campaigns_campaign_id_get",
+    "aid_discounts_campaigns_campaign_id_put",
+    "aid_discounts_campaigns_campaign_id_delete",
+    "aid_discounts_events_post",
+    "aid_automations_rules_get",
+    "aid_automations_rules_post",
+    "aid_automations_rules_rid_get",
+    "aid_automations_rules_rid_delete",
 ]
 
 

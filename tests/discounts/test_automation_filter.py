@@ -51,17 +51,32 @@ def same_kind(a, b) -> bool:
     return a is None or b is None or kind(a) == kind(b)
 
 
-def satisfies(value, matcher) -> bool:
+def compare(value, op: str, other) -> bool:
+    if not same_kind(value, other):
+        return False
+    if op in ("==", "!="):
+        return (value == other) == (op == "==")
+    if value is None or other is None or not same_kind(value, 0):
+        return False
+    return {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op](value, other)
+
+
+def comparisons(matcher) -> list[tuple[str, object]]:
+    """A matcher as the comparisons that must all hold."""
     if not isinstance(matcher, dict):
-        return same_kind(value, matcher) and value == matcher
+        return [("==", matcher)]
     ((name, argument),) = matcher.items()
     if name == "anything-but":
-        excluded = argument if isinstance(argument, list) else [argument]
-        return all(same_kind(value, e) and value != e for e in excluded)
-    if value is None or not same_kind(value, 0):
-        return False
-    checks = {"=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-    return all(checks[argument[i]](value, argument[i + 1]) for i in range(0, len(argument), 2))
+        return [("!=", v) for v in (argument if isinstance(argument, list) else [argument])]
+    ops = {"=": "==", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+    return [(ops[argument[i]], argument[i + 1]) for i in range(0, len(argument), 2)]
+
+
+def satisfies(value, matcher) -> bool:
+    """A value that is itself a list (a list in a list) is compared element by element, and each comparison may be
+    met by a different element."""
+    elements = value if isinstance(value, list) else [value]
+    return all(any(compare(e, op, other) for e in elements) for op, other in comparisons(matcher))
 
 
 def reference(filter_: dict, payload) -> bool:

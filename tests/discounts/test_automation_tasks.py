@@ -205,3 +205,24 @@ def test_an_event_posted_while_no_worker_runs_waits_and_is_not_lost(api, account
     from discounts.models import AutomationEvent
 
     assert AutomationEvent.objects.get().processed_at is None  # the sweep will hand it to a worker
+
+
+def test_receipt_to_rule_latency_p95_is_within_10_seconds(celery_worker, api, account, wait_for):
+    given = rule(account, name="Big")
+    automation(
+        api,
+        events=["receipt_add"],
+        actions=[{"type": "discount", "id": str(given.id)}],
+        filter={"$.gross_amount": [{"numeric": [">", 50000]}]},
+    )
+    latencies = []
+    for n in range(6):
+        started = time.monotonic()
+        posted = api.post(RECEIPTS, [receipt(customer_id=f"L{n}", gross_amount=60000)], format="json")
+        assert posted.status_code == 200
+        wait_for(lambda n=n: f"L{n}" in holders(given), timeout=30, message=f"customer L{n} to hold the rule")
+        latencies.append(time.monotonic() - started)
+
+    ordered = sorted(latencies)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    assert p95 <= 10, f"receipt → rule in {latencies} s"

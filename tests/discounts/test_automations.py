@@ -270,7 +270,10 @@ class TestProcessing:
         delivery_perform(delivery_id=delivery.pk, last_attempt=True)
 
         delivery.refresh_from_db()
-        assert (delivery.status, delivery.error) == ("failed", "The discount rule was deleted.")
+        assert delivery.status == "failed"
+        # deleting the rule deleted the automation, which stops what it had not done yet
+        assert delivery.error == "The automation was deleted before this action ran."
+        assert holders(given) == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -368,3 +371,52 @@ class TestReceiptEvents:
 
         assert receipts_to_events(account_id=account.pk) == 0
         assert not AutomationEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_sweep_forgets_old_events_that_triggered_nothing(api, account):
+    from django.utils import timezone
+
+    from discounts.services.automations import automations_sweep
+
+    given = rule(account)
+    api.post(BASE, automation(given.id, filter={"$.store.id": ["S001"]}), format="json")
+    receipt_event(api, "kept")
+    receipt_event(api, "ignored", store="S009")
+    automation_events_process(account_id=account.pk)
+
+    assert automations_sweep(now=timezone.now() + timedelta(days=29))["forgotten"] == 0
+    assert automations_sweep(now=timezone.now() + timedelta(days=31))["forgotten"] == 1
+
+    assert list(AutomationEvent.objects.values_list("customer_id", flat=True)) == ["kept"]
+    assert AutomationTrigger.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_batches_are_read_in_chunks_and_the_cursor_only_passes_settled_ones(api, account, monkeypatch):
+    from django.db.models import F
+
+    from discounts.models import AutomationBatchCursor, AutomationBatchSeen
+    from discounts.services import events
+    from receipts.models import IngestBatch, Receipt
+    from tests.receipts.factories import receipt
+
+    monkeypatch.setattr(events, "BATCH_CHUNK", 2)
+    api.post(BASE, automation(rule(account).id, repeat=-1), format="json")
+    for n in range(5):
+        store_receipts(api, receipt(customer_id=f"c{n}"))
+    # the first three are old enough that no batch below them can still appear
+    old = list(IngestBatch.objects.order_by("id").values_list("id", flat=True)[:3])
+    IngestBatch.objects.filter(id__in=old).update(created_at=F("created_at") - timedelta(minutes=11))
+    Receipt.objects.filter(customer_id__in=["c0", "c1", "c2"]).update(
+        created_at=F("created_at") - timedelta(minutes=11)
+    )
+
+    assert events.receipts_to_events(account_id=account.pk) == 5
+
+    assert AutomationEvent.objects.filter(type="receipt_add").count() == 5
+    assert AutomationBatchCursor.objects.get(account=account).last_batch == old[-1]
+    assert AutomationBatchSeen.objects.count() == 2  # the two recent ones, until they settle
+    store_receipts(api, receipt(customer_id="c5"))
+    assert events.receipts_to_events(account_id=account.pk) == 1
+    assert events.receipts_to_events(account_id=account.pk) == 0

@@ -145,6 +145,9 @@ class TestEvents:
         assert post(foreign, "token_add", token()).status_code == 403  # a token of another account, on this path
         accepted(post(api_for(account, ["write:discounts"]), "token_add", token()))
         assert post(api_for(account, ["read:discounts"]), "token_add", token(value="b")).status_code == 403
+        narrow = api_for(account, ["write:discounts:/events"])  # the spec's scope for this operation alone
+        accepted(post(narrow, "token_add", token(value="n")))
+        assert narrow.get("/v1/accounts/T00000001/discounts/rules").status_code == 403
         assert post(api_for(account, ["admin:automations"]), "token_add", token(value="c")).status_code == 403
         # tokens are per account
         other = f"/v1/accounts/{other_account.aid}/discounts/events"

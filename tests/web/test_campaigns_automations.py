@@ -112,6 +112,16 @@ class TestCampaignPages:
         assert "exists" in response.content.decode()
         assert Campaign.objects.count() == 1
 
+    def test_a_rule_links_to_its_campaign(self, account, owner):
+        campaign = campaign_services.campaign_create(
+            account=account, body={"name": "Sun", "campaign_id": "s"}, actor=ACTOR
+        )
+        grouped, orphan = rule(account, campaign_id="s"), rule(account, campaign_id="gone")
+
+        page = owner.get(f"/a/{account.aid}/discount-rules/{grouped.pk}/").content.decode()
+        assert f"/campaigns/{campaign.pk}/" in page and "Sun" in page
+        assert "(no such campaign)" in owner.get(f"/a/{account.aid}/discount-rules/{orphan.pk}/").content.decode()
+
     def test_empty_list(self, account, owner):
         assert "No campaigns yet" in owner.get(f"/a/{account.aid}/campaigns/").content.decode()
 
@@ -145,7 +155,7 @@ class TestAutomationPages:
         assert "and <code>$.gross_amount is above 500</code>" in page
         assert "Once per customer" in page and "A receipt arrives" in page
         assert "The target answered 503." in page and "Retry" in page
-        counts = owner.get(f"/a/{account.aid}/automations/{automation.pk}/counts/").json()
+        counts = owner.get(f"/a/{account.aid}/automations/{automation.pk}/counts/").json()["counts"]
         assert counts == {"seen": 1, "triggered": 1, "pending": 1, "succeeded": 0, "failed": 1}
         assert "Welcome at S1" in owner.get(f"/a/{account.aid}/automations/").content.decode()
 
@@ -199,3 +209,18 @@ class TestAutomationPages:
         mine.refresh_from_db()
         theirs.refresh_from_db()
         assert mine.deleted_at is None and theirs.deleted_at is None
+
+
+def test_delivery_counts_are_capped(account, owner, monkeypatch):
+    from discounts.selectors import automations as selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 1)
+    automation = an_automation(account, rule(account))
+    receipt_arrives(account, "C1", "1")
+    receipt_arrives(account, "C2", "2")
+    automation_events_process(account_id=account.pk)
+
+    body = owner.get(f"/a/{account.aid}/automations/{automation.pk}/counts/").json()
+
+    assert body["counts"]["pending"] == 2  # two triggers, each one discount and one http delivery: capped at 2
+    assert body["display"]["pending"] == "1+" and body["display"]["triggered"] == "2"

@@ -48,7 +48,9 @@ def automation_detail(request: HttpRequest, automation_id: uuid.UUID) -> HttpRes
             "events": selectors.events_in_words(automation.events),
             "filter_lines": selectors.filter_in_words(requirement.get("filter")),
             "actions": _actions(request, automation),
-            "counts": selectors.automation_counts(account=request.account, automation=automation),
+            "counts": selectors.counts_in_words(
+                selectors.automation_counts(account=request.account, automation=automation)
+            ),
             "deliveries": selectors.automation_deliveries(account=request.account, automation=automation),
             "nav": "rules",
         },
@@ -58,7 +60,8 @@ def automation_detail(request: HttpRequest, automation_id: uuid.UUID) -> HttpRes
 @account_view
 def automation_counts(request: HttpRequest, automation_id: uuid.UUID) -> JsonResponse:
     automation = selectors.automation_get(account=request.account, automation_id=automation_id, deleted_too=True)
-    return JsonResponse(selectors.automation_counts(account=request.account, automation=automation))
+    counts = selectors.automation_counts(account=request.account, automation=automation)
+    return JsonResponse({"counts": counts, "display": selectors.counts_in_words(counts)})
 
 
 @account_view

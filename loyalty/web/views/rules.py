@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 
 from discounts import selectors as discounts
 from discounts import services
+from discounts.selectors import campaigns as campaign_selectors
 from discounts.services.duplicate import rule_duplicate
 from loyalty.web.access import account_view, actor, page
 from loyalty.web.actors import actor_names
@@ -134,6 +135,7 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
             "links": links,
             "has_holdout": any(link.holdout_percent for link in links),  # the impact panel
+            "campaign": campaign_selectors.campaign_for_key(account=request.account, key=rule.campaign_id),
             "nav": "rules",
             **rule_redemptions_context(account=request.account, rule=rule),
         },
