@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from discounts.usage_state import UNUSED, RefUsage
@@ -92,17 +93,23 @@ class Candidate:
         if not self.body:
             object.__setattr__(self, "body", {**self.document, "id": self.rule_id, "type": self.rule_type})
 
-    @property
+    @cached_property
     def requirement(self) -> dict[str, Any]:
         return as_dict(self.document.get("requirement"))
 
-    @property
+    @cached_property
     def limitation(self) -> dict[str, Any]:
         return as_dict(self.document.get("limitation"))
 
-    @property
+    @cached_property
     def reward(self) -> dict[str, Any]:
         return as_dict(self.document.get("reward"))
+
+    @cached_property
+    def value(self) -> Fraction:
+        """`reward.value` as an exact number (0 when it is not a number)."""
+        value = self.reward.get("value")
+        return Fraction(str(value)) if isinstance(value, int | float) and not isinstance(value, bool) else Fraction(0)
 
     @property
     def shared(self) -> bool:
