@@ -8,6 +8,7 @@ run builds it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -87,11 +88,14 @@ class Candidate:
     ref_created_at: datetime
     document: dict[str, Any]  # the rule's Discount as stored
     usage: RefUsage = field(default=UNUSED)
-    body: dict[str, Any] = field(default_factory=dict)  # the Discount as the API shows it (the document if empty)
+    # the Discount as the API shows it, asked only for the rules that apply (default: the document with id, type)
+    present: Callable[[], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if not self.body:
-            object.__setattr__(self, "body", {**self.document, "id": self.rule_id, "type": self.rule_type})
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        if self.present is not None:
+            return self.present()
+        return {**self.document, "id": self.rule_id, "type": self.rule_type}
 
     @cached_property
     def requirement(self) -> dict[str, Any]:
