@@ -83,21 +83,30 @@ RULE_FIELDS = [
 # The candidates of a receipt: live refs of `%(holders)s` (text[]: the customer and `*`, or `/`) of live, active
 # rules whose window holds at `%(purchase_at)s`, also counted from the ref's creation with
 # `limitation.dynamic_purchase_to_days`; with each ref's use (see `_USED`). The partial index (account,
-# customer_id, id) over live refs finds them: the cost follows the holders' refs, never the account's rules.
+# customer_id, id) over live refs finds them, and each one's rule is looked up by its key (a LATERAL with LIMIT 1,
+# which the planner cannot turn into a scan of the account's rules): the cost follows the holders' refs only.
 # → (ref id, ref customer_id, ref created_at, *RULE_FIELDS, *USED_COLUMNS), in ref order
 CANDIDATES = sql.SQL(
     """
+    WITH held AS MATERIALIZED (
+        SELECT * FROM {ref_table} ref
+        WHERE ref.{ref_account} = %(account)s::int AND ref.{ref_customer} = ANY(%(holders)s::text[])
+          AND ref.{ref_deleted} IS NULL)
     SELECT ref.{ref_id}, ref.{ref_customer}, ref.{ref_created}, {rule_columns}, {used_columns}
-    FROM {ref_table} ref JOIN {rule_table} rule ON rule.{rule_id} = ref.{ref_rule} {used}
-    WHERE ref.{ref_account} = %(account)s::int AND ref.{ref_customer} = ANY(%(holders)s::text[])
-      AND ref.{ref_deleted} IS NULL
-      AND rule.{rule_account} = %(account)s::int AND rule.{rule_deleted} IS NULL AND rule.{rule_active}
-      AND rule.{purchase_from} <= %(purchase_at)s::timestamptz AND rule.{purchase_to} >= %(purchase_at)s::timestamptz
-      AND CASE WHEN jsonb_typeof(rule.{document} #> '{{limitation,dynamic_purchase_to_days}}') = 'number'
-               THEN ref.{ref_created}
-                    + (rule.{document} #>> '{{limitation,dynamic_purchase_to_days}}')::numeric * interval '1 day'
-                    >= %(purchase_at)s::timestamptz
-               ELSE true END
+    FROM held ref
+    CROSS JOIN LATERAL (
+        SELECT * FROM {rule_table} rule
+        WHERE rule.{rule_id} = ref.{ref_rule} AND rule.{rule_account} = %(account)s::int
+          AND rule.{rule_deleted} IS NULL AND rule.{rule_active}
+          AND rule.{purchase_from} <= %(purchase_at)s::timestamptz
+          AND rule.{purchase_to} >= %(purchase_at)s::timestamptz
+          AND CASE WHEN jsonb_typeof(rule.{document} #> '{{limitation,dynamic_purchase_to_days}}') = 'number'
+                   THEN ref.{ref_created}
+                        + (rule.{document} #>> '{{limitation,dynamic_purchase_to_days}}')::numeric * interval '1 day'
+                        >= %(purchase_at)s::timestamptz
+                   ELSE true END
+        LIMIT 1) rule
+    {used}
     ORDER BY ref.{ref_id}
 """
 ).format(

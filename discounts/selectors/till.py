@@ -65,9 +65,11 @@ def till_candidates(
     (or `/`), each with its use until `now`."""
     holders = [customer_id, ANY_CUSTOMER] if customer_id else [NO_CUSTOMER]
     cur = raw_cursor()
+    # prepared on the (persistent) connection: planning this statement costs more than running it
     cur.execute(
         CANDIDATES,
         {"account": account.pk, "holders": holders, "purchase_at": purchase_at, "at": now, "customer": customer_id},
+        prepare=True,
     )
     found = []
     width = len(RULE_FIELDS)
