@@ -181,27 +181,34 @@ def _new_price(ctx: Context) -> tuple[Share, int]:
     return share, len(share.nums)
 
 
-def _units(ctx: Context, lines: list[Line], *, dearest: bool, limit: int) -> list[tuple[Fraction, int, int]]:
-    """Up to `limit` units, the cheapest (or dearest) first; a line of many units expands to at most `limit`."""
-    units = [(ctx.unit(line), line.index, k) for line in lines for k in range(min(line.units, limit))]
-    return sorted(units, key=lambda unit: (-unit[0] if dearest else unit[0], unit[1], unit[2]))[:limit]
+def _take(ctx: Context, lines: list[Line], *, count: int, dearest: bool, taken: dict[int, int]) -> dict[int, int]:
+    """Units per line index: the `count` cheapest (or dearest) not `taken` yet, ties in receipt order. Counted
+    per line, never unit by unit, so a line of 10,000 units costs what a line of one does."""
+    order = sorted(lines, key=lambda line: (-ctx.unit(line) if dearest else ctx.unit(line), line.index))
+    got: dict[int, int] = {}
+    for line in order:
+        if count <= 0:
+            break
+        units = min(line.units - taken.get(line.index, 0), count)
+        if units > 0:
+            got[line.index] = units
+            count -= units
+    return got
 
 
 def _free_items(ctx: Context) -> tuple[Share, int]:
-    exact: Exact = {}
-    count = int(ctx.candidate.value)
-    for price, index, _ in _units(ctx, ctx.lines, dearest=False, limit=count):
-        exact[index] = exact.get(index, Fraction(0)) + price
-    return Share.of(exact), 1
+    by_index = {line.index: line for line in ctx.lines}
+    free = _take(ctx, ctx.lines, count=int(ctx.candidate.value), dearest=False, taken={})
+    return Share.of({index: units * ctx.unit(by_index[index]) for index, units in free.items()}), 1
 
 
 def _cheapest_percent(ctx: Context) -> tuple[Share, int]:
-    units = _units(ctx, ctx.lines, dearest=False, limit=1)
-    if not units:
+    cheapest = _take(ctx, ctx.lines, count=1, dearest=False, taken={})
+    if not cheapest:
         return Share({}), 0
-    price, index, _ = units[0]
+    (index,) = cheapest
     line = next(line for line in ctx.lines if line.index == index)
-    return Share.of({index: price * ctx.per_line(line) / 100}), 1
+    return Share.of({index: ctx.unit(line) * ctx.per_line(line) / 100}), 1
 
 
 def _debit(ctx: Context) -> tuple[Share, int]:
@@ -212,23 +219,22 @@ def _debit(ctx: Context) -> tuple[Share, int]:
 def _mix_price(ctx: Context) -> tuple[Share, int]:
     """Each reward-eligible mix takes its quantity of the dearest units of its items not taken by an earlier mix;
     the discount is their total less the value, in proportion to the units taken."""
-    taken: list[tuple[Fraction, int, int]] = []
+    taken: dict[int, int] = {}
     for mix in mixes(ctx.candidate):
         if mix.get("reward_eligible") is not True:
             continue
         in_mix = [line for line in mix_lines(mix, ctx.basket.lines) if line in ctx.lines]
         quantity = mix.get("quantity")
         needed = max(1, math.ceil(quantity)) if isinstance(quantity, int | float) else 1
-        free = _units(ctx, in_mix, dearest=True, limit=needed + len(taken))
-        taken.extend([unit for unit in free if unit not in taken][:needed])
-    total = sum((price for price, _, _ in taken), Fraction(0))
+        for index, units in _take(ctx, in_mix, count=needed, dearest=True, taken=taken).items():
+            taken[index] = taken.get(index, 0) + units
+    by_index = {line.index: line for line in ctx.lines}
+    amounts = {index: units * ctx.unit(by_index[index]) for index, units in taken.items()}
+    total = sum(amounts.values(), Fraction(0))
     off = total - ctx.candidate.value
     if off <= 0 or not total:
         return Share({}), 0
-    exact: Exact = {}
-    for price, index, _ in taken:
-        exact[index] = exact.get(index, Fraction(0)) + off * price / total
-    return Share.of(exact), 1
+    return Share.of({index: off * amount / total for index, amount in amounts.items()}), 1
 
 
 REWARDS: dict[str, Callable[[Context], tuple[Share, int]]] = {
