@@ -75,10 +75,8 @@ REF_USAGE = sql.SQL(
     used_columns=USED_COLUMNS,
 )
 
-RULE_FIELDS = [
-    "id", "type", "created_at", "created_by", "updated_at", "updated_by", "document", "name", "active", "private",
-    "purchase_from", "purchase_to", "visible_from", "campaign_id",
-]  # fmt: skip
+# every column of the rule, in the model's order (the selector builds the rule with `Model.from_db`)
+RULE_FIELDS = [field.name for field in DiscountRule._meta.concrete_fields]
 
 # The candidates of a receipt: live refs of `%(holders)s` (text[]: the customer and `*`, or `/`) of live, active
 # rules whose window holds at `%(purchase_at)s`, also counted from the ref's creation with

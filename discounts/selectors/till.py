@@ -54,8 +54,13 @@ def receipt_customer(*, account: Account, receipt: dict[str, Any]) -> Resolution
     return Resolution(None, known=False)
 
 
-def _present(account: Account, fields: dict[str, Any]) -> dict[str, Any]:
-    return rule_to_api(DiscountRule(account=account, **fields))
+RULE_ATTNAMES = [field.attname for field in DiscountRule._meta.concrete_fields]
+DOCUMENT = RULE_FIELDS.index("document")
+
+
+def _present(values: list[Any]) -> dict[str, Any]:
+    """The rule as the API shows it; built the way the ORM builds rows (positional, no per-field keywords)."""
+    return rule_to_api(DiscountRule.from_db("default", RULE_ATTNAMES, values))
 
 
 def till_candidates(
@@ -74,9 +79,10 @@ def till_candidates(
     found = []
     width = len(RULE_FIELDS)
     for ref_id, holder, ref_created_at, *rest in cur.fetchall():
-        fields = dict(zip(RULE_FIELDS, rest[:width], strict=True))
+        values = list(rest[:width])
+        fields = dict(zip(RULE_FIELDS, values, strict=True))
         if isinstance(fields["document"], str):  # Django's connection leaves jsonb as text for its JSONField
-            fields["document"] = json.loads(fields["document"])
+            fields["document"] = values[DOCUMENT] = json.loads(fields["document"])
         found.append(
             Candidate(
                 rule_id=str(fields["id"]),
@@ -87,7 +93,7 @@ def till_candidates(
                 ref_created_at=ref_created_at,
                 document=fields["document"],
                 usage=ref_usage_of(rest[width:]),
-                present=partial(_present, account, fields),
+                present=partial(_present, values),
             )
         )
     return found
