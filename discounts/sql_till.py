@@ -94,7 +94,9 @@ CANDIDATES = sql.SQL(
     FROM held ref
     CROSS JOIN LATERAL (
         SELECT * FROM {rule_table} rule
-        WHERE rule.{rule_id} = ref.{ref_rule} AND rule.{rule_account} = %(account)s::int
+        -- `+ 0`: the account is checked, but only the primary key may find the rule (an (account, …) index would
+        -- walk the account's rules)
+        WHERE rule.{rule_id} = ref.{ref_rule} AND rule.{rule_account} + 0 = %(account)s::int
           AND rule.{rule_deleted} IS NULL AND rule.{rule_active}
           AND rule.{purchase_from} <= %(purchase_at)s::timestamptz
           AND rule.{purchase_to} >= %(purchase_at)s::timestamptz
