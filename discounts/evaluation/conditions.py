@@ -53,7 +53,11 @@ def _window_problem(candidate: Candidate, basket: Basket) -> str | None:
     if ends is None or basket.purchase_at > ends:
         return "requirement.purchase_to"
     days = candidate.limitation.get("dynamic_purchase_to_days")
-    if isinstance(days, int) and days >= 0 and basket.purchase_at > candidate.ref_created_at + timedelta(days=days):
+    if (
+        isinstance(days, int | float)
+        and not isinstance(days, bool)
+        and basket.purchase_at > candidate.ref_created_at + timedelta(days=days)
+    ):
         return "limitation.dynamic_purchase_to_days"
     return None
 
@@ -85,7 +89,8 @@ def _items_problem(candidate: Candidate, basket: Basket) -> str | None:
         in_mix = mix_lines(mix, basket.lines)
         if not in_mix or sum(line.quantity for line in in_mix) < _number(mix.get("quantity")):
             return f"requirement.item.mixes[{index}]"
-    if sum(line.quantity for line in matched) < _number(item_requirement(candidate).get("quantity")):
+    quantity = _number(item_requirement(candidate).get("quantity"))
+    if quantity and sum(line.quantity for line in matched) < quantity:
         return "requirement.item.quantity"
     return None
 

@@ -41,6 +41,8 @@ TARGETS = {
     "claims from 8 concurrent clients": 300,
     "ingest with discount refs over HTTP (POST 1,000/batch)": 2_500,
     "POST /discounts/events (4 clients)": 500,
+    "available_for_receipt (20 lines, 50 refs)": 15,
+    "available_for_receipt explain=true": 25,
 }
 PAGE_TARGET = 150
 
@@ -223,6 +225,13 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         lambda r: scenarios_usage.scenario_ingest_with_refs(bench, r, batches),
         "receipts/s",
     )
+    # the account's rules and refs scale with the dataset; the customer's 50 refs and the receipt's 20 lines do not
+    till = {"rules": max(200, int(2_000 * scale)), "refs": max(10_000, int(1_000_000 * scale))}
+    for name, explain in (
+        ("available_for_receipt (20 lines, 50 refs)", False),
+        ("available_for_receipt explain=true", True),
+    ):
+        add(name, lambda r, explain=explain: scenarios.scenario_available(bench, r, **till, explain=explain))
     scenarios.throwaway_cleanup(account_ids)
     scenarios_usage.usage_cleanup(account_ids)
 

@@ -64,6 +64,7 @@ DISCOUNT_OPERATIONS = [
     "aid_automations_rules_post",
     "aid_automations_rules_rid_get",
     "aid_automations_rules_rid_delete",
+    "aid_discounts_available_for_receipt_post",
 ]
 
 

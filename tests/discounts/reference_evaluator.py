@@ -178,7 +178,7 @@ class Reference:
         if self.at > _date(req["purchase_to"]):
             return "requirement.purchase_to"
         days = lim.get("dynamic_purchase_to_days")
-        if isinstance(days, int) and days >= 0 and self.at > c.ref_created_at + timedelta(days=days):
+        if isinstance(days, (int, float)) and self.at > c.ref_created_at + timedelta(days=days):
             return "limitation.dynamic_purchase_to_days"
         repeat = lim.get("discount_repeat_usage", -1)
         if repeat >= 0 and c.usage.purchases >= repeat:

@@ -282,3 +282,14 @@ class TestSeveralRules:
                          limitation={"discount_eligible": "item_eligible_for_discount_no_discount"})  # fmt: skip
         got, _ = run(BASKET, chairs, rest)
         assert amounts(got, "ref2") == {2: 333}
+
+
+def test_many_units_cost_what_one_does():
+    """Per-unit rewards count units per line, never one by one (a scale of 10^6 units is one line)."""
+    body = receipt(item(1, 3_000_000, quantity=1_000_000), item(2, 500, id="b"))
+    some = candidate(1, reward={"type": "discount_item_quantity", "value": 999_999})
+    (ref,) = evaluate_receipt(body, [some]).receipt["discounts"][0]["refs"]
+    assert ref["items"] == [{"line_id": 1, "amount": 2_999_997}]  # the cheapest units: 3 each
+    every = candidate(1, reward={"type": "discount_item_quantity", "value": 1_000_001})
+    (ref,) = evaluate_receipt(body, [every]).receipt["discounts"][0]["refs"]
+    assert ref["items"] == [{"line_id": 1, "amount": 3_000_000}, {"line_id": 2, "amount": 500}]
