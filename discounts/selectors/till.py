@@ -20,7 +20,7 @@ from django.utils import timezone
 from discounts.documents import ANY_CUSTOMER, NO_CUSTOMER
 from discounts.evaluation import Candidate, Outcome, evaluate_receipt
 from discounts.models import DiscountRule
-from discounts.selectors import rule_to_api
+from discounts.selectors import rule_to_api, tokens
 from discounts.selectors.usage import ref_usage_of
 from discounts.sql_till import CANDIDATES, RULE_FIELDS
 from loyalty.accounts.models import Account
@@ -37,10 +37,13 @@ class Resolution:
 
 
 def customer_token_resolve(*, account: Account, token: dict[str, Any]) -> Resolution:
-    """The seam for the token store of the campaigns/automations issue. Until it exists no token resolves, and a
-    receipt identified only by a token is evaluated as anonymous (`/` refs). With a store, an unknown token must
-    give no discounts at all (the spec), which `Resolution(None, known=True)` expresses."""
-    return Resolution(customer_id=None, known=False)
+    """A receipt identified by `customer.token`: the customer the token store (`POST /discounts/events`
+    token_add/token_remove) holds for its (type, value). A token nobody holds gives no discounts at all, as the spec
+    says, not the anonymous `/` refs."""
+    token_type, value = token.get("type"), token.get("value")
+    if not isinstance(token_type, str) or not isinstance(value, str):
+        return Resolution(None, known=True)
+    return Resolution(tokens.customer_token_resolve(account=account, token_type=token_type, value=value))
 
 
 def receipt_customer(*, account: Account, receipt: dict[str, Any]) -> Resolution:

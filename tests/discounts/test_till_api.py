@@ -96,11 +96,24 @@ class TestAvailable:
         answer = available(api, receipt(), explain=True)
         assert answer["discounts"] == [] and answer["explain"] == []
 
-    def test_a_receipt_with_a_token_and_no_store_is_anonymous(self, api, account):
-        anonymous = rule(account, name="anonymous")
+    def test_a_token_resolves_through_the_token_store_and_an_unknown_one_gets_nothing(self, api, account):
+        mine, anonymous = rule(account, name="mine"), rule(account, name="anonymous")
+        give(account, mine, "c1")
         give(account, anonymous, "/")
+        vipps = {"token_id": "t1", "type": "VIPPS", "value": "5345346544ffea22", "customer_id": "c1"}
+        sent = api.post(
+            "/v1/accounts/T00000001/discounts/events",
+            {"token": vipps},
+            format="json",
+            headers={"event": "token_add", "event-delivery": "d-1"},
+        )
+        assert sent.status_code == 204
         body = receipt(None, customer={"token": {"type": "VIPPS", "value": "5345346544ffea22"}})
-        assert [d["name"] for d in available(api, body)["discounts"]] == ["anonymous"]
+        assert [d["name"] for d in available(api, body)["discounts"]] == ["mine"]
+        # a token nobody holds gives no discounts at all (the spec), not the anonymous `/` refs
+        unknown = receipt(None, customer={"token": {"type": "VIPPS", "value": "someone-else"}})
+        assert available(api, unknown)["discounts"] == []
+        assert [d["name"] for d in available(api, receipt(None))["discounts"]] == ["anonymous"]
 
     def test_explain_names_the_failed_condition(self, api, account):
         chairs = rule(account, item_discount({"group_id": "chairs"}, name="chairs"))
