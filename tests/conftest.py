@@ -36,8 +36,10 @@ def celery_worker(module_worker: WorkerProcess) -> Iterator[WorkerProcess]:
         yield module_worker
     finally:
         app.conf.task_default_queue = default
-        # what this test left queued points at rows the next test will not have
+        # what this test left queued points at rows the next test will not have; what the worker is running still
+        # writes to them: let it finish before the test's tables are emptied
         queue_purge(module_worker.queue)
+        module_worker.wait_idle()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,6 +68,10 @@ def segment_member_ids(segment) -> set[str]:
     return set(selectors.segment_members(segment=segment).values_list("customer_id", flat=True))
 
 
+# a worker's INFO log line about a task: "Task name[id] received", "… succeeded in …", "… raised unexpected: …"
+_TASK_EVENT = re.compile(r"Task [\w.]+\[([0-9a-f-]+)\] (received|succeeded|raised|failed|retry|rejected|revoked)")
+
+
 class WorkerProcess:
     """A real `celery worker` subprocess consuming `queue` (default: this test run's), on the test database."""
 
@@ -124,6 +129,23 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+    def wait_idle(self, *, timeout: float = 20) -> bool:
+        """Wait until every task the worker received has finished (or `timeout` passed; False then), so a test's
+        teardown does not truncate tables under a task still writing to them (a deadlock, not a failure of the
+        code under test). Tasks are told apart by id: a retried task is running until its last attempt ends."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            received: set[str] = set()
+            ended: set[str] = set()
+            for task_id, event in _TASK_EVENT.findall(self.log()):
+                (received if event == "received" else ended).add(task_id)
+                if event == "retry":
+                    ended.discard(task_id)
+            if received <= ended:
+                return True
+            time.sleep(0.1)
+        return False
 
     def stop(self) -> None:
         """A warm shutdown, cut short: the tests are over, and an idle worker polling the embedded broker can take
