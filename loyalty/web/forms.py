@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 
+from discounts.documents import strip_server_fields
 from loyalty.web.formatting import exponent, to_minor
 from receipts.selectors import ReceiptFilters
 
@@ -333,6 +334,22 @@ class RuleDuplicateForm(RuleForm):
         initial=True,
         label="Move the old rule's segment links to the new rule (its segments' members get the new rule)",
     )
+
+    # what the form shows; everything else of the old rule (its campaign, usage limits, hours, …) carries over
+    SHOWN_REQUIREMENT = ("purchase_from", "purchase_to", "gross_amount", "item", "store_ids")
+
+    def document_from(self, source: dict) -> dict:
+        """The new rule: the old rule's document with the form's values in place of what the form shows."""
+        shown = self.document()
+        document = {**strip_server_fields(source), **shown}
+        kept = {k: v for k, v in (source.get("requirement") or {}).items() if k not in self.SHOWN_REQUIREMENT}
+        document["requirement"] = {**kept, **shown["requirement"]}
+        limitation = {k: v for k, v in (source.get("limitation") or {}).items() if k != "discount_reward_usage"}
+        limitation.update(shown.get("limitation", {}))
+        document.pop("limitation", None)
+        if limitation:
+            document["limitation"] = limitation
+        return document
 
 
 class SegmentListForm(forms.Form):

@@ -146,6 +146,47 @@ def test_duplicate_with_changes_prefills_and_creates_a_corrected_rule(account, o
     assert not rule.active
 
 
+def test_duplicate_keeps_what_the_form_does_not_show(account, owner):
+    # given a rule of a campaign, with a repeat limit and opening hours (set through the API, not on the form)
+    now = timezone.now()
+    hours = {"timezone": "Europe/Oslo", "hours": [{"day": "mon", "start": "18:00", "end": "21:00"}]}
+    rule = rule_create(
+        account=account,
+        document={
+            "name": "Coffee -20",
+            "campaign_id": "summer",
+            "requirement": {"purchase_from": now.isoformat(), "purchase_to": (now + timedelta(days=30)).isoformat()},
+            "reward": {"type": "discount_amount", "value": 2000},
+            "limitation": {"discount_repeat_usage": 10, "discount_reward_usage": 3, "discount_hours": hours},
+        },
+        actor="test",
+    )
+    initial = owner.get(url("rule-duplicate", account, rule_id=rule.pk)).context["form"].initial
+
+    # when it is duplicated with a new reward and without a per-customer limit
+    owner.post(
+        url("rule-duplicate", account, rule_id=rule.pk),
+        {
+            "name": "Coffee -30",
+            "purchase_from": initial["purchase_from"].isoformat(),
+            "purchase_to": initial["purchase_to"].isoformat(),
+            "reward_type": "discount_amount",
+            "reward_value": "30",
+            "active": "on",
+        },
+    )
+
+    # then the new rule is in the same campaign with the same hours and repeat limit; the form's fields are its own
+    created = DiscountRule.objects.exclude(pk=rule.pk).get()
+    assert created.document["campaign_id"] == "summer"
+    assert created.document["limitation"] == {
+        "discount_repeat_usage": 10,
+        "discount_hours": hours,
+    }
+    assert created.document["reward"] == {"type": "discount_amount", "value": 3000}
+    assert created.document["name"] == "Coffee -30"
+
+
 def test_duplicate_with_150_percent_is_refused_next_to_the_field(account, owner):
     rule = make_rule(account)
     response = owner.post(

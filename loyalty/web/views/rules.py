@@ -86,7 +86,7 @@ def rule_duplicate_page(request: HttpRequest, rule_id: uuid.UUID) -> HttpRespons
                 created = rule_duplicate(
                     account=request.account,
                     rule=rule,
-                    document=form.document(),
+                    document=form.document_from(rule.document),
                     actor=actor(request),
                     deactivate_source=form.cleaned_data["deactivate_source"],
                     move_links=form.cleaned_data["move_links"],
