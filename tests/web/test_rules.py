@@ -229,6 +229,10 @@ def test_viewers_cannot_create_or_edit_rules(account, viewer):
     assert viewer.post(url("rule-edit", account, rule_id=rule.pk), FORM).status_code == 403
     assert viewer.post(url("rule-duplicate", account, rule_id=rule.pk), FORM).status_code == 403
     assert viewer.get(url("rule-duplicate", account, rule_id=rule.pk)).status_code == 302
+    # a viewer who opens a form lands on the rule, told why
+    landed = viewer.get(url("rule-edit", account, rule_id=rule.pk), follow=True)
+    assert landed.redirect_chain[-1][0] == url("rule", account, rule_id=rule.pk)
+    assert "As a viewer you can look but not change" in landed.content.decode()
     assert "Duplicate with changes</a>" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode()
     assert "Edit" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode().split("<main", 1)[1]
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from discounts import selectors as discounts
 from discounts import services
 from discounts.services.duplicate import rule_duplicate
-from loyalty.web.access import account_view, actor, page
+from loyalty.web.access import account_view, actor, page, read_only
 from loyalty.web.actors import actor_names
 from loyalty.web.errors import domain_errors
 from loyalty.web.forms import RULE_FIELDS, RuleDuplicateForm, RuleForm, store_label
@@ -44,7 +44,7 @@ def rule_new(request: HttpRequest) -> HttpResponse:
                 return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
         return _form_page(request, form, status=400)
     if not request.can_edit:
-        return redirect("web:rules", aid=request.account.aid)
+        return read_only(request, "web:rules")
     return _form_page(request, RuleForm(account=request.account, stores=stores, initial={"active": True}))
 
 
@@ -70,7 +70,7 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
                 return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
         return _form_page(request, form, rule=rule, status=400)
     if not request.can_edit:
-        return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
+        return read_only(request, "web:rule", rule_id=rule.pk)
     return _form_page(request, RuleForm(account=request.account, stores=stores, initial=initial, fixed=True), rule=rule)
 
 
@@ -96,7 +96,7 @@ def rule_duplicate_page(request: HttpRequest, rule_id: uuid.UUID) -> HttpRespons
                 return redirect("web:rule", aid=request.account.aid, rule_id=created.pk)
         return _form_page(request, form, rule=rule, status=400, duplicate=True)
     if not request.can_edit:
-        return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
+        return read_only(request, "web:rule", rule_id=rule.pk)
     initial = {**RuleForm.initial_from(rule, request.account), "deactivate_source": True, "move_links": True}
     form = RuleDuplicateForm(account=request.account, stores=stores, initial=initial)
     return _form_page(request, form, rule=rule, duplicate=True)
