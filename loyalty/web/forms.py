@@ -230,8 +230,15 @@ class RuleForm(RuleFieldsMixin, forms.Form):
     min_gross = AmountField(label="Minimum purchase (gross)")
     item_ids = forms.CharField(required=False, max_length=2000, label="Items (ids, comma separated)")
     group_ids = forms.CharField(required=False, max_length=2000, label="Item groups (ids, comma separated)")
-    store_ids = forms.MultipleChoiceField(required=False, label="Only in stores")
-    reward_usage = forms.IntegerField(required=False, min_value=1, label="Uses per customer")
+    store_ids = forms.MultipleChoiceField(
+        required=False, label="Only in stores", help_text="None chosen: every store. Ctrl/⌘-click to choose several."
+    )
+    reward_usage = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Rewards per purchase",
+        help_text="When several items of a purchase match, at most this many get the reward. Empty: no limit.",
+    )
 
     # what Dintero's rules never change in an update (see discounts.documents.update_problems)
     FIXED = ("purchase_from", "reward_type", "reward_value")
@@ -242,6 +249,7 @@ class RuleForm(RuleFieldsMixin, forms.Form):
         self.account = account
         self._rule_fields(required=True)
         self.fields["store_ids"].choices = [(sid, store_label(sid, name)) for sid, name in stores]
+        self.fields["min_gross"].help_text = f"In {account.currency}, with tax. Empty: no minimum."
         order = ["name", "active", "private", "purchase_from", "purchase_to", "reward_type", "reward_value"]
         self.order_fields(order)
         self.fixed = fixed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -54,6 +55,9 @@ def test_creating_a_rule_builds_the_dintero_document(account, owner):
     assert document["requirement"]["gross_amount"] == 50000
     assert document["requirement"]["item"] == {"items": [{"id": "COFFEE"}, {"id": "TEA"}, {"group_id": "G1"}]}
     assert document["limitation"] == {"discount_reward_usage": 2}
+    # which limits the rewards of one purchase (Dintero's meaning), not a customer's uses
+    shown = " ".join(re.sub(r"<[^>]+>", " ", owner.get(url("rule", account, rule_id=rule.pk)).content.decode()).split())
+    assert "Rewards per purchase 2" in shown and "Uses per customer" not in shown
     # the period is whole days in the account's timezone
     assert rule.purchase_from.astimezone(account.tz).strftime("%Y-%m-%d %H:%M") == "2025-01-01 00:00"
     assert rule.type == "item"
