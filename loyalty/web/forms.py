@@ -299,6 +299,21 @@ class RuleForm(RuleFieldsMixin, forms.Form):
             document["limitation"] = {"discount_reward_usage": data["reward_usage"]}
         return document
 
+    def limitation_from(self, source: dict) -> dict:
+        """The rule's limitation with the form's one field (rewards per purchase) set or, left empty, taken out: a
+        PUT replaces `limitation` whole, and the form must not drop the limits it does not show."""
+        limitation = {k: v for k, v in (source.get("limitation") or {}).items() if k != "discount_reward_usage"}
+        if self.cleaned_data["reward_usage"]:
+            limitation["discount_reward_usage"] = self.cleaned_data["reward_usage"]
+        return limitation
+
+    def changes_from(self, source: dict) -> dict:
+        """The PUT body an edit sends: the form's values, the limitation merged with the rule's own."""
+        changes = self.document()
+        if source.get("limitation") or "limitation" in changes:
+            changes["limitation"] = self.limitation_from(source)
+        return changes
+
     @classmethod
     def initial_from(cls, rule, account) -> dict:
         from loyalty.web.formatting import major
@@ -352,10 +367,8 @@ class RuleDuplicateForm(RuleForm):
         document = {**strip_server_fields(source), **shown}
         kept = {k: v for k, v in (source.get("requirement") or {}).items() if k not in self.SHOWN_REQUIREMENT}
         document["requirement"] = {**kept, **shown["requirement"]}
-        limitation = {k: v for k, v in (source.get("limitation") or {}).items() if k != "discount_reward_usage"}
-        limitation.update(shown.get("limitation", {}))
         document.pop("limitation", None)
-        if limitation:
+        if limitation := self.limitation_from(source):
             document["limitation"] = limitation
         return document
 

@@ -95,6 +95,40 @@ def test_editing_prefills_and_saves_through_the_service(account, owner):
     assert rule.name == "Renamed"
 
 
+def test_editing_keeps_the_limits_the_form_does_not_show(account, owner):
+    # given a rule with a repeat limit and opening hours (set through the API) besides rewards per purchase
+    now = timezone.now()
+    hours = {"timezone": "Europe/Oslo", "hours": [{"day": "mon", "start": "18:00", "end": "21:00"}]}
+    rule = rule_create(
+        account=account,
+        document={
+            "name": "Evenings",
+            "requirement": {"purchase_from": now.isoformat(), "purchase_to": (now + timedelta(days=30)).isoformat()},
+            "reward": {"type": "discount_amount", "value": 2000},
+            "limitation": {"discount_repeat_usage": 10, "discount_reward_usage": 3, "discount_hours": hours},
+        },
+        actor="test",
+    )
+    initial = owner.get(url("rule-edit", account, rule_id=rule.pk)).context["form"].initial
+    form = {
+        "name": "Evenings",
+        "purchase_from": initial["purchase_from"].isoformat(),
+        "purchase_to": initial["purchase_to"].isoformat(),
+        "active": "on",
+    }
+
+    # when rewards per purchase is changed, then emptied
+    owner.post(url("rule-edit", account, rule_id=rule.pk), {**form, "reward_usage": "2"})
+    rule.refresh_from_db()
+    changed = rule.document["limitation"]
+    owner.post(url("rule-edit", account, rule_id=rule.pk), form)
+    rule.refresh_from_db()
+
+    # then only that limit moved: the repeat limit and the hours stay
+    assert changed == {"discount_repeat_usage": 10, "discount_reward_usage": 2, "discount_hours": hours}
+    assert rule.document["limitation"] == {"discount_repeat_usage": 10, "discount_hours": hours}
+
+
 def test_the_edit_form_shows_reward_and_start_as_fixed_and_the_update_keeps_them(account, owner):
     # as the API's PUT: a rule's reward and start never change in an update
     rule = make_rule(account)

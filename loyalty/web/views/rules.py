@@ -61,7 +61,7 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
                 services.rule_update(
                     account=request.account,
                     rule=rule,
-                    changes=form.document(),
+                    changes=form.changes_from(rule.document),
                     actor=actor(request),
                     start_and_reward_fixed=True,
                 )
