@@ -189,6 +189,11 @@ class PushForm(RuleFieldsMixin, forms.Form):
         max_value=50,
         initial=0,
         label="Holdout (%)",
+        error_messages={
+            "min_value": "Hold out between 0 and 50 %% of the members.",  # %%: Django %-formats them
+            "max_value": "Hold out between 0 and 50 %% of the members.",
+            "invalid": "Enter a whole percentage, e.g. 10.",
+        },
         help_text=(
             "Keep this share of the members (0-50 %, picked at random, always the same people) without the rule, "
             "so the segment page can show whether the discount made customers buy more. 10 % is usual; kept in "
