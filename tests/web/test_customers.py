@@ -159,3 +159,11 @@ def test_the_customer_page_says_since_when_they_are_in_each_segment(shop, owner)
 def test_customer_lists_show_net_beside_gross(shop, owner):
     body = owner.get(reverse("web:customers", kwargs={"aid": shop.aid})).content.decode()
     assert "Net total" in body and "310.00" in body.replace("\u202f", "") and "350.00" in body
+
+
+def test_a_viewers_customer_page_names_the_customer_id_once(shop, viewer):
+    c1 = Customer.objects.get(account=shop, customer_id="C1")
+    body = viewer.get(reverse("web:customer", kwargs={"aid": shop.aid, "pk": c1.pk})).content.decode()
+    header = body.split('<div class="page-header">', 1)[1].split("</div></div>", 1)[0]
+    # the heading is "Customer C1" (the name is hidden); the line under it does not say it again
+    assert header.count("C1") == 1
