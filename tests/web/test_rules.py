@@ -315,3 +315,11 @@ def test_a_rules_customers_page_costs_the_same_queries_for_1_or_50_customers(acc
         return len(captured)
 
     assert queries(["C1"]) == queries(["C1", "C2", *[f"N{i}" for i in range(48)]])
+
+
+def test_the_list_groups_a_rules_customer_count_like_every_number(account, owner):
+    rule = make_rule(account, "Everyone")
+    rule_customers_give(
+        account=account, rule=rule, customer_ids=[f"X{n}" for n in range(1000)], offering_constraint_id=None, actor="t"
+    )
+    assert '<td class="num">1\u202f000</td>' in owner.get(url("rules", account)).content.decode()
