@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from loyalty.accounts.policy import personal_data_visible
@@ -46,6 +47,13 @@ def account_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 def actor(request: HttpRequest) -> str:
     """Who a service records as having made a change from a page: the signed-in staff user."""
     return f"user:{request.user.get_username()}"
+
+
+def read_only(request: HttpRequest, to: str, **kwargs) -> HttpResponse:
+    """A viewer who opens a form (an old link, a typed address): back to what it belongs to, saying why, rather
+    than a form whose saving would be refused."""
+    messages.info(request, f"As a {request.role} you can look but not change: ask an owner of {request.account.name}.")
+    return redirect(to, aid=request.account.aid, **kwargs)
 
 
 def page(request: HttpRequest, template: str, context: dict | None = None, *, status: int = 200) -> HttpResponse:

@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 
+from discounts.documents import strip_server_fields
 from loyalty.web.formatting import exponent, to_minor
 from receipts.selectors import ReceiptFilters
 
@@ -188,6 +189,11 @@ class PushForm(RuleFieldsMixin, forms.Form):
         max_value=50,
         initial=0,
         label="Holdout (%)",
+        error_messages={
+            "min_value": "Hold out between 0 and 50 %% of the members.",  # %%: Django %-formats them
+            "max_value": "Hold out between 0 and 50 %% of the members.",
+            "invalid": "Enter a whole percentage, e.g. 10.",
+        },
         help_text=(
             "Keep this share of the members (0-50 %, picked at random, always the same people) without the rule, "
             "so the segment page can show whether the discount made customers buy more. 10 % is usual; kept in "
@@ -229,8 +235,15 @@ class RuleForm(RuleFieldsMixin, forms.Form):
     min_gross = AmountField(label="Minimum purchase (gross)")
     item_ids = forms.CharField(required=False, max_length=2000, label="Items (ids, comma separated)")
     group_ids = forms.CharField(required=False, max_length=2000, label="Item groups (ids, comma separated)")
-    store_ids = forms.MultipleChoiceField(required=False, label="Only in stores")
-    reward_usage = forms.IntegerField(required=False, min_value=1, label="Uses per customer")
+    store_ids = forms.MultipleChoiceField(
+        required=False, label="Only in stores", help_text="None chosen: every store. Ctrl/⌘-click to choose several."
+    )
+    reward_usage = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Rewards per purchase",
+        help_text="When several items of a purchase match, at most this many get the reward. Empty: no limit.",
+    )
 
     # what Dintero's rules never change in an update (see discounts.documents.update_problems)
     FIXED = ("purchase_from", "reward_type", "reward_value")
@@ -241,6 +254,7 @@ class RuleForm(RuleFieldsMixin, forms.Form):
         self.account = account
         self._rule_fields(required=True)
         self.fields["store_ids"].choices = [(sid, store_label(sid, name)) for sid, name in stores]
+        self.fields["min_gross"].help_text = f"In {account.currency}, with tax. Empty: no minimum."
         order = ["name", "active", "private", "purchase_from", "purchase_to", "reward_type", "reward_value"]
         self.order_fields(order)
         self.fixed = fixed
@@ -290,6 +304,21 @@ class RuleForm(RuleFieldsMixin, forms.Form):
             document["limitation"] = {"discount_reward_usage": data["reward_usage"]}
         return document
 
+    def limitation_from(self, source: dict) -> dict:
+        """The rule's limitation with the form's one field (rewards per purchase) set or, left empty, taken out: a
+        PUT replaces `limitation` whole, and the form must not drop the limits it does not show."""
+        limitation = {k: v for k, v in (source.get("limitation") or {}).items() if k != "discount_reward_usage"}
+        if self.cleaned_data["reward_usage"]:
+            limitation["discount_reward_usage"] = self.cleaned_data["reward_usage"]
+        return limitation
+
+    def changes_from(self, source: dict) -> dict:
+        """The PUT body an edit sends: the form's values, the limitation merged with the rule's own."""
+        changes = self.document()
+        if source.get("limitation") or "limitation" in changes:
+            changes["limitation"] = self.limitation_from(source)
+        return changes
+
     @classmethod
     def initial_from(cls, rule, account) -> dict:
         from loyalty.web.formatting import major
@@ -333,6 +362,20 @@ class RuleDuplicateForm(RuleForm):
         initial=True,
         label="Move the old rule's segment links to the new rule (its segments' members get the new rule)",
     )
+
+    # what the form shows; everything else of the old rule (its campaign, usage limits, hours, …) carries over
+    SHOWN_REQUIREMENT = ("purchase_from", "purchase_to", "gross_amount", "item", "store_ids")
+
+    def document_from(self, source: dict) -> dict:
+        """The new rule: the old rule's document with the form's values in place of what the form shows."""
+        shown = self.document()
+        document = {**strip_server_fields(source), **shown}
+        kept = {k: v for k, v in (source.get("requirement") or {}).items() if k not in self.SHOWN_REQUIREMENT}
+        document["requirement"] = {**kept, **shown["requirement"]}
+        document.pop("limitation", None)
+        if limitation := self.limitation_from(source):
+            document["limitation"] = limitation
+        return document
 
 
 class SegmentListForm(forms.Form):

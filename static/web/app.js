@@ -36,7 +36,7 @@
           scales: {
             x: { ticks: { maxTicksLimit: 10 }, grid: { display: false } },
             revenue: { position: "left", beginAtZero: true, grid: { color: palette.grid },
-              ticks: { callback: function (v) { return money(v, data.currency); } } },
+              ticks: { precision: 0, callback: function (v) { return money(v, data.currency); } } },
             receipts: { position: "right", beginAtZero: true, grid: { display: false }, ticks: { precision: 0, callback: grouped } }
           }
         }
@@ -60,7 +60,7 @@
             x: { ticks: { maxTicksLimit: 8 }, grid: { display: false } },
             usage: { position: "left", beginAtZero: true, grid: { color: palette.grid }, ticks: { precision: 0, callback: grouped } },
             amount: { position: "right", beginAtZero: true, grid: { display: false },
-              ticks: { callback: function (v) { return money(v, data.currency); } } }
+              ticks: { precision: 0, callback: function (v) { return money(v, data.currency); } } }
           }
         }
       });
@@ -71,7 +71,8 @@
         data: { labels: data.labels, datasets: [{ label: data.label, data: data.values, borderColor: palette.primary,
           backgroundColor: palette.soft, fill: true, tension: 0.2, pointRadius: 2 }] },
         options: { maintainAspectRatio: false, animation: false, plugins: { legend: { display: false } },
-          scales: { y: { beginAtZero: true, grid: { color: palette.grid } }, x: { grid: { display: false } } } }
+          scales: { y: { beginAtZero: true, grid: { color: palette.grid }, title: { display: !!data.label, text: data.label },
+            ticks: { precision: 0, callback: grouped } }, x: { grid: { display: false } } } }
       });
     },
     // A customer's spend per month: net (what segments count) beside gross, every month a bar (0 when they bought
@@ -111,7 +112,8 @@
             return item.dataset.label + ": " + money(item.parsed.y, data.currency) + " per customer"; } } } },
           scales: { x: { ticks: { maxTicksLimit: 8 }, grid: { display: false } },
             y: { beginAtZero: true, grid: { color: palette.grid },
-              ticks: { callback: function (v) { return money(v, data.currency); } } } } }
+              title: { display: true, text: "Net revenue per customer (" + data.currency + ")" },
+              ticks: { precision: 0, callback: function (v) { return money(v, data.currency); } } } } }
       });
     },
     bar: function (canvas, data) {

@@ -66,22 +66,27 @@ PHONE = {"width": 390, "height": 844}
 
 
 def _every_page(account) -> dict[str, str]:
-    """A URL of each page the back-office has, with a segment, a rule, a receipt and a customer to show."""
+    """A URL of each page the back-office has, with a segment, a receipt, a customer and a rule to show: the rule
+    used once (its page draws redemptions), in a campaign, given by an automation."""
     from django.urls import reverse
 
-    from discounts.services import rule_create
+    from discounts.services import automations, campaigns, rule_create
+    from discounts.services.claims import claim_create
     from receipts.models import Customer, Receipt
     from segments.services.segments import segment_create
+    from tests.discounts.factories import give
 
     segment = segment_create(
         account=account,
         data={"name": "Regulars", "parts": [{"criteria": [{"type": "transaction_count", "min": 3}]}]},
         actor="e2e",
     )
+    campaign = campaigns.campaign_create(account=account, body={"name": "Summer", "campaign_id": "summer"}, actor="e2e")
     rule = rule_create(
         account=account,
         document={
             "name": "Ten percent off for regulars",
+            "campaign_id": "summer",
             "requirement": {"purchase_from": "2026-01-01T00:00:00Z", "purchase_to": "2027-01-01T00:00:00Z"},
             "reward": {"type": "discount_percent", "value": 10},
         },
@@ -89,6 +94,24 @@ def _every_page(account) -> dict[str, str]:
     )
     receipt = Receipt.objects.filter(account=account, customer_pk__isnull=False).order_by("-purchase_at").first()
     customer = Customer.objects.get(pk=receipt.customer_pk_id)
+    give(account, rule, customer.customer_id)
+    ref = rule.refs.get(customer_id=customer.customer_id)
+    claim = {"discounts": [{"id": str(rule.id), "refs": [{"id": str(ref.id), "amount": 2500, "usage": 1}]}]}
+    used = {"ref": "k1", "purchase_at": receipt.purchase_at.isoformat(), "customer_id": customer.customer_id}
+    claim_create(account=account, body={**used, **claim}, actor="pos")
+    automation, _ = automations.automation_create(
+        account=account,
+        body={
+            "name": "Welcome",
+            "requirement": {
+                "events": ["receipt_add"],
+                "automation_from": "2026-01-01T00:00:00Z",
+                "automation_to": "2027-01-01T00:00:00Z",
+            },
+            "actions": [{"type": "discount", "id": str(rule.id)}],
+        },
+        actor="e2e",
+    )
     aid = {"aid": account.aid}
     return {
         "dashboard": reverse("web:dashboard", kwargs=aid),
@@ -105,6 +128,11 @@ def _every_page(account) -> dict[str, str]:
         "rule-duplicate": reverse("web:rule-duplicate", kwargs={**aid, "rule_id": rule.pk}),
         "segments-sorted": reverse("web:segments", kwargs=aid) + "?q=reg&sort=largest",
         "api-clients": reverse("web:api-clients", kwargs=aid),
+        "basket": reverse("web:basket", kwargs=aid),
+        "campaigns": reverse("web:campaigns", kwargs=aid),
+        "campaign": reverse("web:campaign", kwargs={**aid, "campaign_pk": campaign.pk}),
+        "automations": reverse("web:automations", kwargs=aid),
+        "automation": reverse("web:automation", kwargs={**aid, "automation_id": automation.pk}),
     }
 
 
@@ -117,6 +145,8 @@ def test_no_page_scrolls_sideways_at_390_or_1366_px(page, demo_shop, shot, width
     for name, url in pages.items():
         page.goto(url)
         expect(page.locator("h1")).to_be_visible()
+        if name == "rule":
+            expect(page.locator("canvas[data-chart=redemptions]")).to_be_visible()
         scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if scroll_width > inner_width:
             wide[name] = scroll_width

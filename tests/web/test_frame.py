@@ -152,3 +152,13 @@ def test_changes_made_in_the_pages_are_audited(shop, owner):
     )
     event = AuditEvent.objects.get()
     assert (event.account, event.actor, event.action) == (shop, "user:olga", "web:segment-new")
+
+
+def test_refusals_are_pages_in_words_with_the_stylesheet(account, other_account, login):
+    viewer = login(account, role=Role.VIEWER)
+    refused = viewer.get(reverse("web:api-clients", kwargs={"aid": account.aid}))
+    missing = viewer.get(reverse("web:dashboard", kwargs={"aid": other_account.aid}))
+
+    assert refused.status_code == 403 and "Not for your role" in refused.content.decode()
+    assert missing.status_code == 404 and "Nothing here" in missing.content.decode()
+    assert all("web/app.css" in page.content.decode() for page in (refused, missing))

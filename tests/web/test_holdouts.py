@@ -87,7 +87,10 @@ def test_push_with_a_holdout_from_the_form_then_filter_and_export(shop, owner, s
     assert lines[2].startswith("C2,") and lines[2].endswith(",")
 
 
-@pytest.mark.parametrize(("value", "message"), [("51", "less than or equal to 50"), ("-5", "greater than")])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("51", "between 0 and 50 % of the members"), ("-5", "between 0 and 50 %"), ("ten", "whole percentage")],
+)
 def test_an_out_of_range_holdout_is_refused_on_the_form(shop, owner, segment, rule, value, message):
     response = owner.post(
         url("segment-push", shop, segment_id=segment.uuid),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -54,6 +55,9 @@ def test_creating_a_rule_builds_the_dintero_document(account, owner):
     assert document["requirement"]["gross_amount"] == 50000
     assert document["requirement"]["item"] == {"items": [{"id": "COFFEE"}, {"id": "TEA"}, {"group_id": "G1"}]}
     assert document["limitation"] == {"discount_reward_usage": 2}
+    # which limits the rewards of one purchase (Dintero's meaning), not a customer's uses
+    shown = " ".join(re.sub(r"<[^>]+>", " ", owner.get(url("rule", account, rule_id=rule.pk)).content.decode()).split())
+    assert "Rewards per purchase 2" in shown and "Uses per customer" not in shown
     # the period is whole days in the account's timezone
     assert rule.purchase_from.astimezone(account.tz).strftime("%Y-%m-%d %H:%M") == "2025-01-01 00:00"
     assert rule.type == "item"
@@ -89,6 +93,40 @@ def test_editing_prefills_and_saves_through_the_service(account, owner):
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.name == "Renamed"
+
+
+def test_editing_keeps_the_limits_the_form_does_not_show(account, owner):
+    # given a rule with a repeat limit and opening hours (set through the API) besides rewards per purchase
+    now = timezone.now()
+    hours = {"timezone": "Europe/Oslo", "hours": [{"day": "mon", "start": "18:00", "end": "21:00"}]}
+    rule = rule_create(
+        account=account,
+        document={
+            "name": "Evenings",
+            "requirement": {"purchase_from": now.isoformat(), "purchase_to": (now + timedelta(days=30)).isoformat()},
+            "reward": {"type": "discount_amount", "value": 2000},
+            "limitation": {"discount_repeat_usage": 10, "discount_reward_usage": 3, "discount_hours": hours},
+        },
+        actor="test",
+    )
+    initial = owner.get(url("rule-edit", account, rule_id=rule.pk)).context["form"].initial
+    form = {
+        "name": "Evenings",
+        "purchase_from": initial["purchase_from"].isoformat(),
+        "purchase_to": initial["purchase_to"].isoformat(),
+        "active": "on",
+    }
+
+    # when rewards per purchase is changed, then emptied
+    owner.post(url("rule-edit", account, rule_id=rule.pk), {**form, "reward_usage": "2"})
+    rule.refresh_from_db()
+    changed = rule.document["limitation"]
+    owner.post(url("rule-edit", account, rule_id=rule.pk), form)
+    rule.refresh_from_db()
+
+    # then only that limit moved: the repeat limit and the hours stay
+    assert changed == {"discount_repeat_usage": 10, "discount_reward_usage": 2, "discount_hours": hours}
+    assert rule.document["limitation"] == {"discount_repeat_usage": 10, "discount_hours": hours}
 
 
 def test_the_edit_form_shows_reward_and_start_as_fixed_and_the_update_keeps_them(account, owner):
@@ -146,6 +184,47 @@ def test_duplicate_with_changes_prefills_and_creates_a_corrected_rule(account, o
     assert not rule.active
 
 
+def test_duplicate_keeps_what_the_form_does_not_show(account, owner):
+    # given a rule of a campaign, with a repeat limit and opening hours (set through the API, not on the form)
+    now = timezone.now()
+    hours = {"timezone": "Europe/Oslo", "hours": [{"day": "mon", "start": "18:00", "end": "21:00"}]}
+    rule = rule_create(
+        account=account,
+        document={
+            "name": "Coffee -20",
+            "campaign_id": "summer",
+            "requirement": {"purchase_from": now.isoformat(), "purchase_to": (now + timedelta(days=30)).isoformat()},
+            "reward": {"type": "discount_amount", "value": 2000},
+            "limitation": {"discount_repeat_usage": 10, "discount_reward_usage": 3, "discount_hours": hours},
+        },
+        actor="test",
+    )
+    initial = owner.get(url("rule-duplicate", account, rule_id=rule.pk)).context["form"].initial
+
+    # when it is duplicated with a new reward and without a per-customer limit
+    owner.post(
+        url("rule-duplicate", account, rule_id=rule.pk),
+        {
+            "name": "Coffee -30",
+            "purchase_from": initial["purchase_from"].isoformat(),
+            "purchase_to": initial["purchase_to"].isoformat(),
+            "reward_type": "discount_amount",
+            "reward_value": "30",
+            "active": "on",
+        },
+    )
+
+    # then the new rule is in the same campaign with the same hours and repeat limit; the form's fields are its own
+    created = DiscountRule.objects.exclude(pk=rule.pk).get()
+    assert created.document["campaign_id"] == "summer"
+    assert created.document["limitation"] == {
+        "discount_repeat_usage": 10,
+        "discount_hours": hours,
+    }
+    assert created.document["reward"] == {"type": "discount_amount", "value": 3000}
+    assert created.document["name"] == "Coffee -30"
+
+
 def test_duplicate_with_150_percent_is_refused_next_to_the_field(account, owner):
     rule = make_rule(account)
     response = owner.post(
@@ -188,6 +267,10 @@ def test_viewers_cannot_create_or_edit_rules(account, viewer):
     assert viewer.post(url("rule-edit", account, rule_id=rule.pk), FORM).status_code == 403
     assert viewer.post(url("rule-duplicate", account, rule_id=rule.pk), FORM).status_code == 403
     assert viewer.get(url("rule-duplicate", account, rule_id=rule.pk)).status_code == 302
+    # a viewer who opens a form lands on the rule, told why
+    landed = viewer.get(url("rule-edit", account, rule_id=rule.pk), follow=True)
+    assert landed.redirect_chain[-1][0] == url("rule", account, rule_id=rule.pk)
+    assert "As a viewer you can look but not change" in landed.content.decode()
     assert "Duplicate with changes</a>" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode()
     assert "Edit" not in viewer.get(url("rule", account, rule_id=rule.pk)).content.decode().split("<main", 1)[1]
 
@@ -232,3 +315,11 @@ def test_a_rules_customers_page_costs_the_same_queries_for_1_or_50_customers(acc
         return len(captured)
 
     assert queries(["C1"]) == queries(["C1", "C2", *[f"N{i}" for i in range(48)]])
+
+
+def test_the_list_groups_a_rules_customer_count_like_every_number(account, owner):
+    rule = make_rule(account, "Everyone")
+    rule_customers_give(
+        account=account, rule=rule, customer_ids=[f"X{n}" for n in range(1000)], offering_constraint_id=None, actor="t"
+    )
+    assert '<td class="num">1\u202f000</td>' in owner.get(url("rules", account)).content.decode()

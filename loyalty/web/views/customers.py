@@ -15,7 +15,7 @@ from segments import selectors as segments
 PER_PAGE = 50
 TIMELINE = 50
 MAX_MONTHS = 36  # the spend chart's longest history: three years of bars stay readable at 390 px
-DAY = "%-d %b %Y"  # 3 May 2025
+DAY = "%Y-%m-%d"  # as every date on the pages (the `localdate` filter)
 
 # the membership ledger's reasons in plain words
 REASON_WORDS = {

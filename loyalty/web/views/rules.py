@@ -10,7 +10,7 @@ from discounts import selectors as discounts
 from discounts import services
 from discounts.selectors import campaigns as campaign_selectors
 from discounts.services.duplicate import rule_duplicate
-from loyalty.web.access import account_view, actor, page
+from loyalty.web.access import account_view, actor, page, read_only
 from loyalty.web.actors import actor_names
 from loyalty.web.errors import domain_errors
 from loyalty.web.forms import RULE_FIELDS, RuleDuplicateForm, RuleForm, store_label
@@ -45,7 +45,7 @@ def rule_new(request: HttpRequest) -> HttpResponse:
                 return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
         return _form_page(request, form, status=400)
     if not request.can_edit:
-        return redirect("web:rules", aid=request.account.aid)
+        return read_only(request, "web:rules")
     return _form_page(request, RuleForm(account=request.account, stores=stores, initial={"active": True}))
 
 
@@ -62,7 +62,7 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
                 services.rule_update(
                     account=request.account,
                     rule=rule,
-                    changes=form.document(),
+                    changes=form.changes_from(rule.document),
                     actor=actor(request),
                     start_and_reward_fixed=True,
                 )
@@ -71,7 +71,7 @@ def rule_edit(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
                 return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
         return _form_page(request, form, rule=rule, status=400)
     if not request.can_edit:
-        return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
+        return read_only(request, "web:rule", rule_id=rule.pk)
     return _form_page(request, RuleForm(account=request.account, stores=stores, initial=initial, fixed=True), rule=rule)
 
 
@@ -87,7 +87,7 @@ def rule_duplicate_page(request: HttpRequest, rule_id: uuid.UUID) -> HttpRespons
                 created = rule_duplicate(
                     account=request.account,
                     rule=rule,
-                    document=form.document(),
+                    document=form.document_from(rule.document),
                     actor=actor(request),
                     deactivate_source=form.cleaned_data["deactivate_source"],
                     move_links=form.cleaned_data["move_links"],
@@ -97,7 +97,7 @@ def rule_duplicate_page(request: HttpRequest, rule_id: uuid.UUID) -> HttpRespons
                 return redirect("web:rule", aid=request.account.aid, rule_id=created.pk)
         return _form_page(request, form, rule=rule, status=400, duplicate=True)
     if not request.can_edit:
-        return redirect("web:rule", aid=request.account.aid, rule_id=rule.pk)
+        return read_only(request, "web:rule", rule_id=rule.pk)
     initial = {**RuleForm.initial_from(rule, request.account), "deactivate_source": True, "move_links": True}
     form = RuleDuplicateForm(account=request.account, stores=stores, initial=initial)
     return _form_page(request, form, rule=rule, duplicate=True)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from discounts import pushes
 from discounts import selectors as discounts
 from discounts.selectors import holdouts
-from loyalty.web.access import account_view, actor, page
+from loyalty.web.access import account_view, actor, page, read_only
 from loyalty.web.criteria_ui import catalogue
 from loyalty.web.csv_export import csv_response
 from loyalty.web.errors import domain_errors
@@ -118,7 +118,7 @@ def segment_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _save(request)
     if not request.can_edit:
-        return redirect("web:segments", aid=request.account.aid)
+        return read_only(request, "web:segments")
     return _builder(request)
 
 
@@ -128,7 +128,7 @@ def segment_edit(request: HttpRequest, segment_id) -> HttpResponse:
     if request.method == "POST":
         return _save(request, segment)
     if not request.can_edit:
-        return redirect("web:segment", aid=request.account.aid, segment_id=segment.uuid)
+        return read_only(request, "web:segment", segment_id=segment.uuid)
     return _builder(request, segment=segment)
 
 
@@ -273,7 +273,7 @@ def segment_delete(request: HttpRequest, segment_id) -> HttpResponse:
         messages.success(request, f"Segment “{name}” deleted.")
         return redirect("web:segments", aid=request.account.aid)
     if not request.can_edit:
-        return redirect("web:segment", aid=request.account.aid, segment_id=segment.uuid)
+        return read_only(request, "web:segment", segment_id=segment.uuid)
     return page(
         request,
         "web/segment_delete.html",
