@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 
 from discounts.models.holdouts import PushAssignment  # noqa: F401  (a model module of the package)
+from discounts.models.simulations import Simulation  # noqa: F401  (a model module of the package)
 from discounts.models.usage import DiscountUsage  # noqa: F401  (the package is the models' one import path)
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7
