@@ -99,7 +99,11 @@ def purchases_for_replay(
 ) -> Iterator[tuple[str, dict]]:
     """(customer id, receipt document) of every purchase of a known customer in [start, end) (of `customer_pks`
     only, given), oldest first, read through a server-side cursor: a dry run replays them in time order."""
-    return _purchases_in(account, start, end, customer_pks).values_list("customer_id", "document").iterator(chunk_size=chunk)
+    return (
+        _purchases_in(account, start, end, customer_pks)
+        .values_list("customer_id", "document")
+        .iterator(chunk_size=chunk)
+    )
 
 
 def purchases_for_replay_count(
