@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from loyalty.web.views import api_clients, auth, customers, dashboard, impact, receipts, rules, segments
+from loyalty.web.views import api_clients, auth, customers, dashboard, impact, receipts, rules, segments, simulations
 
 
 class AidConverter:
@@ -58,4 +58,15 @@ urlpatterns = [
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/", rules.rule_detail, name="rule"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/edit/", rules.rule_edit, name="rule-edit"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/impact/", impact.rule_impact, name="rule-impact"),
+    path("a/<aid:aid>/discount-rules/<uuid:rule_id>/simulate/", simulations.rule_simulate, name="rule-simulate"),
+    path(
+        "a/<aid:aid>/discount-rules/<uuid:rule_id>/simulations/<uuid:simulation_id>/",
+        simulations.rule_simulation,
+        name="rule-simulation",
+    ),
+    path(
+        "a/<aid:aid>/discount-rules/<uuid:rule_id>/simulations/<uuid:simulation_id>/progress/",
+        simulations.rule_simulation_progress,
+        name="rule-simulation-progress",
+    ),
 ]

@@ -8,9 +8,11 @@ from django.shortcuts import redirect
 
 from discounts import selectors as discounts
 from discounts import services
+from discounts.selectors import simulations
 from loyalty.web.access import account_view, actor, page
 from loyalty.web.errors import domain_errors
 from loyalty.web.forms import RULE_FIELDS, RuleForm
+from loyalty.web.views.simulations import simulate_form
 from receipts import selectors as receipts
 
 REFS_PER_PAGE = 50
@@ -82,6 +84,8 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "refs_count": discounts.rule_live_refs_count(account=request.account, rule=rule),
             "links": links,
             "has_holdout": any(link.holdout_percent for link in links),  # the impact panel
+            "simulate_form": simulate_form(request.account) if request.can_edit else None,
+            "simulations": simulations.simulations_for_rule(account=request.account, rule=rule),
             "nav": "rules",
         },
     )
