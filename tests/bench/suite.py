@@ -38,6 +38,8 @@ TARGETS = {
     "preview aggregate": 300,
     "preview OR": 300,
     "push 100k members (once)": 3_000,
+    "impact report of a 100k-member link over 90 days": 1_000,
+    "dry run over 90 days (all customers)": 20_000,
 }
 PAGE_TARGET = 150
 
@@ -202,6 +204,8 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     members = max(1_000, int(100_000 * scale))
     add("push 100k members (once)", lambda r: scenarios.scenario_push_once(bench, r, members))
     add("sync push of a 2% diff", lambda r: scenarios.scenario_push_sync(bench, r, members))
+    add("impact report of a 100k-member link over 90 days", lambda r: scenarios.scenario_impact(bench, r, members))
+    add("dry run over 90 days (all customers)", lambda r: scenarios.scenario_dry_run(bench, r), "receipts/s")
 
     if want("page"):
         try:
