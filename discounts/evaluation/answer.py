@@ -94,8 +94,9 @@ def _without(entries: Any, ignored: frozenset[str]) -> list[Any]:
 def receipt_answer(
     receipt: dict[str, Any], basket: Basket, evaluation: Evaluation, *, ignored: frozenset[str]
 ) -> dict[str, Any]:
-    """The receipt with the new discount and bonus lines, `is_changed`, and `discounts[]` (entries of
-    `ignored` rules, an earlier answer's, are replaced)."""
+    """The receipt with the new discount and bonus lines, `is_changed`, and `discounts[]`: the discounts this
+    evaluation gives, replacing whatever the receipt listed (lines of `ignored` rules, an earlier answer's, are
+    replaced too; other discount lines stay)."""
     items = [dict(as_dict(item)) for item in as_list(receipt.get("items"))]
     for item in items:
         for key in ("discount_lines", "bonus_lines"):
@@ -110,8 +111,7 @@ def receipt_answer(
             item["line_id"] = line.line_id
             if not award.bonus:
                 item["is_changed"] = True
-    kept = [entry for entry in as_list(receipt.get("discounts")) if as_dict(entry).get("id") not in ignored]
-    answer = {**receipt, "discounts": kept + [_discount(award, basket) for award in evaluation.awards]}
+    answer = {**receipt, "discounts": [_discount(award, basket) for award in evaluation.awards]}
     if "items" in receipt:
         answer["items"] = items
     answer["is_changed"] = bool(evaluation.awards)

@@ -85,7 +85,8 @@ def _items_problem(candidate: Candidate, basket: Basket) -> str | None:
         in_mix = mix_lines(mix, basket.lines)
         if not in_mix or sum(line.quantity for line in in_mix) < _number(mix.get("quantity")):
             return f"requirement.item.mixes[{index}]"
-    if sum(line.quantity for line in matched) < _number(item_requirement(candidate).get("quantity")):
+    quantity = _number(item_requirement(candidate).get("quantity"))
+    if quantity and sum(line.quantity for line in matched) < quantity:
         return "requirement.item.quantity"
     return None
 

@@ -8,9 +8,11 @@ run builds it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from discounts.usage_state import UNUSED, RefUsage
@@ -86,23 +88,32 @@ class Candidate:
     ref_created_at: datetime
     document: dict[str, Any]  # the rule's Discount as stored
     usage: RefUsage = field(default=UNUSED)
-    body: dict[str, Any] = field(default_factory=dict)  # the Discount as the API shows it (the document if empty)
+    # the Discount as the API shows it, asked only for the rules that apply (default: the document with id, type)
+    present: Callable[[], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if not self.body:
-            object.__setattr__(self, "body", {**self.document, "id": self.rule_id, "type": self.rule_type})
+    @cached_property
+    def body(self) -> dict[str, Any]:
+        if self.present is not None:
+            return self.present()
+        return {**self.document, "id": self.rule_id, "type": self.rule_type}
 
-    @property
+    @cached_property
     def requirement(self) -> dict[str, Any]:
         return as_dict(self.document.get("requirement"))
 
-    @property
+    @cached_property
     def limitation(self) -> dict[str, Any]:
         return as_dict(self.document.get("limitation"))
 
-    @property
+    @cached_property
     def reward(self) -> dict[str, Any]:
         return as_dict(self.document.get("reward"))
+
+    @cached_property
+    def value(self) -> Fraction:
+        """`reward.value` as an exact number (0 when it is not a number)."""
+        value = self.reward.get("value")
+        return Fraction(str(value)) if isinstance(value, int | float) and not isinstance(value, bool) else Fraction(0)
 
     @property
     def shared(self) -> bool:

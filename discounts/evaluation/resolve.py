@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from discounts.evaluation.conditions import static_problem
+from discounts.evaluation.conditions import stamps_needed, static_problem
 from discounts.evaluation.model import Basket, Candidate, as_dict, as_list
 from discounts.evaluation.rewards import Award, Refusal, TillState, apply, reward
 
@@ -93,6 +93,8 @@ def _deactivated(candidate: Candidate, active: set[str]) -> bool:
 
 
 def _stamp_only(candidate: Candidate, basket: Basket) -> bool:
+    if not stamps_needed(candidate):
+        return False
     outcome = reward(candidate, basket, TillState.start(basket))
     return isinstance(outcome, Award) and not outcome.total and outcome.stamp > 0
 

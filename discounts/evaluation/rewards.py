@@ -24,7 +24,23 @@ from discounts.evaluation.conditions import (
 )
 from discounts.evaluation.model import Basket, Candidate, Line, as_dict, as_list
 
-Exact = dict[int, Fraction]  # line index → amount before rounding
+Exact = dict[int, Fraction]  # line index → amount before rounding (the uncommon reward types)
+
+
+@dataclass(frozen=True)
+class Share:
+    """Exact amounts per line index as integer numerators over one denominator: what `allocate` rounds. The common
+    reward types build it with integer arithmetic (a Fraction per line costs more than the rest of the evaluation)."""
+
+    nums: dict[int, int]
+    den: int = 1
+
+    @classmethod
+    def of(cls, exact: Exact) -> Share:
+        if not exact:
+            return cls({}, 1)
+        den = math.lcm(*(amount.denominator for amount in exact.values()))
+        return cls({i: amount.numerator * (den // amount.denominator) for i, amount in exact.items()}, den)
 
 
 @dataclass
@@ -67,18 +83,17 @@ class Refusal:
     path: str
 
 
-def round_half_up(value: Fraction) -> int:
-    return math.floor(value + Fraction(1, 2))
-
-
-def allocate(exact: Exact, caps: dict[int, int]) -> dict[int, int]:
-    """Round the total once, then give each line its floor and the remaining units to the largest remainders."""
-    capped = {i: min(max(amount, Fraction(0)), Fraction(caps[i])) for i, amount in exact.items()}
-    total = min(round_half_up(sum(capped.values(), Fraction(0))), sum(caps[i] for i in capped))
-    given = {i: math.floor(amount) for i, amount in capped.items()}
+def allocate(share: Share, caps: dict[int, int]) -> dict[int, int]:
+    """Round the total once (half up), then give each line its floor and the remaining units to the largest
+    remainders (ties: receipt order); no line gets more than its cap."""
+    den = share.den
+    capped = {i: max(0, min(num, caps[i] * den)) for i, num in share.nums.items()}
+    total = min((2 * sum(capped.values()) + den) // (2 * den), sum(caps[i] for i in capped))
+    given = {i: num // den for i, num in capped.items()}
     short = total - sum(given.values())
-    for i in sorted(capped, key=lambda i: (-(capped[i] - given[i]), i))[: max(0, short)]:
-        given[i] += 1
+    if short > 0:
+        for i in sorted(capped, key=lambda i: (-(capped[i] % den), i))[:short]:
+            given[i] += 1
     return {i: amount for i, amount in given.items() if amount > 0}
 
 
@@ -87,7 +102,11 @@ def line_value(candidate: Candidate, line: Line) -> Fraction:
     for entry in as_list(candidate.reward.get("values")):
         if matching.any_item_matches(as_list(as_dict(entry).get("items")), line):
             return _fraction(as_dict(entry).get("value"))
-    return _fraction(candidate.reward.get("value"))
+    return candidate.value
+
+
+def _overrides(candidate: Candidate) -> bool:
+    return bool(candidate.reward.get("values"))
 
 
 def _fraction(value: Any) -> Fraction:
@@ -103,44 +122,63 @@ class Context:
     state: TillState
     lines: list[Line]  # the eligible lines of the reward's scope, in receipt order
 
+    def base_int(self, line: Line) -> int:
+        return self.state.left[line.index] if self.candidate.reward.get("base") == "net" else max(0, line.gross)
+
     def base(self, line: Line) -> Fraction:
-        net = self.candidate.reward.get("base") == "net"
-        return Fraction(self.state.left[line.index] if net else max(0, line.gross))
+        return Fraction(self.base_int(line))
 
     def unit(self, line: Line) -> Fraction:
         return self.base(line) / line.units
 
-    def top(self, exact: Exact) -> Exact:
+    def top(self, share: Share) -> Share:
         """An item rule rewards at most `discount_reward_usage` lines: those it gives most."""
         limit = self.candidate.limit("discount_reward_usage")
-        if limit < 0 or len(exact) <= limit:
-            return exact
-        best = sorted(exact, key=lambda i: (-exact[i], i))[:limit]
-        return {i: exact[i] for i in best}
+        if limit < 0 or len(share.nums) <= limit:
+            return share
+        best = sorted(share.nums, key=lambda i: (-share.nums[i], i))[:limit]
+        return Share({i: share.nums[i] for i in best}, share.den)
 
-    def spread(self, amount: Fraction) -> Exact:
+    def spread(self, amount: Fraction) -> Share:
         """An amount over the lines in proportion to what each has left."""
-        weights = {line.index: Fraction(self.state.left[line.index]) for line in self.lines}
-        whole = sum(weights.values(), Fraction(0))
-        return {i: amount * w / whole for i, w in weights.items()} if whole else {}
+        weights = {line.index: self.state.left[line.index] for line in self.lines}
+        whole = sum(weights.values())
+        if not whole:
+            return Share({})
+        return Share({i: amount.numerator * w for i, w in weights.items()}, amount.denominator * whole)
+
+    def per_line(self, line: Line) -> Fraction:
+        """The reward value for this line (`values[]` or `value`)."""
+        return line_value(self.candidate, line)
 
 
-def _percent(ctx: Context) -> tuple[Exact, int]:
-    exact = {line.index: ctx.base(line) * line_value(ctx.candidate, line) / 100 for line in ctx.lines}
-    return (ctx.top(exact), len(ctx.top(exact))) if ctx.candidate.rule_type == "item" else (exact, 1)
+def _item_usage(ctx: Context, share: Share) -> tuple[Share, int]:
+    if ctx.candidate.rule_type != "item":
+        return share, 1
+    share = ctx.top(share)
+    return share, len(share.nums)
 
 
-def _amount(ctx: Context) -> tuple[Exact, int]:
+def _percent(ctx: Context) -> tuple[Share, int]:
+    if _overrides(ctx.candidate):
+        exact = {line.index: ctx.base(line) * ctx.per_line(line) / 100 for line in ctx.lines}
+        return _item_usage(ctx, Share.of(exact))
+    value = ctx.candidate.value
+    nums = {line.index: ctx.base_int(line) * value.numerator for line in ctx.lines}
+    return _item_usage(ctx, Share(nums, 100 * value.denominator))
+
+
+def _amount(ctx: Context) -> tuple[Share, int]:
     if ctx.candidate.rule_type == "item":
-        exact = ctx.top({line.index: line_value(ctx.candidate, line) for line in ctx.lines})
-        return exact, len(exact)
-    return ctx.spread(_fraction(ctx.candidate.reward.get("value"))), 1
+        share = ctx.top(Share.of({line.index: ctx.per_line(line) for line in ctx.lines}))
+        return share, len(share.nums)
+    return ctx.spread(ctx.candidate.value), 1
 
 
-def _new_price(ctx: Context) -> tuple[Exact, int]:
-    exact = {line.index: Fraction(line.gross) - line_value(ctx.candidate, line) * line.quantity for line in ctx.lines}
-    exact = ctx.top({i: amount for i, amount in exact.items() if amount > 0})
-    return exact, len(exact)
+def _new_price(ctx: Context) -> tuple[Share, int]:
+    exact = {line.index: Fraction(line.gross) - ctx.per_line(line) * line.quantity for line in ctx.lines}
+    share = ctx.top(Share.of({i: amount for i, amount in exact.items() if amount > 0}))
+    return share, len(share.nums)
 
 
 def _units(ctx: Context, lines: list[Line], *, dearest: bool, limit: int) -> list[tuple[Fraction, int, int]]:
@@ -149,30 +187,29 @@ def _units(ctx: Context, lines: list[Line], *, dearest: bool, limit: int) -> lis
     return sorted(units, key=lambda unit: (-unit[0] if dearest else unit[0], unit[1], unit[2]))[:limit]
 
 
-def _free_items(ctx: Context) -> tuple[Exact, int]:
+def _free_items(ctx: Context) -> tuple[Share, int]:
     exact: Exact = {}
-    count = int(_fraction(ctx.candidate.reward.get("value")))
+    count = int(ctx.candidate.value)
     for price, index, _ in _units(ctx, ctx.lines, dearest=False, limit=count):
         exact[index] = exact.get(index, Fraction(0)) + price
-    return exact, 1
+    return Share.of(exact), 1
 
 
-def _cheapest_percent(ctx: Context) -> tuple[Exact, int]:
+def _cheapest_percent(ctx: Context) -> tuple[Share, int]:
     units = _units(ctx, ctx.lines, dearest=False, limit=1)
     if not units:
-        return {}, 0
+        return Share({}), 0
     price, index, _ = units[0]
     line = next(line for line in ctx.lines if line.index == index)
-    return {index: price * line_value(ctx.candidate, line) / 100}, 1
+    return Share.of({index: price * ctx.per_line(line) / 100}), 1
 
 
-def _debit(ctx: Context) -> tuple[Exact, int]:
-    balance = Fraction(debit_balance(ctx.candidate))
-    whole = sum((Fraction(ctx.state.left[line.index]) for line in ctx.lines), Fraction(0))
-    return ctx.spread(min(balance, whole)), 1
+def _debit(ctx: Context) -> tuple[Share, int]:
+    whole = sum(ctx.state.left[line.index] for line in ctx.lines)
+    return ctx.spread(Fraction(min(debit_balance(ctx.candidate), whole))), 1
 
 
-def _mix_price(ctx: Context) -> tuple[Exact, int]:
+def _mix_price(ctx: Context) -> tuple[Share, int]:
     """Each reward-eligible mix takes its quantity of the dearest units of its items not taken by an earlier mix;
     the discount is their total less the value, in proportion to the units taken."""
     taken: list[tuple[Fraction, int, int]] = []
@@ -185,16 +222,16 @@ def _mix_price(ctx: Context) -> tuple[Exact, int]:
         free = _units(ctx, in_mix, dearest=True, limit=needed + len(taken))
         taken.extend([unit for unit in free if unit not in taken][:needed])
     total = sum((price for price, _, _ in taken), Fraction(0))
-    off = total - _fraction(ctx.candidate.reward.get("value"))
+    off = total - ctx.candidate.value
     if off <= 0 or not total:
-        return {}, 0
+        return Share({}), 0
     exact: Exact = {}
     for price, index, _ in taken:
         exact[index] = exact.get(index, Fraction(0)) + off * price / total
-    return exact, 1
+    return Share.of(exact), 1
 
 
-REWARDS: dict[str, Callable[[Context], tuple[Exact, int]]] = {
+REWARDS: dict[str, Callable[[Context], tuple[Share, int]]] = {
     "discount_amount": _amount,
     "discount_percent": _percent,
     "discount_item_new_price": _new_price,
@@ -238,10 +275,10 @@ def reward(candidate: Candidate, basket: Basket, state: TillState) -> Award | Re
         return _stamp_only(candidate) if needed else Refusal(candidate, lines)
     ctx = Context(candidate=candidate, basket=basket, state=state, lines=lines)
     kind = str(candidate.reward.get("type"))
-    exact, usage = REWARDS[kind](ctx) if kind in REWARDS else ({}, 0)
+    share, usage = REWARDS[kind](ctx) if kind in REWARDS else (Share({}), 0)
     bonus = candidate.reward.get("effect") == "bonus"
-    caps = {line.index: (int(ctx.base(line)) if bonus else state.left[line.index]) for line in lines}
-    given = allocate(exact, caps)
+    caps = {line.index: (ctx.base_int(line) if bonus else state.left[line.index]) for line in lines}
+    given = allocate(share, caps)
     if not given:
         return _stamp_only(candidate) if needed else Refusal(candidate, "reward.value")
     return Award(candidate, given, bonus, usage=usage, stamp=1 if needed else 0)

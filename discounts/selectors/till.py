@@ -1,31 +1,31 @@
-"""`available_for_receipt`: the receipt's candidate refs and their past, then the pure evaluator.
+"""`available_for_receipt`: the receipt's candidate refs with their past, then the pure evaluator.
 
 The candidates are the customer's own live refs and the `*` refs (a receipt with a customer), or the `/` refs (a
 receipt without one), of live, active rules whose purchase window (and `dynamic_purchase_to_days`) holds at the
-purchase. One query walks the partial index (account, customer_id, id) over live refs for those two or one
-holders, and one more reads their usage: the cost follows this customer's refs and the shared ones, never the
-number of rules in the account.
+purchase, each with its use from the ledger: one statement (`sql_till.CANDIDATES`) that walks the partial index
+(account, customer_id, id) over live refs for those two or one holders. The cost follows this customer's refs and
+the shared ones, never the number of rules in the account.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, replace
+import json
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from django.db.models import BooleanField, Q
 from django.utils import timezone
 
 from discounts.documents import ANY_CUSTOMER, NO_CUSTOMER
 from discounts.evaluation import Candidate, Outcome, evaluate_receipt
-from discounts.models import DiscountRef
+from discounts.models import DiscountRule
 from discounts.selectors import rule_to_api
-from discounts.selectors.usage import ref_usage_load
-from discounts.sql_till import DYNAMIC_WINDOW
+from discounts.selectors.usage import ref_usage_of
+from discounts.sql_till import CANDIDATES, RULE_FIELDS
 from loyalty.accounts.models import Account
 from loyalty.api.swagger import parse_datetime
-from loyalty.core.sql import raw_expression
+from loyalty.core.sql import raw_cursor
 
 
 @dataclass(frozen=True)
@@ -54,51 +54,53 @@ def receipt_customer(*, account: Account, receipt: dict[str, Any]) -> Resolution
     return Resolution(None, known=False)
 
 
-def till_candidates(*, account: Account, customer_id: str | None, at: datetime) -> list[Candidate]:
-    """Live refs of live, active rules in their purchase window at `at`, held by the customer and `*` (or `/`)."""
+def _present(account: Account, fields: dict[str, Any]) -> dict[str, Any]:
+    return rule_to_api(DiscountRule(account=account, **fields))
+
+
+def till_candidates(
+    *, account: Account, customer_id: str | None, purchase_at: datetime, now: datetime
+) -> list[Candidate]:
+    """Live refs of live, active rules in their purchase window at `purchase_at`, held by the customer and `*`
+    (or `/`), each with its use until `now`."""
     holders = [customer_id, ANY_CUSTOMER] if customer_id else [NO_CUSTOMER]
-    refs = (
-        DiscountRef.objects.filter(
-            Q(account=account, customer_id__in=holders, deleted_at__isnull=True),
-            rule__account=account,
-            rule__deleted_at__isnull=True,
-            rule__active=True,
-            rule__purchase_from__lte=at,
-            rule__purchase_to__gte=at,
-        )
-        .filter(raw_expression(DYNAMIC_WINDOW, [at], output_field=BooleanField()))
-        .select_related("rule")
-        .order_by("id")
+    cur = raw_cursor()
+    # prepared on the (persistent) connection: planning this statement costs more than running it
+    cur.execute(
+        CANDIDATES,
+        {"account": account.pk, "holders": holders, "purchase_at": purchase_at, "at": now, "customer": customer_id},
+        prepare=True,
     )
-    return [
-        Candidate(
-            rule_id=str(ref.rule.id),
-            ref_id=str(ref.id),
-            ref_customer_id=ref.customer_id,
-            rule_type=ref.rule.type,
-            rule_created_at=ref.rule.created_at,
-            ref_created_at=ref.created_at,
-            document=ref.rule.document,
-            body=rule_to_api(ref.rule),
+    found = []
+    width = len(RULE_FIELDS)
+    for ref_id, holder, ref_created_at, *rest in cur.fetchall():
+        fields = dict(zip(RULE_FIELDS, rest[:width], strict=True))
+        if isinstance(fields["document"], str):  # Django's connection leaves jsonb as text for its JSONField
+            fields["document"] = json.loads(fields["document"])
+        found.append(
+            Candidate(
+                rule_id=str(fields["id"]),
+                ref_id=str(ref_id),
+                ref_customer_id=holder,
+                rule_type=fields["type"],
+                rule_created_at=fields["created_at"],
+                ref_created_at=ref_created_at,
+                document=fields["document"],
+                usage=ref_usage_of(rest[width:]),
+                present=partial(_present, account, fields),
+            )
         )
-        for ref in refs
-    ]
+    return found
 
 
 def receipt_discounts_available(*, account: Account, receipt: dict[str, Any], now: datetime | None = None) -> Outcome:
     """What the receipt gets (side-effect free). `receipt` is a validated Dintero Receipt."""
     who = receipt_customer(account=account, receipt=receipt)
-    at = parse_datetime(receipt.get("purchase_at")) or timezone.now()
+    now = now or timezone.now()
+    purchase_at = parse_datetime(receipt.get("purchase_at")) or now
     candidates = (
         []
         if who.known and who.customer_id is None
-        else till_candidates(account=account, customer_id=who.customer_id, at=at)
+        else till_candidates(account=account, customer_id=who.customer_id, purchase_at=purchase_at, now=now)
     )
-    usage = ref_usage_load(
-        account=account,
-        ref_ids=[uuid.UUID(c.ref_id) for c in candidates],
-        at=now or timezone.now(),
-        customer_id=who.customer_id,
-    )
-    with_usage = [replace(c, usage=usage[uuid.UUID(c.ref_id)]) for c in candidates]
-    return evaluate_receipt(receipt, with_usage)
+    return evaluate_receipt(receipt, candidates)

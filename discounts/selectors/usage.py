@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from discounts.sql_till import REF_USAGE
 from discounts.usage_state import UNUSED, RefUsage
@@ -21,14 +22,22 @@ def ref_usage_load(
         return found
     cur = raw_cursor()
     cur.execute(REF_USAGE, {"account": account.pk, "refs": list(found), "at": at, "customer": customer_id})
-    for ref_id, purchases, usage, amount, bonus, stamp, stamp_at, stamp_counts in cur.fetchall():
-        found[ref_id] = RefUsage(
-            purchases=purchases,
-            usage=int(usage),
-            amount=int(amount),
-            bonus=int(bonus),
-            stamp=int(stamp),
-            stamps=tuple(zip(stamp_at, stamp_counts, strict=True)),
-            debit_used=int(amount),
-        )
+    for ref_id, *used in cur.fetchall():
+        found[ref_id] = ref_usage_of(used)
     return found
+
+
+def ref_usage_of(used: Sequence[Any]) -> RefUsage:
+    """A RefUsage from `sql_till.USED_COLUMNS`."""
+    purchases, usage, amount, bonus, stamp, stamp_at, stamp_counts = used
+    if not purchases:
+        return UNUSED
+    return RefUsage(
+        purchases=purchases,
+        usage=int(usage),
+        amount=int(amount),
+        bonus=int(bonus),
+        stamp=int(stamp),
+        stamps=tuple(zip(stamp_at, stamp_counts, strict=True)),
+        debit_used=int(amount),
+    )

@@ -1,6 +1,17 @@
 from django.urls import path, register_converter
 
-from loyalty.web.views import api_clients, auth, customers, dashboard, impact, receipts, rules, segments, simulations
+from loyalty.web.views import (
+    api_clients,
+    auth,
+    basket,
+    customers,
+    dashboard,
+    impact,
+    receipts,
+    rules,
+    segments,
+    simulations,
+)
 
 
 class AidConverter:
@@ -55,6 +66,7 @@ urlpatterns = [
     path("a/<aid:aid>/api-clients/<int:pk>/revoke/", api_clients.api_client_revoke, name="api-client-revoke"),
     path("a/<aid:aid>/discount-rules/", rules.rule_list, name="rules"),
     path("a/<aid:aid>/discount-rules/new/", rules.rule_new, name="rule-new"),
+    path("a/<aid:aid>/discount-rules/basket/", basket.basket_tester, name="basket"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/", rules.rule_detail, name="rule"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/edit/", rules.rule_edit, name="rule-edit"),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/impact/", impact.rule_impact, name="rule-impact"),

@@ -519,6 +519,7 @@ def segments_cleanup(account_ids: list[int]) -> None:
         )
         rules = [row[0] for row in cur.fetchall()]
         if rules:
+            cur.execute("DELETE FROM discounts_discountusage WHERE rule_id = ANY(%s)", [rules])
             cur.execute("DELETE FROM discounts_discountref WHERE rule_id = ANY(%s)", [rules])
             cur.execute("DELETE FROM discounts_pushrun WHERE rule_id = ANY(%s)", [rules])
             cur.execute("DELETE FROM discounts_pushlink WHERE rule_id = ANY(%s)", [rules])
@@ -860,3 +861,108 @@ def scenario_page(bench: Bench, result: Result, path: str, cookies: dict[str, st
     http = Http(cookies=cookies)
     repeat(result, lambda: http.call("GET", path), bench.repeats)
     result.note = path
+
+
+# --- available_for_receipt -----------------------------------------------------------------------------------------
+
+TILL_CUSTOMER = "bench-till-customer"
+
+
+def _till_documents(items: list[dict[str, Any]], rules: int) -> list[dict[str, Any]]:
+    """Rules of every kind the till meets: receipt percentages, item and group rules on the catalogue (about half
+    on items the bench receipt holds), hours, minimums, stamps, exclusive ones."""
+    window = {"purchase_from": "2024-01-01T00:00:00Z", "purchase_to": "2099-01-01T00:00:00Z"}
+    kinds = [
+        lambda n: {"reward": {"type": "discount_percent", "value": 1 + n % 20}},
+        lambda n: {
+            "requirement": {"item": {"items": [{"group_id": items[n % len(items)]["group"]["id"]}]}},
+            "reward": {"type": "discount_percent", "value": 10},
+        },
+        lambda n: {
+            "requirement": {"item": {"items": [{"id": items[(n * 7) % len(items)]["id"]}]}},
+            "reward": {"type": "discount_amount", "value": 500},
+            "limitation": {"discount_reward_usage": 1},
+        },
+        lambda n: {
+            "reward": {"type": "discount_amount", "value": 2000},
+            "limitation": {"discount_hours": {"hours": [{"day": "mon", "start": "10:00", "end": "12:00"}]}},
+        },
+        lambda n: {
+            "requirement": {"gross_amount": 100_000 * (n % 5)},
+            "reward": {"type": "discount_amount", "value": 5000},
+        },
+        lambda n: {"requirement": {"stamp": 5}, "reward": {"type": "discount_item_percent", "value": 100}},
+        lambda n: {"reward": {"type": "discount_percent", "value": 15}, "limitation": {"discount_combination": 0}},
+    ]
+    documents = []
+    for n in range(rules):
+        body = kinds[n % len(kinds)](n)
+        documents.append({"name": f"bench till {n}", **body, "requirement": {**window, **body.get("requirement", {})}})
+    return documents
+
+
+def till_setup(bench: Bench, *, rules: int, refs: int, own: int = 50, shared: int = 10) -> dict[str, Any]:
+    """`rules` active rules and `refs` refs (set-based: one INSERT … SELECT), of which `own` belong to one customer
+    and `shared` rules are given to `*`; and a 20-line receipt of the catalogue's most popular items."""
+    from django.db import connection, transaction
+
+    from discounts.documents import rule_type
+    from discounts.models import DiscountRule
+    from receipts.services.generator import ReceiptGenerator
+
+    if "till" in bench.info:
+        return bench.info["till"]
+    gen_spec = generator_spec(bench.params.main)
+    catalogue = ReceiptGenerator(gen_spec.__class__(**{**gen_spec.__dict__, "customers": 0})).items
+    documents = _till_documents(catalogue[:40], rules)
+    with transaction.atomic():
+        made = DiscountRule.objects.bulk_create(
+            DiscountRule(
+                account=bench.account, document=d, name=d["name"], type=rule_type(d), created_by="bench",
+                purchase_from="2024-01-01T00:00:00Z", purchase_to="2099-01-01T00:00:00Z",
+            )
+            for d in documents
+        )  # fmt: skip
+        ids = [str(rule.pk) for rule in made]
+        with connection.cursor() as cur:
+            # everyone else's refs: ref i holds rule i mod rules for customer i div rules (unique per rule)
+            cur.execute(
+                """
+                INSERT INTO discounts_discountref (id, account_id, rule_id, customer_id, created_at, created_by)
+                SELECT gen_random_uuid(), %s, (%s::uuid[])[1 + i %% %s], 'bench-till-' || (i / %s), now(), 'bench'
+                FROM generate_series(0, %s - 1) AS i
+                """,
+                [bench.account.pk, ids, rules, rules, max(0, refs - own - shared)],
+            )
+            cur.execute(
+                """
+                INSERT INTO discounts_discountref (id, account_id, rule_id, customer_id, created_at, created_by)
+                SELECT gen_random_uuid(), %s, rule_id, holder, now(), 'bench'
+                FROM unnest(%s::uuid[], %s::text[]) AS given(rule_id, holder)
+                """,
+                [bench.account.pk, ids[: own + shared], [TILL_CUSTOMER] * own + ["*"] * shared],
+            )
+            cur.execute("ANALYZE discounts_discountref")
+    lines = [
+        {
+            "id": entry["id"], "line_id": n + 1, "groups": [{"id": entry["group"]["id"]}], "quantity": 1 + n % 3,
+            "gross_amount": 4990 + 1000 * n, "eligible_for_discount": True,
+        }
+        for n, entry in enumerate(catalogue[:20])
+    ]  # fmt: skip
+    receipt = {
+        "store": {"id": "S001"}, "receipt_id": "bench-till", "purchase_at": "2026-06-03T12:00:00Z",
+        "currency": "NOK", "customer_id": TILL_CUSTOMER, "items": lines,
+        "gross_amount": sum(line["gross_amount"] for line in lines),
+    }  # fmt: skip
+    bench.info["till"] = {"receipt": receipt, "rules": rules, "refs": refs}
+    return bench.info["till"]
+
+
+def scenario_available(bench: Bench, result: Result, *, rules: int, refs: int, explain: bool) -> None:
+    till = till_setup(bench, rules=rules, refs=refs)
+    path = f"/v1/accounts/{bench.aid}/discounts/available_for_receipt" + ("?explain=true" if explain else "")
+    answer = repeat(result, lambda: bench.api.json("POST", path, till["receipt"]), max(bench.repeats, 20), warmup=3)
+    applied = len(answer["discounts"])
+    result.extra.update(rules=rules, refs=refs, applied=applied, candidates=len(answer.get("explain", [])))
+    result.note = f"{rules:,} rules, {refs:,} refs; 20 lines, 50 own + 10 * refs; {applied} rules applied"

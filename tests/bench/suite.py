@@ -40,6 +40,8 @@ TARGETS = {
     "push 100k members (once)": 3_000,
     "impact report of a 100k-member link over 90 days": 1_000,
     "dry run over 90 days (all customers)": 20_000,
+    "available_for_receipt (20 lines, 50 refs)": 15,
+    "available_for_receipt explain=true": 25,
 }
 PAGE_TARGET = 150
 
@@ -206,6 +208,13 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
     add("sync push of a 2% diff", lambda r: scenarios.scenario_push_sync(bench, r, members))
     add("impact report of a 100k-member link over 90 days", lambda r: scenarios.scenario_impact(bench, r, members))
     add("dry run over 90 days (all customers)", lambda r: scenarios.scenario_dry_run(bench, r), "receipts/s")
+    # the account's rules and refs scale with the dataset; the customer's 50 refs and the receipt's 20 lines do not
+    till = {"rules": max(200, int(2_000 * scale)), "refs": max(10_000, int(1_000_000 * scale))}
+    for name, explain in (
+        ("available_for_receipt (20 lines, 50 refs)", False),
+        ("available_for_receipt explain=true", True),
+    ):
+        add(name, lambda r, explain=explain: scenarios.scenario_available(bench, r, **till, explain=explain))
 
     if want("page"):
         try:

@@ -46,6 +46,7 @@ DISCOUNT_OPERATIONS = [
     "aid_discounts_public_get",
     "aid_discounts_public_did_get",
     "aid_discounts_customer_cid_get",
+    "aid_discounts_available_for_receipt_post",
 ]
 
 
