@@ -10,6 +10,7 @@ evaluates it. It is evaluated on its own: competition with the account's other r
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -65,18 +66,28 @@ class Replay:
     per_day: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # day → [receipts, cost]
     items: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
+    _prototype: Candidate | None = field(default=None, repr=False)
 
     def candidate(self, customer_id: str) -> Candidate:
-        return Candidate(
-            rule_id=self.rule_id,
-            ref_id=f"{SIMULATED_REF}:{customer_id}",
-            ref_customer_id=customer_id,
-            rule_type=self.rule_type,
-            rule_created_at=self.rule_created_at,
-            ref_created_at=self.given_at,
-            document=self.document,
-            usage=self.usage.get(customer_id, UNUSED),
-        )
+        """The customer's simulated ref: a copy of one prototype, so the rule's parsed fields (its cached
+        properties) are parsed once per replay, not once per receipt."""
+        if self._prototype is None:
+            self._prototype = Candidate(
+                rule_id=self.rule_id,
+                ref_id=SIMULATED_REF,
+                ref_customer_id=SIMULATED_REF,
+                rule_type=self.rule_type,
+                rule_created_at=self.rule_created_at,
+                ref_created_at=self.given_at,
+                document=self.document,
+            )
+            for parsed in ("body", "requirement", "limitation", "reward", "value"):
+                getattr(self._prototype, parsed)
+        candidate = copy.copy(self._prototype)
+        object.__setattr__(candidate, "ref_id", f"{SIMULATED_REF}:{customer_id}")
+        object.__setattr__(candidate, "ref_customer_id", customer_id)
+        object.__setattr__(candidate, "usage", self.usage.get(customer_id, UNUSED))
+        return candidate
 
     def replay(self, receipt: dict[str, Any], customer_id: str) -> None:
         """One receipt of `customer_id`, in time order after every earlier one."""
