@@ -1,4 +1,4 @@
-"""Celery entry points for pushes, usage from receipts and automations: take ids, call one service."""
+"""Celery entry points for pushes, usage from receipts, automations and dry runs: take ids, call one service."""
 
 from celery import shared_task
 from django.conf import settings
@@ -8,6 +8,7 @@ from discounts.pushes import push_execute, pushes_sweep, segment_published
 from discounts.services.automations import automation_events_process, automations_sweep
 from discounts.services.deliveries import delivery_perform
 from discounts.services.events import receipts_to_events
+from discounts.services.simulations import simulation_run
 from discounts.services.usage import receipts_arrived, receipts_sweep
 
 
@@ -100,3 +101,16 @@ def automation_deliver(self, delivery_id: int) -> None:
 @shared_task(name="discounts.automations_sweep", acks_late=True, soft_time_limit=50, time_limit=60)
 def sweep_automations() -> dict[str, int]:
     return automations_sweep()
+
+
+@shared_task(
+    name="discounts.simulate",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=3,
+    soft_time_limit=25 * 60,
+    time_limit=30 * 60,
+)
+def simulate(simulation_id: str) -> None:
+    simulation_run(simulation_id=simulation_id)

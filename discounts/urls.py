@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from discounts import api, api_automations, api_campaigns, api_claims, api_till
+from discounts import api, api_automations, api_campaigns, api_claims, api_simulations, api_till
 
 SEGMENT = r"[^/]+"
 
@@ -22,6 +22,17 @@ urlpatterns = [
         name="discount-campaign",
     ),
     re_path(r"^discounts/rules$", api.RulesView.as_view(), name="discount-rules"),
+    re_path(
+        rf"^discounts/rules/(?P<did>{SEGMENT})/simulate$",
+        api_simulations.RuleSimulateView.as_view(),
+        name="discount-rule-simulate",
+    ),
+    re_path(r"^discounts/simulations$", api_simulations.SimulationsView.as_view(), name="discount-simulations"),
+    re_path(
+        rf"^discounts/simulations/(?P<simulation_id>{SEGMENT})$",
+        api_simulations.SimulationView.as_view(),
+        name="discount-simulation",
+    ),
     re_path(rf"^discounts/rules/(?P<did>{SEGMENT})$", api.RuleView.as_view(), name="discount-rule"),
     re_path(
         rf"^discounts/rules/(?P<did>{SEGMENT})/customers$",

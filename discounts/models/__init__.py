@@ -31,6 +31,7 @@ from discounts.models.automations import (  # noqa: F401
 from discounts.models.campaigns import Campaign  # noqa: F401
 from discounts.models.claims import DiscountClaim, UsageCursor  # noqa: F401  (the package is the models' one import path)
 from discounts.models.holdouts import PushAssignment  # noqa: F401
+from discounts.models.simulations import Simulation  # noqa: F401
 from discounts.models.usage import DiscountUsage  # noqa: F401  (the package is the models' one import path)
 from loyalty.accounts.models import Account
 from loyalty.core.ids import uuid7

@@ -12,6 +12,7 @@ from loyalty.web.views import (
     receipts,
     rules,
     segments,
+    simulations,
 )
 
 
@@ -90,4 +91,15 @@ urlpatterns = [
         name="automation-retry",
     ),
     path("a/<aid:aid>/discount-rules/<uuid:rule_id>/impact/", impact.rule_impact, name="rule-impact"),
+    path("a/<aid:aid>/discount-rules/<uuid:rule_id>/simulate/", simulations.rule_simulate, name="rule-simulate"),
+    path(
+        "a/<aid:aid>/discount-rules/<uuid:rule_id>/simulations/<uuid:simulation_id>/",
+        simulations.rule_simulation,
+        name="rule-simulation",
+    ),
+    path(
+        "a/<aid:aid>/discount-rules/<uuid:rule_id>/simulations/<uuid:simulation_id>/progress/",
+        simulations.rule_simulation_progress,
+        name="rule-simulation-progress",
+    ),
 ]

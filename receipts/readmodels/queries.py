@@ -3,6 +3,7 @@ window stats, ingest batches and watermarks). Every function is scoped to one ac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -91,6 +92,31 @@ def purchases_relation() -> sql.Composed:
         account=column(Receipt, "account"),
         is_purchase=column(Receipt, "is_purchase"),
     )
+
+
+def purchases_for_replay(
+    *, account: Account, start: datetime, end: datetime, customer_pks: QuerySet | None = None, chunk: int = 2000
+) -> Iterator[tuple[str, dict]]:
+    """(customer id, receipt document) of every purchase of a known customer in [start, end) (of `customer_pks`
+    only, given), oldest first, read through a server-side cursor: a dry run replays them in time order."""
+    return (
+        _purchases_in(account, start, end, customer_pks)
+        .values_list("customer_id", "document")
+        .iterator(chunk_size=chunk)
+    )
+
+
+def purchases_for_replay_count(
+    *, account: Account, start: datetime, end: datetime, customer_pks: QuerySet | None = None
+) -> int:
+    return _purchases_in(account, start, end, customer_pks).count()
+
+
+def _purchases_in(account: Account, start: datetime, end: datetime, customer_pks: QuerySet | None) -> QuerySet:
+    purchases = purchases_of_account(account=account).filter(purchase_at__gte=start, purchase_at__lt=end)
+    if customer_pks is not None:
+        purchases = purchases.filter(customer_pk__in=customer_pks)
+    return purchases.order_by("purchase_at", "id")
 
 
 def ingest_watermark(*, account: Account, up_to: int | None = None) -> tuple[int, datetime] | None:

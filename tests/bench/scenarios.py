@@ -844,6 +844,64 @@ def scenario_push_sync(bench: Bench, result: Result, members: int) -> None:
     )
 
 
+# --- holdouts: the impact report, and dry runs ---------------------------------------------------------------------
+
+
+def scenario_impact(bench: Bench, result: Result, members: int) -> None:
+    """A link with a 10 % holdout whose members all entered 90 days before the dataset ends; the report over those
+    90 days (sides, CUPED's pre-period, usage, the daily series) through the API, end to end."""
+    from discounts.models import PushAssignment, PushLink
+
+    k, count, _ = _count_threshold(bench.account, members)
+    segment, _ = segment_create(bench, "impact", [{"criteria": [{"type": "transaction_count", "min": k}]}])
+    rule = _rule(bench, "impact")
+    push = bench.api.json(
+        "POST",
+        f"/api/{bench.aid}/segment/{segment}/push",
+        {"discountId": str(rule.pk), "mode": "sync", "holdoutPercent": 10},
+        expect=(202,),
+    )["pushId"]
+    _wait_push(push)
+    entered = END - timedelta(days=90)
+    link = PushLink.objects.get(rule=rule)
+    PushAssignment.objects.filter(link=link).update(assigned_at=entered)
+    PushLink.objects.filter(pk=link.pk).update(created_at=entered)
+    path = (
+        f"/api/{bench.aid}/segment/{segment}/push-links/{rule.pk}/impact"
+        f"?from={entered.isoformat().replace('+00:00', 'Z')}&to={END.isoformat().replace('+00:00', 'Z')}"
+    )
+    report = repeat(result, lambda: bench.api.json("GET", path), bench.repeats)
+    result.extra["members"] = count
+    result.note = (
+        f"{count:,} members ({report['treatment']['customers']:,} treatment, {report['holdout']['customers']:,} "
+        "held out), 90 days"
+    )
+
+
+def scenario_dry_run(bench: Bench, result: Result) -> None:
+    """A rule replayed over the last 90 days of the dataset for every customer, in this process (the worker's
+    code path without the broker): receipts replayed per second over the whole run."""
+    from discounts.services.simulations import simulation_run, simulation_start
+
+    rule = _rule(bench, "dry run")
+    rates = []
+    for _ in range(min(bench.repeats, 2)):
+        simulation = simulation_start(
+            account=bench.account,
+            rule=rule,
+            document=None,
+            period_from=END - timedelta(days=90),
+            period_to=END,
+            customers="*",
+            actor="bench",
+        )
+        ms, done = timed(lambda simulation=simulation: simulation_run(simulation_id=simulation.pk))
+        result.samples.append(ms)
+        rates.append(done.result["receipts_evaluated"] / (ms / 1000))
+    result.rate = statistics.median(rates)
+    result.note = f"{done.result['receipts_evaluated']:,} receipts, {done.result['receipts_applied']:,} applied"
+
+
 # --- pages ---------------------------------------------------------------------------------------------------------
 
 

@@ -41,6 +41,8 @@ TARGETS = {
     "claims from 8 concurrent clients": 300,
     "ingest with discount refs over HTTP (POST 1,000/batch)": 2_500,
     "POST /discounts/events (4 clients)": 500,
+    "impact report of a 100k-member link over 90 days": 1_000,
+    "dry run over 90 days (all customers)": 20_000,
     "available_for_receipt (20 lines, 50 refs)": 15,
     "available_for_receipt explain=true": 25,
 }
@@ -225,6 +227,8 @@ def _scenarios(bench, args, only, account_ids: list[int], data_dir: Path) -> Non
         lambda r: scenarios_usage.scenario_ingest_with_refs(bench, r, batches),
         "receipts/s",
     )
+    add("impact report of a 100k-member link over 90 days", lambda r: scenarios.scenario_impact(bench, r, members))
+    add("dry run over 90 days (all customers)", lambda r: scenarios.scenario_dry_run(bench, r), "receipts/s")
     # the account's rules and refs scale with the dataset; the customer's 50 refs and the receipt's 20 lines do not
     till = {"rules": max(200, int(2_000 * scale)), "refs": max(10_000, int(1_000_000 * scale))}
     for name, explain in (

@@ -101,3 +101,47 @@ def test_push_with_a_holdout_then_read_the_impact(page, demo_shop, shot, monkeyp
         expect(page.locator(".impact-sentence")).to_contain_text("Customers who got 10 % off coffee spent")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         shot(page, f"impact-rule-{width}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulate_a_rule_over_past_receipts(page, demo_shop, shot):
+    from discounts.models import Simulation
+    from discounts.services.simulations import simulation_run
+
+    rule = rule_create(
+        account=demo_shop,
+        document={
+            "name": "50 kr off from 500 kr",
+            "requirement": {
+                "purchase_from": "2030-01-01T00:00:00Z",
+                "purchase_to": "2031-01-01T00:00:00Z",
+                "gross_amount": 50000,
+            },
+            "reward": {"type": "discount_amount", "value": 5000},
+            "limitation": {"discount_repeat_usage": 3},
+        },
+        actor="t",
+    )
+    rule_url = reverse("web:rule", kwargs={"aid": demo_shop.aid, "rule_id": rule.pk})
+    sign_in(page)
+    page.goto(rule_url)
+    expect(page.locator("#simulate")).to_contain_text("cannot tell whether they would have bought more")
+    page.get_by_role("button", name="Simulate").click()
+    expect(page.locator("#run-progress")).to_contain_text("Waiting for a worker")
+    simulation = Simulation.objects.get(rule=rule)
+    simulation_run(simulation_id=simulation.pk)  # what the worker does; the page reloads itself when it is done
+    expect(page.locator("#sim-cost")).to_contain_text("NOK", timeout=20_000)
+    result = Simulation.objects.get(pk=simulation.pk).result
+    assert result["receipts_applied"] > 0 and result["cost"] == 5000 * result["receipts_applied"]
+    expect(page.locator("#sim-reasons")).to_contain_text("The ref is used up")
+    for width, height in ((1366, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.reload()
+        expect(page.locator("canvas[data-chart='bar']")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        shot(page, f"simulation-{width}")
+        page.goto(rule_url)
+        expect(page.locator("#simulations-table")).to_contain_text("Succeeded")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        shot(page, f"rule-simulate-{width}")
+        page.go_back()

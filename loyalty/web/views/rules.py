@@ -9,12 +9,14 @@ from django.shortcuts import redirect
 from discounts import selectors as discounts
 from discounts import services
 from discounts.selectors import campaigns as campaign_selectors
+from discounts.selectors import simulations
 from discounts.services.duplicate import rule_duplicate
 from loyalty.web.access import account_view, actor, page, read_only
 from loyalty.web.actors import actor_names
 from loyalty.web.errors import domain_errors
 from loyalty.web.forms import RULE_FIELDS, RuleDuplicateForm, RuleForm, store_label
 from loyalty.web.views.redemptions import rule_redemptions_context
+from loyalty.web.views.simulations import simulate_form
 from receipts import selectors as receipts
 
 REFS_PER_PAGE = 50
@@ -136,6 +138,8 @@ def rule_detail(request: HttpRequest, rule_id: uuid.UUID) -> HttpResponse:
             "links": links,
             "has_holdout": any(link.holdout_percent for link in links),  # the impact panel
             "campaign": campaign_selectors.campaign_for_key(account=request.account, key=rule.campaign_id),
+            "simulate_form": simulate_form(request.account) if request.can_edit else None,
+            "simulations": simulations.simulations_for_rule(account=request.account, rule=rule),
             "nav": "rules",
             **rule_redemptions_context(account=request.account, rule=rule),
         },
