@@ -177,7 +177,9 @@ def _amount(ctx: Context) -> tuple[Share, int]:
 
 def _new_price(ctx: Context) -> tuple[Share, int]:
     exact = {line.index: Fraction(line.gross) - ctx.per_line(line) * line.quantity for line in ctx.lines}
-    share = ctx.top(Share.of({i: amount for i, amount in exact.items() if amount > 0}))
+    share = Share.of({i: amount for i, amount in exact.items() if amount > 0})
+    if ctx.candidate.rule_type == "item":  # discount_reward_usage limits item rules only (README, "Rewards")
+        share = ctx.top(share)
     return share, len(share.nums)
 
 
