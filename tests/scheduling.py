@@ -9,11 +9,14 @@ loses its place in the queue. `make test` passes `--no-loadscope-reorder` so xdi
 
 from __future__ import annotations
 
-# longest first, with one exception: test_faults restarts the shared PostgreSQL, which cuts the other processes'
-# connections; second in the queue, it starts beside the first module, pure computation that holds none.
+# test_faults restarts the shared PostgreSQL, which cuts every other process's connections: it comes first, and the
+# three after it use no database (with two processes, the first units each is sent), so nothing else is mid-query then.
+# After them, longest first.
 LONG_MODULES = (
-    "tests/discounts/test_evaluation_reference.py",
     "tests/receipts/test_faults.py",
+    "tests/discounts/test_evaluation_reference.py",
+    "tests/core/test_swagger_check.py",
+    "tests/discounts/test_impact_stats.py",
     "tests/core/test_fuzz_contracts.py",
     "tests/e2e/test_merchant.py",
     "tests/e2e/test_merchant_hour.py",
