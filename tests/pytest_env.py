@@ -20,6 +20,14 @@ def pytest_configure(config):
     from pathlib import Path
 
     from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    # A deployment hashes API client secrets and passwords with Argon2, slow on purpose (0.1-0.7 s each here); the
+    # tests create thousands of clients and users. New hashes use a fast hasher in the tests; Argon2 stays listed,
+    # so a hash made before this point (or by a worker process) still verifies.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
 
     if getattr(settings, "LOYALTY_EMBEDDED_DATABASE", False):
         from loyalty.embedded_postgres import server as embedded

@@ -143,3 +143,16 @@ def test_cors_public_origins(raw, expected, tmp_path):
 def test_malformed_cors_public_origins_name_the_variable(raw, tmp_path):
     with pytest.raises(ConfigError, match="CORS_PUBLIC_ORIGINS"):
         load({"LOYALTY_DATA_DIR": str(tmp_path), "CORS_PUBLIC_ORIGINS": raw}, base_dir=tmp_path)
+
+
+def test_a_deployment_hashes_secrets_with_argon2_and_the_tests_still_verify_such_hashes():
+    # the test run puts a fast hasher first (tests/pytest_env.py); the settings module is what a deployment uses
+    from django.contrib.auth.hashers import Argon2PasswordHasher, check_password
+
+    from loyalty import settings as deployed
+
+    assert deployed.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    hasher = Argon2PasswordHasher()
+    encoded = hasher.encode("a client secret", hasher.salt())
+    assert check_password("a client secret", encoded)
+    assert not check_password("another secret", encoded)

@@ -391,6 +391,9 @@ def _publish_synthetic_version(segment, version: int, customer_pks: str, left: s
             f"INSERT INTO {member} (segment_id, version, customer_pk) SELECT %(s)s, %(v)s, pk FROM ({customer_pks}) c(pk)",
             params,
         )
+        # the statements below join tables just written; statistics from an autoanalyze that saw them empty (an
+        # earlier test, a reused test database) plan a nested loop over 100,000 x 100,000 rows that runs for hours
+        cursor.execute(f"ANALYZE {member}, {span}")
         cursor.execute(
             f"""UPDATE {span} SET left_at = %(now)s, left_run = %(run)s, left_reason = 'manual'
                 WHERE segment_id = %(s)s AND left_at IS NULL AND customer_pk NOT IN (
