@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import F, QuerySet
@@ -120,7 +121,7 @@ def counts_in_words(counts: dict[str, int]) -> dict[str, str]:
 
 # --- in words -------------------------------------------------------------------------------------------------------
 
-OPERATORS = {"=": "is", "<": "is below", "<=": "is at most", ">": "is above", ">=": "is at least"}
+OPERATORS = {"=": "is", "<": "is less than", "<=": "is at most", ">": "is more than", ">=": "is at least"}
 EVENT_WORDS = {
     "customer_add": "a new customer",
     "customer_update": "a customer's profile changes",
@@ -129,28 +130,60 @@ EVENT_WORDS = {
     "token_remove": "a token is removed",
     "receipt_add": "a receipt arrives",
 }
+# the paths merchants filter on, in words; any other path is shown as written (with its values as JSON)
+PATH_WORDS = {
+    "$.store.id": "store",
+    "$.store.name": "store name",
+    "$.store.mcc": "store MCC",
+    "$.customer_id": "customer",
+    "$.currency": "currency",
+    "$.gross_amount": "gross amount",
+    "$.net_amount": "net amount",
+    "$.items[*].id": "an item",
+    "$.items[*].groups[*].id": "an item group",
+    "$.status": "status",
+    "$.type": "customer type",
+    "$.email": "email",
+    "$.phone_number": "phone number",
+    "$.addresses[*].postal_code": "a postal code",
+    "$.addresses[*].country": "a country",
+}
+AMOUNT_PATHS = frozenset({"$.gross_amount", "$.net_amount"})  # in the receipt's minor units
 
 
 def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _matcher_words(matcher: Any) -> str:
+def _matcher_words(matcher: Any, show: Callable[[Any], str]) -> str:
     if not isinstance(matcher, dict):
-        return f"is {_value(matcher)}"
+        return f"is {show(matcher)}"
     ((kind, argument),) = matcher.items()
     if kind == "anything-but":
         values = argument if isinstance(argument, list) else [argument]
-        return "is anything but " + " or ".join(_value(v) for v in values)
+        return "is anything but " + " or ".join(show(v) for v in values)
     pairs = [(argument[i], argument[i + 1]) for i in range(0, len(argument), 2)]
-    return " and ".join(f"{OPERATORS[op]} {_value(n)}" for op, n in pairs)
+    return " and ".join(f"{OPERATORS[op]} {show(n)}" for op, n in pairs)
 
 
-def filter_in_words(value: dict[str, Any] | None) -> list[str]:
-    """One line per key, e.g. `$.store.id is "S001" or is "S002"`; every line must hold."""
+def _shower(key: str, amount: Callable[[Any], str] | None) -> Callable[[Any], str]:
+    if key not in PATH_WORDS:
+        return _value
+    if key in AMOUNT_PATHS and amount is not None:
+        return lambda v: amount(v) if isinstance(v, int | float) and not isinstance(v, bool) else _value(v)
+    return lambda v: v if isinstance(v, str) else _value(v)
+
+
+def filter_in_words(value: dict[str, Any] | None, *, amount: Callable[[Any], str] | None = None) -> list[str]:
+    """One line per key, e.g. `store is S001 or is S002`; every line must hold. Known paths are named in words;
+    `amount` formats a minor-unit amount (the caller knows the account's currency), else amounts stay numbers."""
     if not value:
         return []
-    return [f"{key} {' or '.join(_matcher_words(m) for m in matchers)}" for key, matchers in value.items()]
+    lines = []
+    for key, matchers in value.items():
+        show = _shower(key, amount)
+        lines.append(f"{PATH_WORDS.get(key, key)} {' or '.join(_matcher_words(m, show) for m in matchers)}")
+    return lines
 
 
 def events_in_words(events: list[str]) -> str:

@@ -6,6 +6,7 @@
   its `message` becomes a non-field error and each field error goes onto the form field its API path names
   (`fields` maps paths whose form field is spelled differently); a path no field shows is kept as
   "path: message" among the non-field errors. The view then re-renders the page (status 400) from `caught`.
+  `words(path, message)` may put a field error in the form's own words (the API keeps its wording).
 
 Views call services inside `with domain_errors(...)` and contain no `try/except` for domain errors.
 """
@@ -22,6 +23,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from loyalty.core.errors import DomainError, Forbidden, NotFound
+
+Words = Callable[[str, str], str]
 
 
 def page_errors(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,7 +64,9 @@ class Caught:
 
 
 @contextmanager
-def domain_errors(form: Any = None, *, fields: Mapping[str, str] | None = None) -> Iterator[Caught]:
+def domain_errors(
+    form: Any = None, *, fields: Mapping[str, str] | None = None, words: Words | None = None
+) -> Iterator[Caught]:
     """Run a service or selector call; a domain error is caught into the yielded `Caught` and, given a Django
     form, rendered onto it. `NotFound` and `Forbidden` are about the page, not the form: they pass through."""
     caught = Caught()
@@ -72,15 +77,15 @@ def domain_errors(form: Any = None, *, fields: Mapping[str, str] | None = None) 
     except DomainError as exc:
         caught.error = exc
         if form is not None:
-            render_onto(form, caught.error, fields=fields or {})
+            render_onto(form, caught.error, fields=fields or {}, words=words)
 
 
-def render_onto(form: Any, error: DomainError, *, fields: Mapping[str, str]) -> None:
+def render_onto(form: Any, error: DomainError, *, fields: Mapping[str, str], words: Words | None = None) -> None:
     form.add_error(None, error.message)
     for problem in error.field_errors:
         name = fields.get(problem.path, problem.path)
         if name in form.fields:
-            form.add_error(name, problem.message)
+            form.add_error(name, words(problem.path, problem.message) if words else problem.message)
         elif f"{problem.path} {problem.message}" not in error.message:
             # a problem the message already spells out is not repeated
             form.add_error(None, f"{problem.path}: {problem.message}" if problem.path else problem.message)

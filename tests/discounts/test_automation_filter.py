@@ -173,13 +173,22 @@ def test_filters_in_words():
             "$.store.id": ["S1", "S2"],
             "$.status": [{"anything-but": ["blocked", "closed"]}],
             "$.gross_amount": [{"numeric": [">", 0, "<=", 1500]}],
+            "$.metadata.tier": ["gold", 2],
         }
     )
     assert words == [
-        '$.store.id is "S1" or is "S2"',
-        '$.status is anything but "blocked" or "closed"',
-        "$.gross_amount is above 0 and is at most 1500",
+        "store is S1 or is S2",
+        "status is anything but blocked or closed",
+        "gross amount is more than 0 and is at most 1500",
+        '$.metadata.tier is "gold" or is 2',  # a path we have no words for is shown as written
     ]
+
+
+def test_amounts_in_words_with_the_callers_currency():
+    words = filter_in_words(
+        {"$.net_amount": [{"numeric": [">", 50000]}], "$.store.id": [7]}, amount=lambda minor: f"{minor / 100:.2f} NOK"
+    )
+    assert words == ["net amount is more than 500.00 NOK", "store is 7"]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "[::1]", "localhost"])

@@ -13,6 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def shop_with_rules(transactional_db):
     from loyalty.accounts.scopes import Role
+    from receipts.models import ItemCode
     from tests.accounts.factories import AccountFactory, MembershipFactory, UserFactory
     from tests.discounts.factories import discount, give, item_discount, rule
 
@@ -35,6 +36,7 @@ def shop_with_rules(transactional_db):
             },
         ),
     )
+    ItemCode.objects.create(account=account, kind=ItemCode.Kind.STORE, value="S001", name="Oslo City")
     give(account, chairs, "C42")
     give(account, evening, "*")
     return account
@@ -48,6 +50,7 @@ def test_build_a_basket_and_read_why(page, shop_with_rules, shot):
     page.wait_for_url("**/discount-rules/basket/")
 
     # by keyboard: customer, then the first item's id, groups, quantity and amount; Enter submits
+    expect(page.get_by_label("Store id")).to_have_value("S001")  # the account's first store, not a made-up one
     page.get_by_label("Customer id").fill("C42")
     page.get_by_label("Purchase time").fill("2026-06-03T12:00")  # a Wednesday noon
     page.get_by_label("Item 1 id").fill("chair-oak")
@@ -67,10 +70,14 @@ def test_build_a_basket_and_read_why(page, shop_with_rules, shot):
     expect(page.locator("#basket-applied")).to_contain_text("Chairs -20%")
     why = page.locator("#basket-explain")
     expect(why).to_contain_text("Evening 50,-")
-    expect(why).to_contain_text("outside the rule's hours")
+    expect(why).to_contain_text("Outside the rule's opening hours")
     shot(page, "basket-tester-1366")
 
     page.set_viewport_size({"width": 390, "height": 844})
+    reason = why.get_by_text("Outside the rule's opening hours")
+    reason.scroll_into_view_if_needed()
+    box = reason.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390  # readable without scrolling sideways
     shot(page, "basket-tester-390")
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0  # the page never scrolls sideways; the item table scrolls inside its card

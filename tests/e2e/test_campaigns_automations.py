@@ -98,8 +98,8 @@ def test_a_campaign_and_an_automation(page, demo_shop, shot):
         shot(page, f"campaign-{width}")
 
         page.goto(automation_url)
-        expect(page.locator("#automation-filter")).to_contain_text('$.store.id is "S1"')
-        expect(page.locator("#automation-filter")).to_contain_text("$.gross_amount is at least 50000")
+        expect(page.locator("#automation-filter")).to_contain_text("store is S1")
+        expect(page.locator("#automation-filter")).to_contain_text("gross amount is at least 500.00 NOK")
         expect(page.locator("#deliveries-table")).to_contain_text("The target answered 503.")
         no_sideways_scroll(page)
         shot(page, f"automation-{width}")

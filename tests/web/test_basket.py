@@ -48,7 +48,8 @@ class TestBasketTester:
         assert response.status_code == 200
         page = response.content.decode()
         assert "Chairs -10%" in page and "100.00 NOK" in page  # 10 % of 1,000.00
-        assert "Tables" in page and "requirement.item.items" in page
+        assert "Tables" in page and "The basket has none of the rule&#x27;s items" in page
+        assert "<code" in page and "requirement.item.items" in page  # the API's path as a hint for integrators
         assert "Walk-ins" not in page  # given to purchases without a customer only
         assert not DiscountUsage.objects.exists()
 
@@ -56,6 +57,15 @@ class TestBasketTester:
         give(account, rule(account, discount(name="Walk-ins", reward={"type": "discount_amount", "value": 5000})), "/")
         page = owner.get(URL, query(customer_id="")).content.decode()
         assert "Walk-ins" in page and "50.00 NOK" in page
+
+    def test_the_store_defaults_to_the_accounts_first_known_store(self, owner, account):
+        from receipts.models import ItemCode
+
+        assert 'value="S1"' not in owner.get(URL).content.decode()  # no made-up store
+        for value, name in (("S002", "Bergen"), ("S001", "Oslo City")):
+            ItemCode.objects.create(account=account, kind=ItemCode.Kind.STORE, value=value, name=name)
+        page = owner.get(URL).content.decode()
+        assert 'name="store_id" value="S001"' in page and "Oslo City (S001)" in page and "Bergen (S002)" in page
 
     def test_viewers_may_ask_too(self, viewer, account):
         assert viewer.get(URL, query()).status_code == 200

@@ -109,8 +109,31 @@ class TestCampaignPages:
         response = owner.post(f"/a/{account.aid}/campaigns/new/", {"name": "B", "campaign_id": "a"})
 
         assert response.status_code == 400
-        assert "exists" in response.content.decode()
+        page = response.content.decode()
+        assert "A campaign with this key already exists" in page and "campaign_id exists" not in page
         assert Campaign.objects.count() == 1
+
+    def test_a_key_with_a_slash_is_refused_in_the_forms_words(self, account, owner):
+        response = owner.post(f"/a/{account.aid}/campaigns/new/", {"name": "B", "campaign_id": "a/b"})
+
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert "The key can have at most 255 characters and no &#x27;/&#x27;." in page
+        assert "without &#x27;/&#x27;" not in page
+        assert not Campaign.objects.exists()
+
+    def test_the_list_says_key_like_its_column(self, account, owner):
+        campaign_services.campaign_create(account=account, body={"name": "A", "campaign_id": "a"}, actor=ACTOR)
+        page = owner.get(f"/a/{account.aid}/campaigns/").content.decode()
+        assert "whose key it names" in page and "campaign id" not in page.lower()
+
+    @pytest.mark.parametrize("where", ["new/", "{pk}/edit/"])
+    def test_a_viewer_opening_a_form_is_told_why(self, account, viewer, where):
+        mine = campaign_services.campaign_create(account=account, body={"name": "Mine"}, actor=ACTOR)
+        response = viewer.get(f"/a/{account.aid}/campaigns/{where.format(pk=mine.pk)}", follow=True)
+        landed = response.redirect_chain[-1][0]
+        assert landed.endswith("/campaigns/" if where == "new/" else f"/campaigns/{mine.pk}/")
+        assert "you can look but not change" in response.content.decode()
 
     def test_a_rule_links_to_its_campaign(self, account, owner):
         campaign = campaign_services.campaign_create(
@@ -151,8 +174,8 @@ class TestAutomationPages:
 
         page = owner.get(f"/a/{account.aid}/automations/{automation.pk}/").content.decode()
 
-        assert "$.store.id is &quot;S1&quot;" in page
-        assert "and <code>$.gross_amount is above 500</code>" in page
+        assert "store is S1" in page and "$.store.id" not in page
+        assert "and gross amount is more than 5.00 NOK" in page  # 500 minor units
         assert "Once per customer" in page and "A receipt arrives" in page
         assert "The target answered 503." in page and "Retry" in page
         counts = owner.get(f"/a/{account.aid}/automations/{automation.pk}/counts/").json()["counts"]

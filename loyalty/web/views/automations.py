@@ -14,6 +14,7 @@ from discounts import selectors as discounts
 from discounts.selectors import automations as selectors
 from discounts.services import automations as services
 from loyalty.web.access import account_view, actor, page
+from loyalty.web.formatting import money
 
 
 @account_view
@@ -46,7 +47,9 @@ def automation_detail(request: HttpRequest, automation_id: uuid.UUID) -> HttpRes
         {
             "automation": automation,
             "events": selectors.events_in_words(automation.events),
-            "filter_lines": selectors.filter_in_words(requirement.get("filter")),
+            "filter_lines": selectors.filter_in_words(
+                requirement.get("filter"), amount=lambda minor: money(minor, request.account.currency)
+            ),
             "actions": _actions(request, automation),
             "counts": selectors.counts_in_words(
                 selectors.automation_counts(account=request.account, automation=automation)

@@ -14,6 +14,8 @@ from discounts.selectors.till import receipt_discounts_available
 from loyalty.web.access import account_view, page
 from loyalty.web.formatting import to_minor
 from loyalty.web.forms import AmountField
+from loyalty.web.why import condition_words
+from receipts import selectors as receipts
 
 ROWS = 6
 STATUS_WORDS = {"applied": "Applied", "not_applicable": "Not applicable", "overshadowed": "Overshadowed"}
@@ -22,7 +24,8 @@ STATUS_WORDS = {"applied": "Applied", "not_applicable": "Not applicable", "overs
 class BasketForm(forms.Form):
     customer_id = forms.CharField(required=False, max_length=255, label="Customer id", strip=True,
                                   help_text="Empty: a purchase without a customer (rules given to “/”).")  # fmt: skip
-    store_id = forms.CharField(max_length=255, label="Store id", initial="S1")
+    store_id = forms.CharField(max_length=255, label="Store id", widget=forms.TextInput(attrs={"list": "basket-stores"}),
+                               help_text="A store of your purchases, or any id the till would send.")  # fmt: skip
     mcc = forms.RegexField(regex=r"^\d{4}$", required=False, max_length=4, label="Store MCC")
     purchase_at = forms.DateTimeField(
         label="Purchase time", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -85,7 +88,10 @@ def _receipt(form: BasketForm, items: list[dict[str, Any]], account) -> dict[str
 def _result(receipt: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
     outcome = receipt_discounts_available(account=request.account, receipt=receipt)
     answer = outcome.receipt
-    explain = [{**entry, "status_words": STATUS_WORDS[entry["status"]]} for entry in outcome.explain()]
+    explain = [
+        {**entry, "status_words": STATUS_WORDS[entry["status"]], "why": condition_words(entry.get("condition"))}
+        for entry in outcome.explain()
+    ]
     items = [
         {**item, "discount": sum(line["amount"] for line in item.get("discount_lines", []))} for item in answer["items"]
     ]
@@ -110,9 +116,12 @@ def _result(receipt: dict[str, Any], request: HttpRequest) -> dict[str, Any]:
 def basket_tester(request: HttpRequest) -> HttpResponse:
     asked = "store_id" in request.GET
     now = timezone.now().astimezone(request.account.tz).replace(second=0, microsecond=0, tzinfo=None)
-    form = BasketForm(request.GET if asked else None, initial={"purchase_at": now, "store_id": "S1"})
+    stores = receipts.stores_for_account(account=request.account)
+    # the first store the account's purchases know: a demo's "S1" would match no store rule
+    first = stores[0][0] if stores else ""
+    form = BasketForm(request.GET if asked else None, initial={"purchase_at": now, "store_id": first})
     items = ItemFormSet(request.GET if asked else None, prefix="item")
-    context: dict[str, Any] = {"form": form, "items": items, "nav": "rules"}
+    context: dict[str, Any] = {"form": form, "items": items, "nav": "rules", "stores": stores}
     if asked and form.is_valid() and items.is_valid():
         lines = [_item(f, n + 1, request.account.currency) for n, f in enumerate(items.forms)]
         built = [line for line in lines if line is not None]

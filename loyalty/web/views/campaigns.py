@@ -12,10 +12,29 @@ from django.views.decorators.http import require_POST
 
 from discounts.selectors import campaigns as selectors
 from discounts.services import campaigns as services
-from loyalty.web.access import account_view, actor, page
+from loyalty.web.access import account_view, actor, page, read_only
 from loyalty.web.errors import domain_errors
 
 FIELDS = {"name": "name", "campaign_id": "campaign_id", "description": "description", "private": "private"}
+# the service's field errors speak the API (`campaign_id`); the form calls it "Key". Matched on the message's start
+# so the API's wording stays the one source of truth for what is refused.
+KEY_WORDS = (
+    ("a campaign with this campaign_id exists", "A campaign with this key already exists (deleted campaigns count)."),
+    ("must be at most", f"The key can have at most {services.MAX_KEY_LENGTH} characters and no '/'."),
+    ("must not have leading or trailing spaces", "The key cannot start or end with a space."),
+    ("must not be empty", "Enter a key, or leave the field empty to use the campaign's own id."),
+    ("cannot be changed", "The key cannot change."),
+)
+
+
+def in_form_words(path: str, message: str) -> str:
+    if path == "campaign_id":
+        for start, words in KEY_WORDS:
+            if message.startswith(start):
+                return words
+    if path == "name" and message == "must not be empty":
+        return "Enter a name."
+    return message
 
 
 class CampaignForm(forms.Form):
@@ -55,14 +74,14 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = CampaignForm(request.POST)
         if form.is_valid():
-            with domain_errors(form, fields=FIELDS) as caught:
+            with domain_errors(form, fields=FIELDS, words=in_form_words) as caught:
                 campaign = services.campaign_create(account=request.account, body=form.body(), actor=actor(request))
             if not caught.failed:
                 messages.success(request, f"Campaign “{campaign.name}” created.")
                 return redirect("web:campaign", aid=request.account.aid, campaign_pk=campaign.pk)
         return _form_page(request, form, status=400)
     if not request.can_edit:
-        return redirect("web:campaigns", aid=request.account.aid)
+        return read_only(request, "web:campaigns")
     return _form_page(request, CampaignForm())
 
 
@@ -74,7 +93,7 @@ def campaign_edit(request: HttpRequest, campaign_pk: uuid.UUID) -> HttpResponse:
         form.fields["campaign_id"].disabled = True
         if form.is_valid():
             body = {**form.body(), "campaign_id": campaign.campaign_id}
-            with domain_errors(form, fields=FIELDS) as caught:
+            with domain_errors(form, fields=FIELDS, words=in_form_words) as caught:
                 services.campaign_update(
                     account=request.account, campaign_id=campaign.campaign_id, body=body, actor=actor(request)
                 )
@@ -83,7 +102,7 @@ def campaign_edit(request: HttpRequest, campaign_pk: uuid.UUID) -> HttpResponse:
                 return redirect("web:campaign", aid=request.account.aid, campaign_pk=campaign.pk)
         return _form_page(request, form, campaign=campaign, status=400)
     if not request.can_edit:
-        return redirect("web:campaign", aid=request.account.aid, campaign_pk=campaign.pk)
+        return read_only(request, "web:campaign", campaign_pk=campaign.pk)
     form = CampaignForm(
         initial={
             "name": campaign.name,
