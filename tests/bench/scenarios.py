@@ -292,6 +292,8 @@ def throwaway_cleanup(account_ids: list[int]) -> int:
             )
             cur.execute("DELETE FROM segments_segmentmember WHERE customer_pk = ANY(%s)", [customers])
             cur.execute("DELETE FROM segments_membershipspan WHERE customer_pk = ANY(%s)", [customers])
+            # a holdout link of the impact scenario may have assigned them a side
+            cur.execute("DELETE FROM discounts_pushassignment WHERE customer_id = ANY(%s)", [customers])
             cur.execute("DELETE FROM receipts_customer WHERE id = ANY(%s)", [customers])
         # every batch in the bench database that the generator did not write is an ingest sample's
         cur.execute(
