@@ -613,7 +613,13 @@ def segments_cleanup(account_ids: list[int]) -> None:
             cur.execute("DELETE FROM discounts_discountusage WHERE rule_id = ANY(%s)", [rules])
             cur.execute("DELETE FROM discounts_discountref WHERE rule_id = ANY(%s)", [rules])
             cur.execute("DELETE FROM discounts_pushrun WHERE rule_id = ANY(%s)", [rules])
+            cur.execute(
+                "DELETE FROM discounts_pushassignment WHERE link_id IN "
+                "(SELECT id FROM discounts_pushlink WHERE rule_id = ANY(%s))",
+                [rules],
+            )
             cur.execute("DELETE FROM discounts_pushlink WHERE rule_id = ANY(%s)", [rules])
+            cur.execute("DELETE FROM discounts_simulation WHERE rule_id = ANY(%s)", [rules])
             cur.execute("DELETE FROM discounts_discountrule WHERE id = ANY(%s)", [rules])
         segments = list(Segment.objects.filter(account_id__in=account_ids).values_list("id", flat=True))
         if segments:
