@@ -698,10 +698,10 @@ def scenario_new_day(bench: Bench, result: Result, name: str, shifts: int) -> No
         for shift in range(1, shifts + 1):
             parts = definitions(bench.q, shift)[name]
             body = {"segment": {"name": f"bench {name}", "parts": parts, "refreshPolicy": {"onNewReceipts": False}}}
-            before = load_now()
+            load = load_now()
             bench.api.json("PUT", f"/api/{bench.aid}/segment/{segment}", body)
             run = _wait_run(_latest_run_id(segment))
-            result.add(run.duration_ms, before)
+            result.add(run.duration_ms, load)
             result.extra.setdefault("timings", []).append(run.timings)
     finally:
         # shifted windows would otherwise cost every later ingest until they expire
