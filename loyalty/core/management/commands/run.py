@@ -47,6 +47,7 @@ class Command(BaseCommand):
         self._lock = threading.Lock()
         self._colour = sys.stdout.isatty()
         self._stopping = threading.Event()
+        self._signalled = False
         data_dir = Path(settings.LOYALTY_DATA_DIR)
         started_db = False
         if settings.LOYALTY_EMBEDDED_DATABASE:
@@ -65,17 +66,20 @@ class Command(BaseCommand):
                 Child("worker", [python, "-m", "celery", "-A", "loyalty", "worker", "-l", "INFO", "-c", "2"]),
                 Child("beat", [python, "-m", "celery", "-A", "loyalty", "beat", "-l", "INFO", "--pidfile="]),
             ]
+            # The handler only sets a flag: Event.set() takes a lock the interrupted main thread may hold inside
+            # Event.wait(), and a Ctrl-C then hung the supervisor for good.
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                signal.signal(sig, lambda *_: self._stopping.set())
+                signal.signal(sig, self._on_signal)
             for child in children:
                 self._start(child)
             threading.Thread(target=self._announce, args=(host, port), daemon=True).start()
-            while not self._stopping.is_set():
+            while not self._signalled and not self._stopping.is_set():
                 for child in children:
                     if child.process and child.process.poll() is not None:
                         self.say("run", f"{child.name} exited with code {child.process.returncode}; stopping")
                         self._stopping.set()
-                self._stopping.wait(0.5)
+                time.sleep(0.5)
+            self._stopping.set()
         finally:
             self._stop_all(children)
             if settings.LOYALTY_EMBEDDED_DATABASE:
@@ -87,6 +91,9 @@ class Command(BaseCommand):
             self.say("run", "bye")
 
     # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _on_signal(self, *_: object) -> None:
+        self._signalled = True
 
     def say(self, name: str, line: str) -> None:
         prefix = f"{name:>6} | "
