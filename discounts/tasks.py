@@ -1,5 +1,7 @@
 """Celery entry points for pushes, usage from receipts, automations and dry runs: take ids, call one service."""
 
+from typing import Any
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -12,15 +14,20 @@ from discounts.services.simulations import simulation_run
 from discounts.services.usage import receipts_arrived, receipts_sweep
 
 
-@shared_task(
-    name="discounts.push",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    max_retries=3,
-    soft_time_limit=9 * 60,
-    time_limit=10 * 60,
-)
+def _retrying_on_database_errors(name: str, *, backoff: int, retries: int, soft: int, hard: int) -> Any:
+    """A task acknowledged late, retried with backoff when the database is briefly away, and time-limited."""
+    return shared_task(
+        name=name,
+        acks_late=True,
+        autoretry_for=(OperationalError, InterfaceError),
+        retry_backoff=backoff,
+        max_retries=retries,
+        soft_time_limit=soft,
+        time_limit=hard,
+    )
+
+
+@_retrying_on_database_errors("discounts.push", backoff=5, retries=3, soft=9 * 60, hard=10 * 60)
 def push(push_id: str) -> None:
     push_execute(push_id=push_id)
 
@@ -35,15 +42,7 @@ def sweep() -> dict[str, int]:
     return pushes_sweep()
 
 
-@shared_task(
-    name="discounts.receipts_arrived",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    max_retries=5,
-    soft_time_limit=50,
-    time_limit=60,
-)
+@_retrying_on_database_errors("discounts.receipts_arrived", backoff=2, retries=5, soft=50, hard=60)
 def on_receipts_arrived(account_id: int) -> int:
     return receipts_arrived(account_id=account_id)
 
@@ -58,28 +57,12 @@ def usage_sweep() -> int:
 HTTP_ATTEMPTS = 5
 
 
-@shared_task(
-    name="discounts.receipts_to_events",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    max_retries=3,
-    soft_time_limit=110,
-    time_limit=120,
-)
+@_retrying_on_database_errors("discounts.receipts_to_events", backoff=2, retries=3, soft=110, hard=120)
 def receipts_events(account_id: int) -> int:
     return receipts_to_events(account_id=account_id)
 
 
-@shared_task(
-    name="discounts.automation_events",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    max_retries=3,
-    soft_time_limit=290,
-    time_limit=300,
-)
+@_retrying_on_database_errors("discounts.automation_events", backoff=2, retries=3, soft=290, hard=300)
 def automation_events(account_id: int) -> int:
     return automation_events_process(account_id=account_id)
 
@@ -103,14 +86,6 @@ def sweep_automations() -> dict[str, int]:
     return automations_sweep()
 
 
-@shared_task(
-    name="discounts.simulate",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    max_retries=3,
-    soft_time_limit=25 * 60,
-    time_limit=30 * 60,
-)
+@_retrying_on_database_errors("discounts.simulate", backoff=5, retries=3, soft=25 * 60, hard=30 * 60)
 def simulate(simulation_id: str) -> None:
     simulation_run(simulation_id=simulation_id)
