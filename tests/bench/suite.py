@@ -33,11 +33,12 @@ TARGETS = {
     "customer_segment broad": 1_500,
     "recalculate aggregate (steady state)": 500,
     "recalculate OR (steady state)": 500,
-    # issue 7 sets the preview target for the definitions its table lists above it (aggregate and OR); the 10-criterion
-    # segment has none, for its preview as for its recalculation
+    "recalculate mixed (10 criteria, steady state)": 500,
+    "recalculate aggregate, first run of a new day": 1_000,
     "preview aggregate": 300,
     "preview OR": 300,
-    "push 100k members (once)": 3_000,
+    "preview mixed (10 criteria)": 500,
+    "push 100k members (once)": 2_000,
     "claims from 8 concurrent clients": 300,
     "ingest with discount refs over HTTP (POST 1,000/batch)": 2_500,
     "POST /discounts/events (4 clients)": 500,
@@ -47,6 +48,12 @@ TARGETS = {
     "available_for_receipt explain=true": 25,
 }
 PAGE_TARGET = 150
+# issue 21: ours ÷ DuckDB over the same data, measured in the same run (the machine is noisy, a ratio is not)
+DUCKDB_RATIOS = (
+    ("customer_segment selective", "DuckDB customer_segment selective", 1.0),
+    ("customer_segment broad", "DuckDB customer_segment broad", 1.5),
+    ("recalculate aggregate (steady state)", "DuckDB aggregate segment", 1.5),
+)
 
 
 def _configure(scale: float) -> Any:
@@ -290,13 +297,9 @@ def _ratios(bench) -> list[tuple[str, float | None, str]]:
     out.append(
         ("naive ORM loop ÷ aggregate recalculation (target ≥ 100x)", naive / ours if naive and ours else None, "≥ 100")
     )
-    for ours_name, duck_name in (
-        ("customer_segment selective", "DuckDB customer_segment selective"),
-        ("customer_segment broad", "DuckDB customer_segment broad"),
-        ("recalculate aggregate (steady state)", "DuckDB aggregate segment"),
-    ):
+    for ours_name, duck_name, limit in DUCKDB_RATIOS:
         a, b = p50(ours_name), p50(duck_name)
-        out.append((f"{ours_name} ÷ DuckDB (target ≤ 3x)", a / b if a and b else None, "≤ 3"))
+        out.append((f"{ours_name} ÷ DuckDB (target ≤ {limit:g}x)", a / b if a and b else None, f"≤ {limit:g}"))
     return out
 
 
