@@ -211,8 +211,8 @@ ASSIGN = sql.SQL(
 # over two CTEs) took seconds. So every per-customer step is a lateral lookup by index, which is the plan at any
 # size: one range of each customer's purchases (an index-only scan of `receipt_customer_time`, which covers the
 # purchase's account, kind and net), summed per customer and per side and day in one pass (grouping sets); the
-# cost is looked up from the ledger's side (customer, then their first assignment) and added to the customers by
-# a union and a grouping, never by a join of the two sets.
+# cost starts from the ledger: its purchases gathered per customer, who is looked up once (profile, then first
+# assignment), and added to the customers by a union and a grouping, never by a join of the two sets.
 IMPACT = sql.SQL(
     """
     WITH entered AS MATERIALIZED (
@@ -248,20 +248,22 @@ IMPACT = sql.SQL(
               AND usage.{u_at} >= %(from)s::timestamptz AND usage.{u_at} < %(to)s::timestamptz
               AND usage.{u_released} IS NULL AND usage.{u_customer} IS NOT NULL
             GROUP BY usage.{u_customer}, usage.{u_purchase}),
+         users AS (
+            SELECT customer_id, array_agg(at) AS ats, array_agg(amount) AS amounts FROM used GROUP BY customer_id),
          cost AS (
-            SELECT first.customer_pk, sum(used.amount) AS cost
-            FROM used
+            SELECT first.customer_pk,
+                   (SELECT sum(one.amount) FROM unnest(users.ats, users.amounts) AS one(at, amount)
+                    WHERE one.at >= first.since) AS cost
+            FROM users
             JOIN {customer} customer
-              ON customer.{c_account} = %(account)s::int AND customer.{c_customer_id} = used.customer_id
+              ON customer.{c_account} = %(account)s::int AND customer.{c_customer_id} = users.customer_id
             CROSS JOIN LATERAL (
                 SELECT assignment.{a_customer} AS customer_pk,
                        greatest(assignment.{a_at}, %(from)s::timestamptz) AS since
                 FROM {assignment} assignment
                 WHERE assignment.{a_link} = ANY(%(links)s::bigint[]) AND assignment.{a_customer} = customer.{c_pk}
                   AND assignment.{a_at} < %(to)s::timestamptz
-                ORDER BY assignment.{a_at} LIMIT 1) first
-            WHERE used.at >= first.since
-            GROUP BY first.customer_pk),
+                ORDER BY assignment.{a_at} LIMIT 1) first),
          per_customer AS (
             SELECT bool_or(held_out) AS held_out, sum(y) AS y, sum(k) AS k, sum(x) AS x, sum(c) AS c
             FROM (SELECT customer_pk, held_out, y, k, x, 0 AS c FROM grouped WHERE per_customer
