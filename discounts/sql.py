@@ -205,31 +205,42 @@ ASSIGN = sql.SQL(
 # purchase: a claim and its receipt are one purchase; released claims skipped). Answered as sums per side (the
 # sufficient statistics of discounts/impact/stats.py; y, x and cost as float8 so their squares cannot overflow),
 # and, for the chart, entries and net spend per side and day in `%(tz)s`. Never a row per customer.
+#
+# Shaped to take the same plan whatever the planner believes: right after a push the assignments' statistics do
+# not know the link (an estimate of one customer for 100,000), and joins chosen on that estimate (a nested loop
+# over two CTEs) took seconds. So every per-customer step is a lateral lookup by index, which is the plan at any
+# size: one range of each customer's purchases (an index-only scan of `receipt_customer_time`, which covers the
+# purchase's account, kind and net), summed per customer and per side and day in one pass (grouping sets); the
+# cost starts from the ledger: its purchases gathered per customer, who is looked up once (profile, then first
+# assignment), and added to the customers by a union and a grouping, never by a join of the two sets.
 IMPACT = sql.SQL(
     """
     WITH entered AS MATERIALIZED (
             SELECT DISTINCT ON (assignment.{a_customer})
-                   assignment.{a_customer} AS customer_pk, customer.{c_customer_id} AS customer_id,
-                   assignment.{a_held_out} AS held_out, assignment.{a_at} AS entered_at,
-                   greatest(assignment.{a_at}, %(from)s::timestamptz) AS since
+                   assignment.{a_customer} AS customer_pk, assignment.{a_held_out} AS held_out,
+                   assignment.{a_at} AS entered_at, greatest(assignment.{a_at}, %(from)s::timestamptz) AS since
             FROM {assignment} assignment
-            JOIN {customer} customer ON customer.{c_pk} = assignment.{a_customer}
             WHERE assignment.{a_account} = %(account)s::int AND assignment.{a_link} = ANY(%(links)s::bigint[])
               AND assignment.{a_at} < %(to)s::timestamptz
             ORDER BY assignment.{a_customer}, assignment.{a_at}),
-         bought AS MATERIALIZED (
-            SELECT entered.customer_pk, entered.held_out, entered.since, purchase.purchase_at,
-                   purchase.net::float8 AS net, purchase.purchase_at >= entered.since AS after
+         grouped AS MATERIALIZED (
+            SELECT GROUPING(entered.customer_pk) = 0 AS per_customer, entered.customer_pk, entered.held_out,
+                   CASE WHEN purchase.purchase_at >= entered.since
+                        THEN (purchase.purchase_at AT TIME ZONE %(tz)s::text)::date END AS day,
+                   coalesce(sum(purchase.net::float8) FILTER (WHERE purchase.purchase_at >= entered.since), 0) AS y,
+                   count(*) FILTER (WHERE purchase.purchase_at >= entered.since) AS k,
+                   coalesce(sum(purchase.net::float8) FILTER (WHERE purchase.purchase_at < entered.entered_at), 0)
+                       AS x
             FROM entered
-            JOIN {purchases} purchase
-              ON purchase.customer_pk = entered.customer_pk
-             AND purchase.purchase_at >= entered.entered_at - make_interval(days => %(pre_days)s::int)
-             AND purchase.purchase_at < %(to)s::timestamptz
-             AND (purchase.purchase_at >= entered.since OR purchase.purchase_at < entered.entered_at)),
-         spend AS (
-            SELECT customer_pk, coalesce(sum(net) FILTER (WHERE after), 0) AS y, count(*) FILTER (WHERE after) AS k,
-                   coalesce(sum(net) FILTER (WHERE NOT after), 0) AS x
-            FROM bought GROUP BY customer_pk),
+            -- one range per customer; a `from` after they entered leaves a gap, read in the index and skipped
+            LEFT JOIN LATERAL (
+                SELECT purchase.purchase_at, purchase.net FROM {purchases} purchase
+                WHERE purchase.customer_pk = entered.customer_pk
+                  AND purchase.purchase_at >= entered.entered_at - make_interval(days => %(pre_days)s::int)
+                  AND purchase.purchase_at < %(to)s::timestamptz
+                  AND (purchase.purchase_at >= entered.since OR purchase.purchase_at < entered.entered_at)
+                OFFSET 0) purchase ON true
+            GROUP BY GROUPING SETS ((entered.customer_pk, entered.held_out), (entered.held_out, 4))),  -- 4: day
          used AS (
             SELECT usage.{u_customer} AS customer_id, min(usage.{u_at}) AS at, max(usage.{u_amount})::float8 AS amount
             FROM {usage} usage
@@ -237,16 +248,28 @@ IMPACT = sql.SQL(
               AND usage.{u_at} >= %(from)s::timestamptz AND usage.{u_at} < %(to)s::timestamptz
               AND usage.{u_released} IS NULL AND usage.{u_customer} IS NOT NULL
             GROUP BY usage.{u_customer}, usage.{u_purchase}),
+         users AS (
+            SELECT customer_id, array_agg(at) AS ats, array_agg(amount) AS amounts FROM used GROUP BY customer_id),
          cost AS (
-            SELECT entered.customer_pk, sum(used.amount) AS cost
-            FROM entered JOIN used ON used.customer_id = entered.customer_id AND used.at >= entered.since
-            GROUP BY entered.customer_pk),
+            SELECT first.customer_pk,
+                   (SELECT sum(one.amount) FROM unnest(users.ats, users.amounts) AS one(at, amount)
+                    WHERE one.at >= first.since) AS cost
+            FROM users
+            JOIN {customer} customer
+              ON customer.{c_account} = %(account)s::int AND customer.{c_customer_id} = users.customer_id
+            CROSS JOIN LATERAL (
+                SELECT assignment.{a_customer} AS customer_pk,
+                       greatest(assignment.{a_at}, %(from)s::timestamptz) AS since
+                FROM {assignment} assignment
+                WHERE assignment.{a_link} = ANY(%(links)s::bigint[]) AND assignment.{a_customer} = customer.{c_pk}
+                  AND assignment.{a_at} < %(to)s::timestamptz
+                ORDER BY assignment.{a_at} LIMIT 1) first),
          per_customer AS (
-            SELECT entered.held_out, coalesce(spend.y, 0) AS y, coalesce(spend.k, 0) AS k,
-                   coalesce(spend.x, 0) AS x, coalesce(cost.cost, 0) AS c
-            FROM entered
-            LEFT JOIN spend ON spend.customer_pk = entered.customer_pk
-            LEFT JOIN cost ON cost.customer_pk = entered.customer_pk),
+            SELECT bool_or(held_out) AS held_out, sum(y) AS y, sum(k) AS k, sum(x) AS x, sum(c) AS c
+            FROM (SELECT customer_pk, held_out, y, k, x, 0 AS c FROM grouped WHERE per_customer
+                  UNION ALL
+                  SELECT customer_pk, NULL, 0, 0, 0, cost FROM cost) parts
+            GROUP BY customer_pk),
          sides AS (
             SELECT held_out, count(*) AS n, count(*) FILTER (WHERE k > 0) AS converted, sum(k) AS purchases,
                    sum(y) AS sy, sum(y * y) AS syy, sum(x) AS sx, sum(x * x) AS sxx, sum(x * y) AS sxy,
@@ -254,13 +277,11 @@ IMPACT = sql.SQL(
             FROM per_customer GROUP BY held_out),
          entries AS (
             SELECT held_out, (since AT TIME ZONE %(tz)s::text)::date AS day, count(*) AS n
-            FROM entered GROUP BY 1, 2),
-         daily AS (
-            SELECT held_out, (purchase_at AT TIME ZONE %(tz)s::text)::date AS day, sum(net) AS net
-            FROM bought WHERE after GROUP BY 1, 2)
+            FROM entered GROUP BY 1, 2)
     SELECT (SELECT coalesce(json_agg(sides), '[]') FROM sides),
            (SELECT coalesce(json_agg(json_build_array(held_out, day, n)), '[]') FROM entries),
-           (SELECT coalesce(json_agg(json_build_array(held_out, day, net)), '[]') FROM daily)
+           (SELECT coalesce(json_agg(json_build_array(held_out, day, y)), '[]')
+            FROM grouped WHERE NOT per_customer AND day IS NOT NULL)
 """
 ).format(
     assignment=table(PushAssignment),
@@ -271,6 +292,7 @@ IMPACT = sql.SQL(
     a_link=column(PushAssignment, "link"),
     customer=table(Customer),
     c_pk=column(Customer, "id"),
+    c_account=column(Customer, "account"),
     c_customer_id=column(Customer, "customer_id"),
     purchases=purchases_relation(),
     usage=table(DiscountUsage),

@@ -78,7 +78,7 @@ def purchases_relation() -> sql.Composed:
     reads above (the discounts impact report) that join it to their own tables: which receipts count as purchases,
     and their net revenue (as the customers' `net_total` counts it), stay this app's to say. Takes `%(account)s`.
     A plain subquery: PostgreSQL pulls it up, so a join on customer_pk and purchase_at walks the
-    (customer_pk, purchase_at) index."""
+    (customer_pk, purchase_at) index, index-only (it includes every column read here)."""
     return sql.SQL(
         """(SELECT purchase.{customer_pk} AS customer_pk, purchase.{purchase_at} AS purchase_at,
                coalesce(purchase.{net_amount}, 0) AS net

@@ -4,16 +4,20 @@ known effect, the period, the usage ledger's cost, and the API (shape, bad input
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from discounts import sql as statements
 from discounts.models import DiscountRef, DiscountUsage, PushAssignment, PushLink, PushRun
 from discounts.pushes import push_execute, segment_push_start
 from discounts.selectors import impact as impacts
 from discounts.services import rule_create
+from loyalty.core.sql import raw_cursor
+from receipts.models import Receipt
 from receipts.services.ingest import receipt_ingest
 from segments.models import SegmentRun
 from segments.services import segments as segment_services
@@ -202,6 +206,111 @@ def test_a_later_from_counts_customers_from_then(account, world):
         - start.astimezone(account.tz).date().toordinal()
         + 1
     )
+
+
+def per_customer_reference(account, links, start, end):
+    """The statement's answer computed the plain way: each customer's first assignment, then their purchases and
+    discount one by one (rows read with the ORM)."""
+    first = {}
+    for row in (
+        PushAssignment.objects.filter(link__in=links)
+        .order_by("assigned_at")
+        .values("customer", "customer__customer_id", "held_out", "assigned_at")
+    ):
+        if row["assigned_at"] < end:
+            first.setdefault(row["customer"], row)
+    purchases = Receipt.objects.filter(account=account, is_purchase=True, customer_pk__in=first)
+    used = {}
+    for usage in DiscountUsage.objects.filter(
+        account=account, rule=links[0].rule, released_at__isnull=True, at__gte=start, at__lt=end
+    ):
+        key = (usage.customer_id, usage.purchase_key)
+        at, amount = used.get(key, (usage.at, 0))
+        used[key] = (min(at, usage.at), max(amount, usage.amount))
+    sums = {side: dict.fromkeys(("n", "converted", "purchases", *SUMS), 0.0) for side in (False, True)}
+    entries, daily = Counter(), Counter()
+    for pk, row in first.items():
+        since, side = max(row["assigned_at"], start), row["held_out"]
+        y = x = k = 0.0
+        for purchase in purchases.filter(customer_pk=pk):
+            net = float(purchase.net_amount or 0)
+            if since <= purchase.purchase_at < end:
+                y, k = y + net, k + 1
+                daily[(side, purchase.purchase_at.astimezone(account.tz).date().isoformat())] += net
+            elif row["assigned_at"] - timedelta(days=90) <= purchase.purchase_at < row["assigned_at"]:
+                x += net
+        c = sum(
+            amount for (who, _), (at, amount) in used.items() if who == row["customer__customer_id"] and at >= since
+        )
+        entries[(side, since.astimezone(account.tz).date().isoformat())] += 1
+        values = {"sy": y, "syy": y * y, "sx": x, "sxx": x * x, "sxy": x * y}
+        values |= {"sc": c, "scc": c * c, "syc": y * c, "sxc": x * c}
+        totals = sums[side]
+        for key, value in {"n": 1, "converted": int(k > 0), "purchases": k, **values}.items():
+            totals[key] += value
+    return sums, entries, daily
+
+
+SUMS = ("sy", "syy", "sx", "sxx", "sxy", "sc", "scc", "syc", "sxc")
+
+
+def test_the_statement_matches_a_per_customer_computation(account, world):
+    """Two links of the rule (a customer in both counts once, from their first assignment), entries spread over
+    40 days around the period's start (so some are counted from `from`, with purchases between entering and
+    `from` left out), and discounts before and after each customer's start, repeated and released."""
+    rule, truth = world["rule"], world["truth"]
+    rng = random.Random(7)
+    second = segment_services.segment_create(
+        account=account,
+        data={"name": "Some", "parts": [{"criteria": [{"type": "customer_list", "customers": CUSTOMERS[::3]}]}]},
+        actor="t",
+    )
+    segment_recalculate(run_id=SegmentRun.objects.get(segment=second).pk)
+    second.refresh_from_db()
+    links = [world["link"], linked(account, second, rule, 30)]
+    for assignment in PushAssignment.objects.filter(link__in=links):
+        assignment.assigned_at = ENTERED + timedelta(days=rng.uniform(-20, 20))
+        assignment.save(update_fields=["assigned_at"])
+    any_ref = DiscountRef.objects.filter(rule=rule).first()
+    for n, customer in enumerate(rng.sample(sorted(truth), 120)):
+        for copy, source in enumerate(("claim", "receipt_add")[: rng.randrange(1, 3)]):
+            DiscountUsage.objects.create(
+                account=account,
+                rule=rule,
+                ref=any_ref,
+                customer_id=customer,
+                source=source,
+                source_key=f"{source}-{n}-{copy}",
+                purchase_key=f"p{n}",
+                usage=1,
+                amount=rng.randrange(1, 900),
+                at=ENTERED + timedelta(days=rng.uniform(-15, 25)),
+                released_at=NOW if rng.random() < 0.1 else None,
+            )
+    start, end = ENTERED + timedelta(days=3), NOW - timedelta(days=2)
+
+    cur = raw_cursor()
+    cur.execute(
+        statements.IMPACT,
+        {
+            "account": account.pk,
+            "links": [link.pk for link in links],
+            "rule": rule.pk,
+            "from": start,
+            "to": end,
+            "tz": account.timezone,
+            "pre_days": 90,
+        },
+    )
+    sides, entries, daily = cur.fetchone()
+
+    expected, expected_entries, expected_daily = per_customer_reference(account, links, start, end)
+    assert expected[False]["sc"] > 0 and expected[True]["sc"] > 0  # the discount reaches both sides
+    assert {row["held_out"]: {key: row[key] for key in expected[False]} for row in sides} == {
+        side: pytest.approx(values, rel=1e-12) for side, values in expected.items()
+    }
+    assert Counter({(side, day): n for side, day, n in entries}) == expected_entries
+    assert {(side, day): net for side, day, net in daily} == pytest.approx(dict(expected_daily), rel=1e-12)
 
 
 class TestApi:
