@@ -140,3 +140,17 @@ def evaluate(basket: Basket, candidates: list[Candidate]) -> Evaluation:
             Verdict(candidate, Status.OVERSHADOWED, "limitation.discount_combination", by=winner),
         )
     return Evaluation(awards=awards, verdicts=tuple(verdicts[c.ref_id] for c in candidates))
+
+
+def evaluate_alone(basket: Basket, candidate: Candidate) -> Award | str:
+    """`evaluate(basket, [candidate])` for one candidate, without the steps only several candidates need (a dry run
+    evaluates one rule per receipt): its award (a stamp-only one too), or the path of its verdict when it gets none.
+    tests/discounts/test_evaluation.py compares the two on generated rules and receipts."""
+    problem = static_problem(candidate, basket)
+    if problem is not None:
+        return problem
+    outcome = reward(candidate, basket, TillState.start(basket))
+    if isinstance(outcome, Award):
+        return outcome
+    # alone, an exclusive rule's option ties with the empty option, which ranks first (`_best`): overshadowed
+    return "limitation.discount_combination" if candidate.exclusive else outcome.path
