@@ -20,6 +20,7 @@ from typing import Any
 
 from discounts.evaluation import Candidate, Status, evaluate, parse_basket
 from discounts.evaluation.answer import reason
+from discounts.evaluation.conditions import Check, static_plan
 from discounts.evaluation.model import Basket, Line, as_dict, as_list, parse_at
 from discounts.evaluation.resolve import evaluate_alone
 from discounts.usage_state import UNUSED, RefUsage
@@ -157,6 +158,7 @@ class Replay:
     first: dict[tuple[str, str], tuple] = field(default_factory=dict)
     _prototype: Candidate | None = field(default=None, repr=False)
     _candidates: dict[str, Candidate] = field(default_factory=dict, repr=False)
+    _static: Check | None = field(default=None, repr=False)
 
     def candidate(self, customer_id: str) -> Candidate:
         """The customer's simulated ref: a copy of one prototype, so the rule's parsed fields (its cached
@@ -212,15 +214,17 @@ class Replay:
             self.items[line.item_id or f"line {line.line_id}"] += amount
 
     def replay_lean(self, receipt: dict[str, Any], customer_id: str, place: tuple) -> None:
-        """`replay`, faster: the receipt read by `basket_read`, the rule evaluated by `evaluate_alone`, one
-        candidate per customer kept with its usage. `place` orders this receipt among all those replayed."""
+        """`replay`, faster: the receipt read by `basket_read`, the rule evaluated by `evaluate_alone` with its
+        `static_plan`, one candidate per customer kept with its usage. `place` orders this receipt among all those replayed."""
         self.receipts += 1
         self.seen.add(customer_id)
         candidate = self._candidates.get(customer_id)
         if candidate is None:
             candidate = self._candidates[customer_id] = self.candidate(customer_id)
+        if self._static is None:
+            self._static = static_plan(candidate)
         basket = basket_read(receipt)
-        outcome = evaluate_alone(basket, candidate)
+        outcome = evaluate_alone(basket, candidate, self._static)
         if isinstance(outcome, str):
             self.reasons[outcome] += 1
             self.first.setdefault(("reason", outcome), (place, 0))
@@ -247,7 +251,7 @@ class Replay:
 
     def partial(self) -> Replay:
         """What `merge` needs of this replay, without the per-customer state."""
-        return replace(self, usage={}, _candidates={}, _prototype=None, per_day=dict(self.per_day))
+        return replace(self, usage={}, _candidates={}, _prototype=None, _static=None, per_day=dict(self.per_day))
 
     def merge(self, parts: Iterable[Replay]) -> None:
         """Add up replays of disjoint sets of customers (each in time order) as if one replay had run them all:

@@ -4,6 +4,7 @@ plain replay through `Replay.replay`, field by field, on generated rules and rec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -14,12 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from discounts.evaluation import Status, evaluate, parse_basket
+from discounts.evaluation.conditions import static_plan, static_problem
 from discounts.evaluation.resolve import evaluate_alone
 from discounts.services.simulations import simulation_replay, simulation_run, simulation_start
 from discounts.simulation import basket_read
 from receipts.readmodels.queries import purchases_for_replay
 from receipts.services.ingest import receipt_ingest
-from tests.discounts.till_data import candidates, receipts
+from tests.discounts.till_data import candidates, receipts, usages
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 END = START + timedelta(days=30)
@@ -64,6 +66,22 @@ def test_evaluate_alone_is_evaluate_with_one_candidate(receipt, found):
             assert evaluate_alone(basket, candidate) == evaluation.awards[0]
         else:
             assert evaluate_alone(basket, candidate) == verdict.path
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(receipt=receipts(), found=candidates(), usage=usages)
+def test_static_plan_answers_as_static_problem(receipt, found, usage):
+    basket = parse_basket(receipt)
+    for candidate in found:
+        plan = static_plan(candidate)  # made once per rule, asked with any usage
+        for asked in (candidate, dataclasses.replace(candidate, usage=usage)):
+            assert plan(asked, basket) == static_problem(asked, basket)
+            expected = evaluate(basket, [asked])
+            alone = evaluate_alone(basket, asked, plan)
+            if expected.verdicts[0].status == Status.APPLIED:
+                assert alone == expected.awards[0]
+            else:
+                assert alone == expected.verdicts[0].path
 
 
 # --- whole dry runs -------------------------------------------------------------------------------------------
