@@ -129,6 +129,18 @@ def used(usage: RefUsage, *, at: datetime, discount: int, bonus: int, rewards: i
     )
 
 
+def _counted_in_order(
+    counter: Counter[str], first: dict[str, tuple], parts: list[tuple[Counter[str], dict[str, tuple]]]
+) -> None:
+    """Each key's counts added up into `counter`, keys in the order of their first place in any part."""
+    for part_first in (found for _, found in parts):
+        for key, place in part_first.items():
+            if key not in first or place < first[key]:
+                first[key] = place
+    for key in sorted(first, key=first.__getitem__):
+        counter[key] += sum(counts[key] for counts, _ in parts)
+
+
 def _day() -> list[int]:
     return [0, 0]
 
@@ -155,7 +167,8 @@ class Replay:
     items: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     # the place in the time order where each item and reason was first counted (`replay_lean`), for `merge`
-    first: dict[tuple[str, str], tuple] = field(default_factory=dict)
+    items_first: dict[str, tuple] = field(default_factory=dict)
+    reasons_first: dict[str, tuple] = field(default_factory=dict)
     _prototype: Candidate | None = field(default=None, repr=False)
     _candidates: dict[str, Candidate] = field(default_factory=dict, repr=False)
     _static: Check | None = field(default=None, repr=False)
@@ -227,7 +240,8 @@ class Replay:
         outcome = evaluate_alone(basket, candidate, self._static)
         if isinstance(outcome, str):
             self.reasons[outcome] += 1
-            self.first.setdefault(("reason", outcome), (place, 0))
+            if outcome not in self.reasons_first:
+                self.reasons_first[outcome] = place
             return
         discount, bonus = (0, outcome.total) if outcome.bonus else (outcome.total, 0)
         usage = used(
@@ -242,12 +256,13 @@ class Replay:
         day = self.per_day[basket.purchase_at.astimezone(self.tz).date().isoformat()]
         day[0] += 1
         day[1] += discount
-        items, first = self.items, self.first
+        items, first, lines = self.items, self.items_first, basket.lines
         for n, (index, amount) in enumerate(outcome.lines.items()):
-            line = basket.lines[index]
+            line = lines[index]
             key = line.item_id or f"line {line.line_id}"
             items[key] += amount
-            first.setdefault(("item", key), (place, n))
+            if key not in first:
+                first[key] = (place, n)
 
     def partial(self) -> Replay:
         """What `merge` needs of this replay, without the per-customer state."""
@@ -258,7 +273,6 @@ class Replay:
         counters add up, and items and reasons are counted in the order a single replay would first have met them
         (which decides the order of ties in `result`)."""
         parts = list(parts)
-        first: dict[tuple[str, str], tuple] = {}
         for part in parts:
             self.receipts += part.receipts
             self.applied += part.applied
@@ -269,13 +283,8 @@ class Replay:
             for date, (receipts, cost) in part.per_day.items():
                 self.per_day[date][0] += receipts
                 self.per_day[date][1] += cost
-            for key, place in part.first.items():
-                if key not in first or place < first[key]:
-                    first[key] = place
-        for kind, key in sorted(first, key=first.__getitem__):
-            counter = self.items if kind == "item" else self.reasons
-            counter[key] += sum(part.items[key] if kind == "item" else part.reasons[key] for part in parts)
-        self.first.update(first)
+        _counted_in_order(self.items, self.items_first, [(part.items, part.items_first) for part in parts])
+        _counted_in_order(self.reasons, self.reasons_first, [(part.reasons, part.reasons_first) for part in parts])
 
     def result(self) -> dict[str, Any]:
         return {
