@@ -34,7 +34,7 @@ _new = object.__new__
 def _frozen(cls: type, **fields: Any) -> Any:
     """A frozen dataclass without its __init__, which sets each field through object.__setattr__: a third of the
     cost of reading a receipt's lines. Only for the plain dataclasses of the evaluator's model."""
-    made = _new(cls)
+    made: Any = _new(cls)
     made.__dict__.update(fields)
     return made
 

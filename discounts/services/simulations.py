@@ -213,7 +213,7 @@ def _gathered(simulation: Simulation, pipes: list[Connection], total: int) -> li
         for pipe in wait_ready([p for k, p in enumerate(pipes) if k not in parts]):
             k = pipes.index(cast(Connection, pipe))
             try:
-                kind, found = pipe.recv()
+                kind, found = pipes[k].recv()
             except EOFError:
                 raise RuntimeError(f"dry run partition {k} exited unexpectedly") from None
             if kind == "failed":
