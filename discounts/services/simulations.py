@@ -3,9 +3,11 @@ is the replay). The live usage ledger is never read or written: every counter is
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -180,29 +182,41 @@ def _progress(simulation: Simulation, done: int, total: int) -> None:
 def _partitioned(simulation: Simulation, who: QuerySet | None, total: int, partitions: int) -> Replay:
     """The customers split `partitions` ways (by pk), each part replayed by a forked process on its own
     connection; the parts are added up here, which also writes the progress they report."""
-    fork = multiprocessing.get_context("fork")
     connections.close_all()  # never share this process's connection with the children
     pipes: list[Connection] = []
-    workers = []
-    for k in range(partitions):
-        ours, theirs = fork.Pipe(duplex=False)
-        worker = fork.Process(target=_partition, args=(theirs, simulation, who, (k, partitions)), daemon=True)
-        worker.start()
-        theirs.close()
-        pipes.append(ours)
-        workers.append(worker)
+    pids: list[int] = []
     try:
+        for k in range(partitions):
+            ours, theirs = multiprocessing.Pipe(duplex=False)
+            pipes.append(ours)
+            pids.append(_forked(functools.partial(_partition, theirs, simulation, who, (k, partitions))))
+            theirs.close()
         parts = _gathered(simulation, pipes, total)
     except BaseException:
-        for worker in workers:
-            worker.kill()
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         raise
     finally:
-        for worker in workers:
-            worker.join(timeout=60)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        for pipe in pipes:
+            pipe.close()
     replay = simulation_replay(simulation)
     replay.merge(parts)
     return replay
+
+
+def _forked(target: Callable[[], None]) -> int:
+    """A child process running `target`. os.fork rather than multiprocessing, which refuses children to daemonic
+    processes, as a Celery worker's pool processes are."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        target()
+    finally:
+        os._exit(0)
 
 
 def _gathered(simulation: Simulation, pipes: list[Connection], total: int) -> list[Replay]:

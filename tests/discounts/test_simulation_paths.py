@@ -10,15 +10,19 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import billiard
 import pytest
+from django.db import connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from discounts.evaluation import Status, evaluate, parse_basket
 from discounts.evaluation.conditions import static_plan, static_problem
 from discounts.evaluation.resolve import evaluate_alone
+from discounts.models import Simulation
 from discounts.services.simulations import simulation_replay, simulation_run, simulation_start
 from discounts.simulation import basket_read
+from receipts.models import Receipt
 from receipts.readmodels.queries import purchases_for_replay
 from receipts.services.ingest import receipt_ingest
 from tests.discounts.till_data import candidates, receipts, usages
@@ -203,3 +207,35 @@ def test_dry_runs_in_partitions_count_as_the_plain_replay(account):
             # as stored (JSONB orders an object's keys its own way)
             assert json.dumps(result, sort_keys=True) == json.dumps(plain, sort_keys=True), name
     assert ties  # so the order of equal costs is compared too
+
+
+def _run_in_pool_process(simulation_id) -> None:
+    simulation_run(simulation_id=simulation_id, partitions=2)
+    connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_partitions_fork_from_a_daemonic_process_and_a_failing_one_fails_the_run(account):
+    """A Celery worker runs tasks in daemonic pool processes, which multiprocessing refuses children."""
+    receipt_ingest(account=account, documents=_receipts(random.Random(8)), created_by="t")
+    document = _document("amount, three times")
+    simulation = simulation_start(
+        account=account, rule=None, document=document, period_from=START, period_to=END, customers="*", actor="t"
+    )
+    connections.close_all()  # as Celery does before it forks its pool: the child must not share this connection
+    pool_process = billiard.Process(target=_run_in_pool_process, args=(simulation.pk,), daemon=True)
+    pool_process.start()
+    pool_process.join(120)
+    simulation.refresh_from_db()
+    assert simulation.status == "succeeded", simulation.error_message
+    assert simulation.result == _plain(simulation)
+
+    broken = Receipt.objects.filter(account=account).earliest("id")  # one receipt the evaluator refuses to read
+    Receipt.objects.filter(pk=broken.pk).update(document={**broken.document, "purchase_at": "soon"})
+    failing = simulation_start(
+        account=account, rule=None, document=document, period_from=START, period_to=END, customers="*", actor="t"
+    )
+    with pytest.raises(RuntimeError, match="purchase_at must be a date-time"):
+        simulation_run(simulation_id=failing.pk, partitions=2)
+    failing.refresh_from_db()
+    assert failing.status == Simulation.Status.FAILED and "failed: ValueError" in failing.error_message
