@@ -170,7 +170,7 @@ class Replay:
     items_first: dict[str, tuple] = field(default_factory=dict)
     reasons_first: dict[str, tuple] = field(default_factory=dict)
     _prototype: Candidate | None = field(default=None, repr=False)
-    _candidates: dict[str, Candidate] = field(default_factory=dict, repr=False)
+    _current: Candidate | None = field(default=None, repr=False)
     _static: Check | None = field(default=None, repr=False)
 
     def candidate(self, customer_id: str) -> Candidate:
@@ -228,14 +228,17 @@ class Replay:
 
     def replay_lean(self, receipt: dict[str, Any], customer_id: str, place: tuple) -> None:
         """`replay`, faster: the receipt read by `basket_read`, the rule evaluated by `evaluate_alone` with its
-        `static_plan`, one candidate per customer kept with its usage. `place` orders this receipt among all those replayed."""
+        `static_plan`, one candidate object given each customer's ref and usage in turn. `place` orders this receipt among all those replayed."""
         self.receipts += 1
         self.seen.add(customer_id)
-        candidate = self._candidates.get(customer_id)
-        if candidate is None:
-            candidate = self._candidates[customer_id] = self.candidate(customer_id)
-        if self._static is None:
+        candidate = self._current
+        if candidate is None or self._static is None:
+            candidate = self._current = self.candidate(customer_id)
             self._static = static_plan(candidate)
+        # one candidate, the customer's ref for the time of this receipt (what `candidate` would copy)
+        object.__setattr__(candidate, "ref_id", f"{SIMULATED_REF}:{customer_id}")
+        object.__setattr__(candidate, "ref_customer_id", customer_id)
+        object.__setattr__(candidate, "usage", self.usage.get(customer_id, UNUSED))
         basket = basket_read(receipt)
         outcome = evaluate_alone(basket, candidate, self._static)
         if isinstance(outcome, str):
@@ -248,7 +251,7 @@ class Replay:
             candidate.usage, at=basket.purchase_at, discount=discount, bonus=bonus, rewards=outcome.usage,
             stamps=outcome.stamp,
         )  # fmt: skip
-        object.__setattr__(candidate, "usage", usage)
+        self.usage[customer_id] = usage
         self.applied += 1
         self.cost += discount
         self.bonus += bonus
@@ -266,7 +269,7 @@ class Replay:
 
     def partial(self) -> Replay:
         """What `merge` needs of this replay, without the per-customer state."""
-        return replace(self, usage={}, _candidates={}, _prototype=None, _static=None, per_day=dict(self.per_day))
+        return replace(self, usage={}, _current=None, _prototype=None, _static=None, per_day=dict(self.per_day))
 
     def merge(self, parts: Iterable[Replay]) -> None:
         """Add up replays of disjoint sets of customers (each in time order) as if one replay had run them all:
