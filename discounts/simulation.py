@@ -228,7 +228,8 @@ class Replay:
 
     def replay_lean(self, receipt: dict[str, Any], customer_id: str, place: tuple) -> None:
         """`replay`, faster: the receipt read by `basket_read`, the rule evaluated by `evaluate_alone` with its
-        `static_plan`, one candidate object given each customer's ref and usage in turn. `place` orders this receipt among all those replayed."""
+        `static_plan`, one candidate object given each customer's ref and usage in turn. `place` orders this receipt
+        among all those replayed."""
         self.receipts += 1
         self.seen.add(customer_id)
         candidate = self._current

@@ -33,7 +33,7 @@ from segments.selectors import SegmentNotFound
 
 MAX_DAYS = 366
 PROGRESS_EVERY = 5000  # receipts between two progress writes
-PARTITION_AT_LEAST = 2000  # receipts per partition below which the dry run stays in one process
+PARTITION_AT_LEAST = 2000  # receipts per partition: a dry run of fewer than two partitions' stays in one process
 
 
 def simulation_start(
