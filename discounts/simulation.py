@@ -33,7 +33,7 @@ _new = object.__new__
 
 def _frozen(cls: type, **fields: Any) -> Any:
     """A frozen dataclass without its __init__, which sets each field through object.__setattr__: a third of the
-    cost of reading a receipt's lines. Only for the plain dataclasses of the evaluator's model."""
+    cost of reading a receipt's lines. Only for plain dataclasses (no slots, no __post_init__)."""
     made: Any = _new(cls)
     made.__dict__.update(fields)
     return made
@@ -87,7 +87,8 @@ def basket_read(receipt: dict[str, Any]) -> Basket:
     purchase_at = parse_at(receipt.get("purchase_at"))
     if purchase_at is None:
         return parse_basket(receipt)  # which says what is wrong
-    codes = {str(code).casefold() for code in as_list(receipt.get("discount_code"))}
+    given = receipt.get("discount_code")
+    codes = {str(code).casefold() for code in given} if isinstance(given, list) else set()
     codes.update([line.item_id.casefold() for line in lines if line.item_id])
     customer_id, currency = receipt.get("customer_id"), receipt.get("currency")
     gross, net = receipt.get("gross_amount"), receipt.get("net_amount")
@@ -118,7 +119,8 @@ def _iso(value: datetime) -> str:
 def used(usage: RefUsage, *, at: datetime, discount: int, bonus: int, rewards: int, stamps: int) -> RefUsage:
     """The ref's use after one more purchase used it (as the usage ledger would count it: a rewarded purchase
     spends the stamps collected until then, its own included)."""
-    return RefUsage(
+    return _frozen(  # once per applied receipt
+        RefUsage,
         purchases=usage.purchases + 1,
         usage=usage.usage + rewards,
         amount=usage.amount + discount,
