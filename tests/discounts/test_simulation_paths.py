@@ -20,6 +20,7 @@ from discounts.evaluation import Status, evaluate, parse_basket
 from discounts.evaluation.conditions import static_plan, static_problem
 from discounts.evaluation.resolve import evaluate_alone
 from discounts.models import Simulation
+from discounts.services import simulations
 from discounts.services.simulations import simulation_replay, simulation_run, simulation_start
 from discounts.simulation import basket_read
 from receipts.models import Receipt
@@ -239,3 +240,22 @@ def test_partitions_fork_from_a_daemonic_process_and_a_failing_one_fails_the_run
         simulation_run(simulation_id=failing.pk, partitions=2)
     failing.refresh_from_db()
     assert failing.status == Simulation.Status.FAILED and "failed: ValueError" in failing.error_message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_partitions_report_progress(account, monkeypatch):
+    monkeypatch.setattr(simulations, "PROGRESS_EVERY", 60)  # 240 receipts: four progress writes at most
+    receipt_ingest(account=account, documents=_receipts(random.Random(9)), created_by="t")
+    simulation = simulation_start(
+        account=account,
+        rule=None,
+        document=_document("debit"),
+        period_from=START,
+        period_to=END,
+        customers="*",
+        actor="t",
+    )
+    done = simulation_run(simulation_id=simulation.pk, partitions=3)
+    assert done.status == "succeeded", done.error_message
+    # the last progress the partitions reported before they finished (the API shows the total once succeeded)
+    assert done.receipts_done in (120, 180, 240)
