@@ -7,7 +7,8 @@ reward read the same matching.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from discounts.evaluation import matching
@@ -127,3 +128,82 @@ def debit_balance(candidate: Candidate) -> int:
 def stamps_needed(candidate: Candidate) -> int:
     stamp = candidate.requirement.get("stamp")
     return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) and stamp > 0 else 0
+
+
+Check = Callable[[Candidate, Basket], "str | None"]
+
+
+def static_plan(candidate: Candidate) -> Check:
+    """`static_problem` for the candidates of one rule document and ref date (any usage), with what depends on the
+    rule alone decided once: a dry run asks the same rule about every receipt. Checks that cannot fail for this
+    rule are left out; the others run in `static_problem`'s order."""
+    window = _window_check(candidate)
+    if window is None:
+        return static_problem
+    checks = [window, *_limit_checks(candidate), *_requirement_checks(candidate), *_last_checks(candidate)]
+
+    def problem(candidate: Candidate, basket: Basket) -> str | None:
+        for check in checks:
+            if (found := check(candidate, basket)) is not None:
+                return found
+        return None
+
+    return problem
+
+
+def _limit_checks(candidate: Candidate) -> list[Check]:
+    checks: list[Check] = []
+    repeat = candidate.limit("discount_repeat_usage")
+    if repeat >= 0:
+        checks.append(lambda c, basket: "limitation.discount_repeat_usage" if c.usage.purchases >= repeat else None)
+    hours = as_dict(candidate.limitation.get("discount_hours"))
+    if hours and as_list(hours.get("hours")):
+        checks.append(lambda c, basket: matching.hours_problem(c.limitation, basket.purchase_at))
+    return checks
+
+
+def _requirement_checks(candidate: Candidate) -> list[Check]:
+    requirement = candidate.requirement
+    checks: list[Check] = [lambda c, basket: _amounts_problem(c.requirement, basket)]
+    if "store_ids" in requirement or as_dict(requirement.get("store")):
+        checks.append(lambda c, basket: matching.store_problem(c.requirement, basket))
+    if as_dict(requirement.get("customer")):
+        checks.append(lambda c, basket: matching.customer_problem(c.requirement, basket))
+    if required_items(candidate) or mixes(candidate) or _number(item_requirement(candidate).get("quantity")):
+        checks.append(_items_problem)
+    return checks
+
+
+def _last_checks(candidate: Candidate) -> list[Check]:
+    checks: list[Check] = []
+    if candidate.limitation.get("discount_eligible") == RECEIPT_NO_DISCOUNT:
+        checks.append(lambda c, basket: "limitation.discount_eligible" if basket.discounted else None)
+    if candidate.reward.get("type") == "discount_debit":
+        checks.append(lambda c, basket: "reward.debit_balance" if debit_balance(c) <= 0 else None)
+    return checks
+
+
+def _window_check(candidate: Candidate) -> Check | None:
+    """`_window_problem` with the rule's dates read once; None when they cannot be (a dynamic window beyond the
+    dates Python has), for `static_problem` to meet as it does."""
+    starts = parse_at(candidate.requirement.get("purchase_from"))
+    ends = parse_at(candidate.requirement.get("purchase_to"))
+    days = candidate.limitation.get("dynamic_purchase_to_days")
+    until: datetime | None = None
+    if isinstance(days, int | float) and not isinstance(days, bool):
+        try:
+            until = candidate.ref_created_at + timedelta(days=days)
+        except (OverflowError, ValueError):
+            return None
+
+    def window(_: Candidate, basket: Basket) -> str | None:
+        at = basket.purchase_at
+        if starts is None or at < starts:
+            return "requirement.purchase_from"
+        if ends is None or at > ends:
+            return "requirement.purchase_to"
+        if until is not None and at > until:
+            return "limitation.dynamic_purchase_to_days"
+        return None
+
+    return window

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from discounts.evaluation.conditions import stamps_needed, static_problem
+from discounts.evaluation.conditions import Check, stamps_needed, static_problem
 from discounts.evaluation.model import Basket, Candidate, as_dict, as_list
 from discounts.evaluation.rewards import Award, Refusal, TillState, apply, reward
 
@@ -140,3 +140,18 @@ def evaluate(basket: Basket, candidates: list[Candidate]) -> Evaluation:
             Verdict(candidate, Status.OVERSHADOWED, "limitation.discount_combination", by=winner),
         )
     return Evaluation(awards=awards, verdicts=tuple(verdicts[c.ref_id] for c in candidates))
+
+
+def evaluate_alone(basket: Basket, candidate: Candidate, static: Check = static_problem) -> Award | str:
+    """`evaluate(basket, [candidate])` for one candidate, without the steps only several candidates need (a dry run
+    evaluates one rule per receipt): its award (a stamp-only one too), or the path of its verdict when it gets none.
+    `static` may be the rule's `static_plan`. tests/discounts/test_simulation_paths.py compares the two on generated
+    rules and receipts."""
+    problem = static(candidate, basket)
+    if problem is not None:
+        return problem
+    outcome = reward(candidate, basket, TillState.start(basket))
+    if isinstance(outcome, Award):
+        return outcome
+    # alone, an exclusive rule's option ties with the empty option, which ranks first (`_best`): overshadowed
+    return "limitation.discount_combination" if candidate.exclusive else outcome.path

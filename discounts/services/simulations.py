@@ -3,12 +3,21 @@ is the replay). The live usage ledger is never read or written: every counter is
 
 from __future__ import annotations
 
+import functools
+import gc
+import multiprocessing
+import os
+import signal
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_ready
+from typing import Any, cast
 
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -24,6 +33,7 @@ from segments.selectors import SegmentNotFound
 
 MAX_DAYS = 366
 PROGRESS_EVERY = 5000  # receipts between two progress writes
+PARTITION_AT_LEAST = 2000  # receipts per partition: a dry run of fewer than two partitions' stays in one process
 
 
 def simulation_start(
@@ -100,7 +110,9 @@ def _customer_pks(simulation: Simulation) -> QuerySet | None:
     return segments.segment_members(segment=segment).values("pk")
 
 
-def simulation_run(*, simulation_id: str | uuid.UUID) -> Simulation | None:
+def simulation_run(*, simulation_id: str | uuid.UUID, partitions: int | None = None) -> Simulation | None:
+    """Run a queued dry run. Its customers are split into `partitions` (default: the cores this process may use),
+    replayed in as many forked processes, and their counts added up; one partition replays in this process."""
     simulation = Simulation.objects.select_related("account").filter(pk=simulation_id).first()
     if simulation is None or simulation.status not in (Simulation.Status.QUEUED, Simulation.Status.RUNNING):
         return simulation
@@ -110,8 +122,16 @@ def simulation_run(*, simulation_id: str | uuid.UUID) -> Simulation | None:
     who = _customer_pks(simulation)
     total = receipts.purchases_for_replay_count(account=account, start=start, end=end, customer_pks=who)
     _update(simulation, status=Simulation.Status.RUNNING, started_at=timezone.now(), receipts_total=total)
+    if partitions is None:  # a few receipts are not worth a fork
+        partitions = len(os.sched_getaffinity(0)) if total >= PARTITION_AT_LEAST * 2 else 1
+    if connection.in_atomic_block:  # other processes would not see what this transaction wrote
+        partitions = 1
     try:
-        result = _replay(simulation, who, total)
+        if partitions > 1:
+            replay = _partitioned(simulation, who, total, partitions)
+        else:
+            replay = _replayed(simulation, who, (0, 1), lambda done: _progress(simulation, done, total))
+        result = {**replay.result(), "receipts_total": total}
     except Exception as exc:
         _update(simulation, status=Simulation.Status.FAILED, error_message=str(exc)[:2000], **_finished(started))
         raise
@@ -120,22 +140,119 @@ def simulation_run(*, simulation_id: str | uuid.UUID) -> Simulation | None:
     return simulation
 
 
-def _replay(simulation: Simulation, who: QuerySet | None, total: int) -> dict[str, Any]:
+def simulation_replay(simulation: Simulation) -> Replay:
+    """An empty replay of the simulation's rule over its period."""
     start, end = simulation.period_from, simulation.period_to
-    replay = Replay(
+    document = simulated_document(simulation.document, start=start, end=end)
+    return Replay(
         rule_id=str(simulation.rule_id or simulation.id),
-        rule_type=documents.parse_rule(simulated_document(simulation.document, start=start, end=end)).type,
+        rule_type=documents.parse_rule(document).type,
         rule_created_at=start,
-        document=simulated_document(simulation.document, start=start, end=end),
+        document=document,
         given_at=start,
         tz=simulation.account.tz,
     )
-    stream = receipts.purchases_for_replay(account=simulation.account, start=start, end=end, customer_pks=who)
-    for done, (customer_id, document) in enumerate(stream, start=1):
-        replay.replay(document, customer_id)
-        if done % PROGRESS_EVERY == 0:
-            _update(simulation, receipts_done=done, progress=min(99, done * 100 // max(total, 1)))
-    return {**replay.result(), "receipts_total": total}
+
+
+def _replayed(
+    simulation: Simulation, who: QuerySet | None, partition: tuple[int, int], progress: Callable[[int], None]
+) -> Replay:
+    """One partition's customers replayed; `progress` hears how many of its receipts are done, every
+    PROGRESS_EVERY / partitions."""
+    every = max(1, PROGRESS_EVERY // partition[1])
+    replay = simulation_replay(simulation)
+    stream = receipts.purchases_for_replay(
+        account=simulation.account,
+        start=simulation.period_from,
+        end=simulation.period_to,
+        customer_pks=who,
+        partition=partition,
+    )
+    for done, (customer_id, place, document) in enumerate(stream, start=1):
+        replay.replay_lean(document, customer_id, place)
+        if done % every == 0:
+            progress(done)
+    return replay
+
+
+def _progress(simulation: Simulation, done: int, total: int) -> None:
+    _update(simulation, receipts_done=done, progress=min(99, done * 100 // max(total, 1)))
+
+
+def _partitioned(simulation: Simulation, who: QuerySet | None, total: int, partitions: int) -> Replay:
+    """The customers split `partitions` ways (by pk), each part replayed by a forked process on its own
+    connection; the parts are added up here, which also writes the progress they report."""
+    connections.close_all()  # never share this process's connection with the children
+    pipes: list[Connection] = []
+    pids: list[int] = []
+    try:
+        for k in range(partitions):
+            ours, theirs = multiprocessing.Pipe(duplex=False)
+            pipes.append(ours)
+            pids.append(_forked(functools.partial(_partition, theirs, simulation, who, (k, partitions))))
+            theirs.close()
+        parts = _gathered(simulation, pipes, total)
+    except BaseException:
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        for pid in pids:
+            os.waitpid(pid, 0)
+        for pipe in pipes:
+            pipe.close()
+    replay = simulation_replay(simulation)
+    replay.merge(parts)
+    return replay
+
+
+def _forked(target: Callable[[], None]) -> int:
+    """A child process running `target`. os.fork rather than multiprocessing, which refuses children to daemonic
+    processes, as a Celery worker's pool processes are."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        target()
+    finally:
+        os._exit(0)
+
+
+def _gathered(simulation: Simulation, pipes: list[Connection], total: int) -> list[Replay]:
+    done = [0] * len(pipes)
+    parts: dict[int, Replay] = {}
+    written = 0
+    while len(parts) < len(pipes):
+        for pipe in wait_ready([p for k, p in enumerate(pipes) if k not in parts]):
+            k = pipes.index(cast(Connection, pipe))
+            try:
+                kind, found = pipes[k].recv()
+            except EOFError:
+                raise RuntimeError(f"dry run partition {k} exited unexpectedly") from None
+            if kind == "failed":
+                raise RuntimeError(f"dry run partition {k} failed: {found}")
+            if kind == "replay":
+                parts[k] = found
+            else:
+                done[k] = found
+            if sum(done) >= written + PROGRESS_EVERY:
+                written = sum(done) // PROGRESS_EVERY * PROGRESS_EVERY
+                _progress(simulation, written, total)
+    return [parts[k] for k in range(len(pipes))]
+
+
+def _partition(pipe: Connection, simulation: Simulation, who: QuerySet | None, partition: tuple[int, int]) -> None:
+    """In a forked process: one partition's replay, sent back without its per-customer state."""
+    try:
+        gc.freeze()  # what the fork inherited is never garbage: the collector need not walk it again and again
+        replay = _replayed(simulation, who, partition, lambda done: pipe.send(("done", done)))
+        pipe.send(("replay", replay.partial()))
+    except BaseException as exc:
+        with suppress(OSError):
+            pipe.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        connections.close_all()
 
 
 def _finished(started: float) -> dict[str, Any]:

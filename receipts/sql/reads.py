@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import BigIntegerField, Func
+
 from loyalty.core.sql import sql
 from receipts.models import Customer, IngestBatch, ItemCode, Receipt
 from receipts.sql import model_parts, statement
@@ -83,3 +85,11 @@ CUSTOMER_TOP_GROUPS = statement(
     """,
     {"receipt": Receipt},
 )
+
+
+class EpochMicroseconds(Func):
+    """A timestamptz as microseconds since 1970 (exact, and in the same order): an int reads faster than a
+    datetime through the driver, for a sort key read once per row."""
+
+    template = "(extract(epoch FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
