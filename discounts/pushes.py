@@ -1,7 +1,7 @@
 """Pushing a segment onto a discount rule: once, or kept in sync after every published recalculation.
 
-A push reads one published membership version (in one statement). Pushed once, or at a link's first sync, the
-rule goes to every member; each later sync applies only what changed since the version the link last applied
+A push applies one published membership version, never a half-written one. Pushed once, or at a link's first
+sync, the rule goes to every member (without a holdout: inside PostgreSQL, in one statement); each later sync applies only what changed since the version the link last applied
 (members who entered get it; with "remove departed", those who left lose what this segment gave them). Giving is
 idempotent and a push is one transaction, so Celery retries are safe.
 """
