@@ -1,7 +1,7 @@
 """Pushing a segment onto a discount rule: once, or kept in sync after every published recalculation.
 
-A push reads one published membership version (in one statement). Pushed once, or at a link's first sync, the
-rule goes to every member; each later sync applies only what changed since the version the link last applied
+A push applies one published membership version, never a half-written one. Pushed once, or at a link's first
+sync, the rule goes to every member (without a holdout: inside PostgreSQL, in one statement); each later sync applies only what changed since the version the link last applied
 (members who entered get it; with "remove departed", those who left lose what this segment gave them). Giving is
 idempotent and a push is one transaction, so Celery retries are safe.
 """
@@ -24,6 +24,7 @@ from discounts.services import (
     rule_customers_give,
     rule_customers_take_departed,
     rule_customers_take_given,
+    rule_members_give,
 )
 from discounts.services.holdouts import link_assign
 from loyalty.accounts.models import Account
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=10)
 RESEND_AFTER = timedelta(minutes=2)
+# A publish can delete the version a whole push is giving (see _apply_whole): it reads the new one, this many times.
+WHOLE_PUSH_ATTEMPTS = 3
 
 
 __all__ = ["PushError"]  # raised here; importable from here
@@ -198,11 +201,53 @@ def _apply(run: PushRun) -> dict[str, int]:
     if run.mode == PushRun.Mode.SYNC:
         link = PushLink.objects.select_for_update().filter(segment=run.segment, rule=run.rule).first()
     since = link.last_version if link is not None else None
+    # a push once onto a rule that follows this segment with a holdout keeps the held-out members out too
+    holdout_link = link or PushLink.objects.filter(segment=run.segment, rule=run.rule, holdout_percent__gt=0).first()
+    if since is None and (holdout_link is None or holdout_link.holdout_percent == 0):
+        outcome = _apply_whole(run)
+    else:
+        outcome = _apply_diff(run, since=since, holdout_link=holdout_link)
+    if link is not None:
+        link.last_version = outcome["version"]
+        link.save(update_fields=["last_version"])
+    return outcome
+
+
+def _apply_whole(run: PushRun) -> dict[str, int]:
+    """Every member, nobody held out: the published version's members become refs inside PostgreSQL, in one
+    statement (rule_members_give), instead of travelling to Python as ids and back. A publish between reading the
+    version's size and giving deletes the version; the push then reads the new one."""
+    source = given_by(run.segment)
+    for _ in range(WHOLE_PUSH_ATTEMPTS):
+        version, members = selectors.segment_published_size(segment=run.segment)
+        if version is None:
+            raise PushError("The segment has not been calculated yet.")
+        done = rule_members_give(
+            account=run.account,
+            rule=run.rule,
+            segment=run.segment,
+            version=version,
+            members=members,
+            given_by=source,
+            take_departed=run.remove_departed,
+            actor=source,
+        )
+        if done.whole:
+            return {
+                "version": version,
+                "added": done.given,
+                "removed": done.taken,
+                "skipped": members - done.given,
+                "held_out": 0,
+            }
+    raise PushError("The segment was recalculated again and again while it was pushed; push again.")
+
+
+def _apply_diff(run: PushRun, *, since: int | None, holdout_link: PushLink | None) -> dict[str, int]:
+    """The changes since version `since` (None: every member) as customer ids, through the link's holdout."""
     diff = selectors.segment_membership_diff(segment=run.segment, since_version=since)
     if diff.version is None:
         raise PushError("The segment has not been calculated yet.")
-    # a push once onto a rule that follows this segment with a holdout keeps the held-out members out too
-    holdout_link = link or PushLink.objects.filter(segment=run.segment, rule=run.rule, holdout_percent__gt=0).first()
     assigned = link_assign(link=holdout_link, customer_ids=diff.added) if holdout_link else None
     treatment = assigned.treatment if assigned else diff.added
     source = given_by(run.segment)
@@ -227,9 +272,6 @@ def _apply(run: PushRun) -> dict[str, int]:
         removed = rule_customers_take_given(
             account=run.account, rule=run.rule, given_by=source, customer_ids=diff.removed, actor=source
         )
-    if link is not None:
-        link.last_version = diff.version
-        link.save(update_fields=["last_version"])
     return {
         "version": diff.version,
         "added": added,

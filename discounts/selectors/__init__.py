@@ -370,6 +370,17 @@ def segment_membership_diff(*, segment: Segment, since_version: int | None) -> M
     return MembershipDiff(version=row[0], added=list(row[1]), removed=list(row[2]))
 
 
+def segment_published_size(*, segment: Segment) -> tuple[int | None, int]:
+    """The segment's published version and how many members it has, read in one statement; (None, 0) before a first
+    successful run."""
+    cur = raw_cursor()
+    cur.execute(statements.PUBLISHED_SIZE, {"segment": segment.pk})
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return None, 0
+    return row[0], row[1]
+
+
 def push_runs_for_segment(*, segment) -> QuerySet[PushRun]:
     return PushRun.objects.filter(segment=segment).select_related("rule").order_by("-created_at")
 

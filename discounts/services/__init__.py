@@ -8,6 +8,7 @@ cannot race.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -23,6 +24,7 @@ from loyalty.core.ids import uuid7_block
 from loyalty.core.services import audit_record
 from loyalty.core.sql import raw_cursor
 from loyalty.core.validation import Problems
+from segments.models import Segment
 
 __all__ = ["DiscountValidationError", "RuleUpdateError"]  # raised here; importable from here
 
@@ -304,6 +306,55 @@ def rule_customers_take_given(
         )
         _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_TAKE, count=cur.rowcount)
         return cur.rowcount
+
+
+@dataclass(frozen=True)
+class MembersGiven:
+    """What `rule_members_give` did: whether it saw the version whole (False: a newer publish deleted it meanwhile,
+    and nothing was written), refs given and taken."""
+
+    whole: bool
+    given: int
+    taken: int
+
+
+def rule_members_give(
+    *,
+    account: Account,
+    rule: DiscountRule,
+    segment: Segment,
+    version: int,
+    members: int,
+    given_by: str,
+    take_departed: bool,
+    actor: str,
+) -> MembersGiven:
+    """Give the rule to the `members` members of the segment's version `version` who hold no live ref of it and, with
+    `take_departed`, take back what `given_by` gave to customers who are not members: one statement
+    (discounts.sql.give_members), set-based in PostgreSQL. Idempotent like `rule_customers_give`."""
+    with transaction.atomic():
+        _lock_rule(account, rule.pk)
+        cur = raw_cursor()
+        cur.execute(
+            statements.give_members(take_departed=take_departed),
+            {
+                "account": account.pk,
+                "rule": rule.pk,
+                "segment": segment.pk,
+                "version": version,
+                "expected": members,
+                "now": timezone.now(),
+                "actor": actor,
+                "given_by": given_by,
+                **uuid7_block(members),
+            },
+        )
+        row = cur.fetchone()
+        assert row is not None  # a SELECT of three scalars always answers one row
+        whole, given, taken = row
+        _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_GIVE, count=given)
+        _audit_refs(rule, account=account, actor=actor, action=RULE_CUSTOMERS_TAKE, count=taken)
+        return MembersGiven(whole=whole, given=given, taken=taken)
 
 
 def _audit_refs(rule: DiscountRule, *, account: Account, actor: str, action: str, count: int) -> None:

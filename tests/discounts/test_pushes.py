@@ -455,3 +455,87 @@ def test_syncing_a_hundred_thousand_members_is_set_based(account):
     assert DiscountRef.objects.filter(rule=rule, deleted_at__isnull=True).count() == 100_000
     assert full < 30, f"the first sync of 100,000 members took {full:.1f}s"
     assert diff < 10, f"a sync of 1,000 changes in 100,000 members took {diff:.1f}s"
+
+
+def _refs(rule) -> set[tuple[str, str | None, str, bool]]:
+    """Every ref of the rule: (customer, offering constraint, given by, live)."""
+    return {
+        (ref.customer_id, ref.offering_constraint_id, ref.created_by, ref.deleted_at is None)
+        for ref in DiscountRef.objects.filter(rule=rule)
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_whole_push_in_sql_gives_and_takes_what_the_customer_id_path_does(account, seed):
+    # given 300 customers, a published version holding a random ~half of them, and two rules with the same random
+    # refs beforehand: members and non-members, given by this segment's pushes, by the API, with a constraint, or
+    # given and taken back by hand
+    import random
+
+    from discounts.pushes import given_by
+
+    rng = random.Random(seed)
+    ids = [f"g{n:04d}" for n in range(300)]
+    Customer.objects.bulk_create([Customer(account=account, customer_id=cid) for cid in ids])
+    members = sorted(rng.sample(ids, 150))
+    segment = segment_services.segment_create(account=account, data={"name": "Half", "parts": TWO_PURCHASES}, actor="t")
+    in_version = ", ".join(f"'{cid}'" for cid in members)
+    _publish_synthetic_version(
+        segment, 1, f"SELECT id FROM {Customer._meta.db_table} WHERE customer_id IN ({in_version})"
+    )
+    segment.refresh_from_db()
+    source = given_by(segment)
+    rules = [a_rule(account, "sql path"), a_rule(account, "id path")]
+    for actor, share in ((source, 0.3), ("api", 0.2)):
+        chosen = [cid for cid in ids if rng.random() < share]
+        for rule in rules:
+            rule_customers_give(
+                account=account, rule=rule, customer_ids=chosen, offering_constraint_id=None, actor=actor
+            )
+    constrained = rng.sample(ids, 20)
+    taken = rng.sample(ids, 20)
+    for rule in rules:
+        rule_customers_give(
+            account=account, rule=rule, customer_ids=constrained, offering_constraint_id="c1", actor="api"
+        )
+        services.rule_customers_take(account=account, rule=rule, customer_ids=taken, actor="staff")
+
+    # when the first rule gets a whole push with remove departed (set-based in SQL), and the second the same through
+    # the services that take customer ids
+    segment_push_start(account=account, segment=segment, rule=rules[0], mode="once", remove_departed=True, actor="t")
+    (pushed,) = run_pushes()
+    added = rule_customers_give(
+        account=account, rule=rules[1], customer_ids=members, offering_constraint_id=None, actor=source
+    )
+    removed = services.rule_customers_take_departed(
+        account=account, rule=rules[1], given_by=source, keep=members, actor=source
+    )
+
+    # then both rules hold the same refs, and the push counts what the services counted
+    assert pushed.status == "succeeded"
+    assert (pushed.added, pushed.removed, pushed.skipped) == (added, removed, len(members) - added)
+    assert added and removed and pushed.skipped
+    assert _refs(rules[0]) == _refs(rules[1])
+    assert {cid for cid in members} <= holders(rules[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_push_reads_the_version_again_when_a_publish_deleted_it_meanwhile(account, segment, monkeypatch):
+    # given a push that read the size of a version a newer publish has deleted since
+    from discounts import selectors
+
+    rule = a_rule(account)
+    read = selectors.segment_published_size
+    answers = iter([(7, 5)])
+    monkeypatch.setattr(
+        selectors, "segment_published_size", lambda *, segment: next(answers, None) or read(segment=segment)
+    )
+    segment_push_start(account=account, segment=segment, rule=rule, mode="once", remove_departed=True, actor="t")
+
+    # when it runs
+    (done,) = run_pushes()
+
+    # then the stale version wrote nothing and the push gave the published one
+    assert (done.status, done.version, done.added, done.removed) == ("succeeded", 1, 2, 0)
+    assert holders(rule) == {"a", "b"}

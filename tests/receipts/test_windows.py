@@ -76,3 +76,19 @@ def test_windows_nobody_uses_are_forgotten(history):
     PurchaseWindow.objects.filter(pk=window).update(last_used_at=END - timedelta(days=1))
     assert purchase_windows_forget_unused() == 1
     assert not WindowStat.objects.filter(window_id=window).exists()
+
+
+@pytest.mark.django_db
+def test_a_window_derived_day_after_day_equals_one_built_each_day(history):
+    # given the last 30 days' window, and a day later the next, each derived from the previous day's
+    start, end = END - timedelta(days=40), END - timedelta(days=10)
+    window = purchase_window_ensure(account=history, starts_at=start, ends_at=end)
+    for day in range(1, 8):
+        window = purchase_window_ensure(  # derived from the closest: the previous day's
+            account=history, starts_at=start + timedelta(days=day), ends_at=end + timedelta(days=day)
+        )
+
+        # then each equals the window aggregated from the receipts, customers who came and went included
+        assert stats(window) == expected(history, start + timedelta(days=day), end + timedelta(days=day))
+    first, last = expected(history, start, end), stats(window)
+    assert set(first) - set(last) and set(last) - set(first)  # customers left the window and others entered it
