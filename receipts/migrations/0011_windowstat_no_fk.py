@@ -19,7 +19,7 @@ END $$;
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("receipts", "0009_bulk_load"),
+        ("receipts", "0010_impact_index"),
     ]
 
     operations = [
