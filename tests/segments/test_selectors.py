@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
 from loyalty.core.errors import NotFound
-from receipts.models import PurchaseWindow
+from receipts.models import Customer, PurchaseWindow
 from segments import selectors
-from segments.models import Segment
+from segments.models import MembershipSpan, Segment
 from segments.services.preview import preview_prepare
 from segments.services.runs import segment_recalculate
 from segments.services.segments import segment_create
@@ -97,3 +98,32 @@ def test_member_ids_and_segments_of_a_customer_read_the_published_version(api, a
     assert list(selectors.segments_of_customer(account=account, customer_pk=customer.pk)) == [segment]
     assert [r.pk for r in selectors.runs_recent(account=account, limit=5)] == [run.pk]
     assert [r.members for r in selectors.segment_size_history(segment=segment)] == [1]
+
+
+def test_the_latest_membership_events_are_read_from_the_index_end_not_sorted(api, account, segment):
+    """The segment page's latest entries and exits: with whole-table and bitmap reads ruled out (a real segment has
+    100,000 spans, these test tables a few), each read is an index scan in the order asked, stopping at the limit,
+    with no sort of the segment's spans."""
+    post(api, receipt(customer_id="a"), receipt(customer_id="b"))
+    customers = {c.customer_id: c for c in Customer.objects.filter(account=account)}
+    day = datetime(2024, 5, 1, tzinfo=UTC)
+    span = {"segment": segment, "entered_run": uuid.uuid4(), "entered_reason": "manual"}
+    MembershipSpan.objects.create(
+        customer=customers["a"], entered_at=day, left_at=day + timedelta(days=2), left_run=uuid.uuid4(), **span
+    )
+    MembershipSpan.objects.create(customer=customers["b"], entered_at=day + timedelta(days=1), **span)
+    events = selectors.segment_membership_events(segment=segment)
+    assert [(event.customer_id, event.entered) for event in events] == [("a", False), ("b", True), ("a", True)]
+
+    spans = MembershipSpan.objects.filter(segment=segment)
+    reads = {
+        "membership_span_entered": spans.order_by("-entered_at", "-id")[:20],
+        "membership_span_left": spans.filter(left_at__isnull=False).order_by("-left_at", "-id")[:20],
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        for index, queryset in reads.items():
+            plan = queryset.explain()
+            assert index in plan
+            assert "Sort" not in plan
