@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from loyalty.accounts import sql as statements
 from loyalty.accounts.models import Account, ApiClient, Membership
 from loyalty.core.errors import NotFound
+from loyalty.core.sql import raw_cursor
 
 
 def account_get(*, aid: str) -> Account:
@@ -11,8 +13,14 @@ def account_get(*, aid: str) -> Account:
     return account
 
 
-def api_client_active(*, client_id: str, aid: str) -> bool:
-    return ApiClient.objects.filter(client_id=client_id, account__aid=aid, active=True).exists()
+def api_client_account(*, client_id: str, aid: str) -> Account | None:
+    """`aid`'s account if `client_id` is one of its active clients, else None: the revocation check every request
+    with a client's (or a client-minted customer's) token makes, and the account the view then needs, in one
+    prepared statement instead of two ORM queries (the API's hot paths answer in a few milliseconds)."""
+    cur = raw_cursor()
+    cur.execute(statements.ACTIVE_CLIENT_ACCOUNT, {"client": client_id, "aid": aid}, prepare=True)
+    row = cur.fetchone()
+    return None if row is None else Account.from_db("default", statements.ACCOUNT_FIELDS, list(row))
 
 
 def staff_roles(*, user) -> dict[str, str]:
