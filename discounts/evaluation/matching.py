@@ -32,7 +32,11 @@ def item_matches(entry: Any, line: Line) -> bool:
 
 
 def any_item_matches(entries: Iterable[Any], line: Line) -> bool:
-    return any(item_matches(entry, line) for entry in entries)
+    # a loop, not any() over a generator: the evaluator asks this of every line for every item rule
+    for entry in entries:
+        if item_matches(entry, line):
+            return True
+    return False
 
 
 def _text(value: Any) -> str | None:

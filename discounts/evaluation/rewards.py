@@ -256,9 +256,10 @@ def eligible(candidate: Candidate, basket: Basket, state: TillState) -> list[Lin
     if not lines:
         return "items.eligible_for_discount"
     blacklist = as_list(candidate.limitation.get("blacklist"))
-    lines = [line for line in lines if not matching.any_item_matches(blacklist, line)]
-    if not lines:
-        return "limitation.blacklist"
+    if blacklist:
+        lines = [line for line in lines if not matching.any_item_matches(blacklist, line)]
+        if not lines:
+            return "limitation.blacklist"
     if candidate.limitation.get("discount_eligible") == ITEM_NO_DISCOUNT:
         lines = [line for line in lines if line.index not in state.discounted]
     bonus = candidate.reward.get("effect") == "bonus"
