@@ -43,6 +43,9 @@ def raw_cursor(*, c_timestamps: bool = False) -> psycopg.Cursor[Any]:
     `c_timestamps`: timestamptz values are parsed by psycopg's C loader instead of Django's (pure Python, ~3 µs
     each), for hot statements returning many. The values are the same: Django keeps its connection's session in
     its own time zone (UTC), the zone psycopg's loader gives them, and Django's loader only labels them with it."""
+    # as Django's own cursors do: a persistent connection that died since the last request is replaced (once per
+    # request, with CONN_HEALTH_CHECKS), not left to fail every request that only runs raw statements
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     cur = psycopg.Cursor(connection.connection)
     if c_timestamps and connection.timezone_name == "UTC":
