@@ -7,6 +7,7 @@ Django's `SELECT 1` health check (CONN_HEALTH_CHECKS), which the test client doe
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +16,10 @@ from unittest import mock
 
 import psycopg
 import pytest
+import yaml
 from rest_framework.test import APIClient
 
+from discounts import documents
 from discounts.models import DiscountRef
 from loyalty.accounts import tokens
 from loyalty.accounts.models import ApiClient
@@ -160,3 +163,18 @@ class TestTheClientCheck:
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
         assert _post(api, AVAILABLE, _receipt()).status_code == 401
         assert ApiClient.objects.filter(account=account).count() == 0
+
+
+class TestWarmUp:
+    def test_the_spec_reads_the_same_with_libyaml(self):
+        text = documents.SPEC_PATH.read_text()
+        assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.safe_load(text)
+
+    def test_a_web_worker_compiles_the_hot_validators_as_it_boots(self):
+        documents.body_validator.cache_clear()
+        importlib.reload(importlib.import_module("loyalty.wsgi"))
+        assert documents.body_validator.cache_info().currsize == len(documents.HOT_OPERATIONS)
+        for operation_id in documents.HOT_OPERATIONS:
+            documents.validate_body(operation_id, {})
+        # the requests compiled nothing more
+        assert documents.body_validator.cache_info().misses == len(documents.HOT_OPERATIONS)
