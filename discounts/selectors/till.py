@@ -57,7 +57,7 @@ def receipt_customer(*, account: Account, receipt: dict[str, Any]) -> Resolution
     return Resolution(None, known=False)
 
 
-RULE_ATTNAMES = [DiscountRule._meta.get_field(name).attname for name in RULE_FIELDS]
+RULE_ATTNAMES = [field.attname for field in DiscountRule._meta.concrete_fields if field.name in RULE_FIELDS]
 DOCUMENT = RULE_FIELDS.index("document")
 
 

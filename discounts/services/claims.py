@@ -287,10 +287,17 @@ def _refs_locked(account: Account, parsed: ParsedClaim) -> dict[uuid.UUID, Locke
         statements.REFS_LOCK, {"account": account.pk, "refs": [claimed.ref_id for claimed in parsed.refs]}, prepare=True
     )
     refs = {}
-    for *fields, document in cur.fetchall():
-        # Django's connection leaves jsonb as text for its JSONField
-        ref = LockedRef(*fields, rule_document=json.loads(document) if isinstance(document, str) else document)
-        refs[ref.id] = ref
+    for ref_id, rule_id, customer_id, deleted_at, rule_deleted_at, rule_active, document in cur.fetchall():
+        refs[ref_id] = LockedRef(
+            id=ref_id,
+            rule_id=rule_id,
+            customer_id=customer_id,
+            deleted_at=deleted_at,
+            rule_deleted_at=rule_deleted_at,
+            rule_active=rule_active,
+            # Django's connection leaves jsonb as text for its JSONField
+            rule_document=json.loads(document) if isinstance(document, str) else document,
+        )
     return refs
 
 
