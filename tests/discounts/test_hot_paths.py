@@ -35,15 +35,23 @@ EVENTS = "/v1/accounts/T00000001/discounts/events"
 
 @contextmanager
 def statements() -> Iterator[list[str]]:
-    """Every statement psycopg sends meanwhile, on any cursor (Django's are psycopg cursors too)."""
+    """Every statement psycopg sends meanwhile, on any cursor (Django's are psycopg cursors too), and `COMMIT` for
+    each transaction committed."""
     sent: list[str] = []
-    execute = psycopg.Cursor.execute
+    execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
 
     def counted(cursor, query, *args, **kwargs):
         sent.append(str(query)[:80] if isinstance(query, str) else repr(query)[:80])
         return execute(cursor, query, *args, **kwargs)
 
-    with mock.patch.object(psycopg.Cursor, "execute", counted):
+    def committed(connection):
+        sent.append("COMMIT")
+        return commit(connection)
+
+    with (
+        mock.patch.object(psycopg.Cursor, "execute", counted),
+        mock.patch.object(psycopg.Connection, "commit", committed),
+    ):
         yield sent
 
 
@@ -122,23 +130,23 @@ class TestStatements:
             response = _post(api, CLAIMS, body)
         assert response.status_code == 200, response.content
         # client and account; the claim holding this ref; the refs locked; their purchases; the claim's insert
-        assert len(sent) == 5, sent
+        assert len(sent) == 6 and sent[-1] == "COMMIT", sent
         with statements() as sent:
             again = _post(api, CLAIMS, body)
         assert again.json()["id"] == response.json()["id"]
-        assert len(sent) == 2, sent  # a retry answers the stored claim
+        assert len(sent) == 3, sent  # a retry answers the stored claim
 
-    def test_an_event_is_two_statements_and_a_token_event_three(self, client_and_api, account):
+    def test_an_event_is_two_statements_and_a_token_event_three_in_a_transaction(self, client_and_api, account):
         _, api = client_and_api
         receipt = {"id": "0f4c6d1e-8f5a-4c9e-9d54-2b1f3a7c9e10", "customer_id": "c1", "store": {"id": "S1"},
                    "receipt_id": "r1", "purchase_at": "2025-05-01T12:00:00Z", "gross_amount": 100, "currency": "NOK"}  # fmt: skip
         with statements() as sent:
             response = _post(api, EVENTS, {"receipt": receipt}, event="receipt_add", **{"event-delivery": "d1"})
-        assert response.status_code == 204 and len(sent) == 2, sent
+        assert response.status_code == 204 and len(sent) == 2 and "COMMIT" not in sent, sent  # no transaction
         token = {"token_id": "t1", "type": "VIPPS", "value": "v1", "customer_id": "c1"}
         with statements() as sent:
             response = _post(api, EVENTS, {"token": token}, event="token_add", **{"event-delivery": "d2"})
-        assert response.status_code == 204 and len(sent) == 3, sent
+        assert response.status_code == 204 and len(sent) == 4 and sent[-1] == "COMMIT", sent
 
 
 @pytest.mark.django_db
