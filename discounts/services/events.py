@@ -92,7 +92,7 @@ def _announce(account: Account) -> None:
     enqueue_on_commit("discounts.automation_events", args=[account.pk])
 
 
-STATEMENTS = {
+STATEMENTS: dict[str, str] = {
     EventType.RECEIPT_ADD: statements.EVENT_RECEIVE,
     EventType.TOKEN_ADD: statements.TOKEN_ADD_RECEIVE,
     EventType.TOKEN_REMOVE: statements.TOKEN_REMOVE_RECEIVE,
