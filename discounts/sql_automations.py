@@ -203,9 +203,8 @@ EVENTS_DONE = statement(
 )
 
 # A posted event in one statement: stored once (the unique keys; nothing is returned for a repeat), and stored
-# already processed when no live automation of the account listens to its type.
-EVENT_RECEIVE = statement(
-    """
+# already processed when no live automation of the account listens to its type. → (some automation listens)
+_EVENT_INSERT = """
     INSERT INTO {event} ({event.account}, {event.key}, {event.subject}, {event.type}, {event.source},
                          {event.customer_id}, {event.payload}, {event.occurred_at}, {event.received_at},
                          {event.processed_at})
@@ -218,27 +217,38 @@ EVENT_RECEIVE = statement(
                  AND %(type)s::text = ANY(a.{automation.events})
            ) THEN NULL ELSE %(now)s::timestamptz END
     ON CONFLICT DO NOTHING
-    RETURNING {event.processed_at} IS NULL
+    RETURNING {event.processed_at} IS NULL AS listened
 """
-)
+EVENT_RECEIVE = statement(_EVENT_INSERT)
 
-TOKEN_ADD = statement(
-    """
-    INSERT INTO {token} ({token.account}, {token.token_type}, {token.value}, {token.token_id}, {token.customer_id},
-                         {token.created_at}, {token.updated_at})
-    VALUES (%(account)s, %(type)s, %(value)s, %(token_id)s, %(customer)s, %(now)s, %(now)s)
-    ON CONFLICT ({token.account}, {token.token_type}, {token.value}) DO UPDATE
-    SET {token.token_id} = EXCLUDED.{token.token_id}, {token.customer_id} = EXCLUDED.{token.customer_id},
-        {token.updated_at} = EXCLUDED.{token.updated_at}
+# A token event and its change of the token store (the (type, value) → customer map) in one statement: the token
+# changes only when the event is new (a repeat returns nothing and changes nothing). → (some automation listens)
+TOKEN_ADD_RECEIVE = statement(
+    f"""
+    WITH event AS ({_EVENT_INSERT}),
+    token AS (
+        INSERT INTO {{token}} ({{token.account}}, {{token.token_type}}, {{token.value}}, {{token.token_id}},
+                               {{token.customer_id}}, {{token.created_at}}, {{token.updated_at}})
+        SELECT %(account)s::int, %(token_type)s::text, %(value)s::text, %(token_id)s::text, %(customer)s::text,
+               %(now)s::timestamptz, %(now)s::timestamptz
+        FROM event
+        ON CONFLICT ({{token.account}}, {{token.token_type}}, {{token.value}}) DO UPDATE
+        SET {{token.token_id}} = EXCLUDED.{{token.token_id}}, {{token.customer_id}} = EXCLUDED.{{token.customer_id}},
+            {{token.updated_at}} = EXCLUDED.{{token.updated_at}})
+    SELECT listened FROM event
 """
 )
 
 # A remove for a token that meanwhile belongs to someone else (a late delivery) leaves it alone.
-TOKEN_REMOVE = statement(
-    """
-    DELETE FROM {token}
-    WHERE {token.account} = %(account)s AND {token.token_type} = %(type)s AND {token.value} = %(value)s
-      AND {token.customer_id} = %(customer)s
+TOKEN_REMOVE_RECEIVE = statement(
+    f"""
+    WITH event AS ({_EVENT_INSERT}),
+    token AS (
+        DELETE FROM {{token}}
+        WHERE {{token.account}} = %(account)s::int AND {{token.token_type}} = %(token_type)s::text
+          AND {{token.value}} = %(value)s::text AND {{token.customer_id}} = %(customer)s::text
+          AND EXISTS (SELECT 1 FROM event))
+    SELECT listened FROM event
 """
 )
 

@@ -9,7 +9,7 @@ claims count for nothing, and a `*` ref's use is its customer's.
 
 from __future__ import annotations
 
-from discounts.models import DiscountClaim, DiscountRef, DiscountUsage
+from discounts.models import DiscountClaim, DiscountRef, DiscountRule, DiscountUsage
 from loyalty.core.sql import column, sql, table
 from receipts.models import IngestBatch, Receipt
 
@@ -71,6 +71,44 @@ CLAIM_INSERT = sql.SQL(
     c_created_at=column(DiscountClaim, "created_at"),
     c_created_by=column(DiscountClaim, "created_by"),
     c_updated_at=column(DiscountClaim, "updated_at"),
+)
+
+CLAIM_FIELDS = [field.attname for field in DiscountClaim._meta.concrete_fields]
+
+# The account's claim holding the client `ref` `%(ref)s` (the unique (account, ref) index), every column in the
+# model's order (`Model.from_db`).
+CLAIM_BY_REF = sql.SQL(
+    """
+    SELECT {columns} FROM {claim} claim WHERE claim.{c_account} = %(account)s::int AND claim.{c_ref} = %(ref)s::text
+"""
+).format(
+    columns=sql.SQL(", ").join(
+        sql.SQL("claim.{}").format(column(DiscountClaim, f.name)) for f in DiscountClaim._meta.concrete_fields
+    ),
+    claim=table(DiscountClaim),
+    c_account=column(DiscountClaim, "account"),
+    c_ref=column(DiscountClaim, "ref"),
+)
+
+# The account's refs of `%(refs)s` (uuid[]) with what a claim checks of them and their rules, each ref locked (in
+# id order, so claims sharing refs cannot deadlock); the rules are not locked.
+# → (ref id, rule id, ref customer_id, ref deleted_at, rule deleted_at, rule active, rule document)
+REFS_LOCK = sql.SQL(
+    """
+    SELECT ref.{r_id}, ref.{r_rule}, ref.{r_customer}, ref.{r_deleted}, rule.{rule_deleted}, rule.{rule_active},
+           rule.{rule_document}
+    FROM {ref} ref JOIN {rule} rule ON rule.{rule_id} = ref.{r_rule}
+    WHERE ref.{r_account} = %(account)s::int AND ref.{r_id} = ANY(%(refs)s::uuid[])
+    ORDER BY ref.{r_id}
+    FOR UPDATE OF ref
+"""
+).format(
+    **_REF,
+    rule=table(DiscountRule),
+    rule_id=column(DiscountRule, "id"),
+    rule_deleted=column(DiscountRule, "deleted_at"),
+    rule_active=column(DiscountRule, "active"),
+    rule_document=column(DiscountRule, "document"),
 )
 
 # Per ref of `%(refs)s` (uuid[]), the purchases that used it besides `%(purchase)s` (the claim's own purchase, which

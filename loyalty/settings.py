@@ -57,6 +57,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "loyalty.urls"
 WSGI_APPLICATION = "loyalty.wsgi.application"
+# called once by each web worker as it boots (loyalty/wsgi.py)
+WSGI_WARM_UP = ["discounts.documents.hot_validators_warm"]
 ASGI_APPLICATION = "loyalty.asgi.application"
 
 TEMPLATES = [

@@ -57,12 +57,13 @@ def receipt_customer(*, account: Account, receipt: dict[str, Any]) -> Resolution
     return Resolution(None, known=False)
 
 
-RULE_ATTNAMES = [field.attname for field in DiscountRule._meta.concrete_fields]
+RULE_ATTNAMES = [field.attname for field in DiscountRule._meta.concrete_fields if field.name in RULE_FIELDS]
 DOCUMENT = RULE_FIELDS.index("document")
 
 
 def _present(values: list[Any]) -> dict[str, Any]:
-    """The rule as the API shows it; built the way the ORM builds rows (positional, no per-field keywords)."""
+    """The rule as the API shows it; built the way the ORM builds rows (positional, no per-field keywords; the
+    columns `rule_to_api` does not read are deferred)."""
     return rule_to_api(DiscountRule.from_db("default", RULE_ATTNAMES, values))
 
 
@@ -72,7 +73,7 @@ def till_candidates(
     """Live refs of live, active rules in their purchase window at `purchase_at`, held by the customer and `*`
     (or `/`), each with its use until `now`."""
     holders = [customer_id, ANY_CUSTOMER] if customer_id else [NO_CUSTOMER]
-    cur = raw_cursor()
+    cur = raw_cursor(c_timestamps=True)
     # prepared on the (persistent) connection: planning this statement costs more than running it
     cur.execute(
         CANDIDATES,

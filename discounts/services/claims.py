@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from discounts import documents
 from discounts import sql_usage as statements
-from discounts.models import DiscountClaim, DiscountRef, DiscountUsage
+from discounts.models import DiscountClaim, DiscountUsage
 from discounts.selectors.claims import claim_get
 from discounts.usage_errors import ClaimInvalid, ClaimRefConflict, UsageLimitReached
 from loyalty.accounts.models import Account
@@ -37,6 +37,7 @@ MAX_ID = documents.MAX_ID_LENGTH
 MAX_USAGE = 10_000
 MAX_AMOUNT = 10**12
 MAX_REFS = 100  # one purchase's refs: a receipt's lines bound what a till can use at once
+DISCOUNTS = statements.CLAIM_FIELDS.index("discounts")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,19 @@ class ClaimedRef:
     ref_id: uuid.UUID
     amount: int
     usage: int
+
+
+@dataclass(frozen=True)
+class LockedRef:
+    """A claimed ref as the claim's lock read it, with what the claim checks of its rule."""
+
+    id: uuid.UUID
+    rule_id: uuid.UUID
+    customer_id: str
+    deleted_at: datetime | None
+    rule_deleted_at: datetime | None
+    rule_active: bool
+    rule_document: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -161,19 +175,19 @@ def _same(claim: DiscountClaim, parsed: ParsedClaim) -> bool:
     return stored == parsed.content
 
 
-def _holds(ref: DiscountRef, customer_id: str) -> bool:
+def _holds(ref: LockedRef, customer_id: str) -> bool:
     """Whether the purchase's customer may use the ref: their own, `*` for any customer, `/` for none."""
     if customer_id == documents.NO_CUSTOMER:
         return ref.customer_id == documents.NO_CUSTOMER
     return ref.customer_id in (customer_id, documents.ANY_CUSTOMER)
 
 
-def _ref_problem(ref: DiscountRef | None, claimed: ClaimedRef, customer_id: str) -> str | None:
+def _ref_problem(ref: LockedRef | None, claimed: ClaimedRef, customer_id: str) -> str | None:
     if ref is None or ref.rule_id != claimed.rule_id:
         return "is not a ref of this discount rule"
     if ref.deleted_at is not None:
         return "was taken back from the customer"
-    if ref.rule.deleted_at is not None or not ref.rule.active:
+    if ref.rule_deleted_at is not None or not ref.rule_active:
         return "belongs to a discount rule that is deleted or inactive"
     if not _holds(ref, customer_id):
         return "is not held by this customer"
@@ -186,7 +200,7 @@ def _limit(rule_document: dict[str, Any], key: str) -> int:
 
 
 def _limit_problems(
-    parsed: ParsedClaim, refs: dict[uuid.UUID, DiscountRef], purchase_key: str, account: Account
+    parsed: ParsedClaim, refs: dict[uuid.UUID, LockedRef], purchase_key: str, account: Account
 ) -> list[tuple[str, str]]:
     cur = raw_cursor()
     cur.execute(
@@ -196,7 +210,7 @@ def _limit_problems(
     purchases = dict(cur.fetchall())
     problems = []
     for claimed in parsed.refs:
-        document = refs[claimed.ref_id].rule.document
+        document = refs[claimed.ref_id].rule_document
         per_purchase = _limit(document, "discount_reward_usage")
         if per_purchase != -1 and claimed.usage > per_purchase:
             problems.append((f"{claimed.path}.usage", f"exceeds discount_reward_usage ({per_purchase} per purchase)"))
@@ -245,14 +259,46 @@ def _record(account: Account, parsed: ParsedClaim, actor: str) -> DiscountClaim 
     return claim if cur.rowcount else None
 
 
+def _claim_of(values: list[Any]) -> DiscountClaim:
+    """A claim from a `sql_usage.CLAIM_BY_REF` row, built as the ORM builds rows (its JSONField's converter too:
+    Django's connection leaves jsonb as text)."""
+    if isinstance(values[DISCOUNTS], str):
+        values[DISCOUNTS] = json.loads(values[DISCOUNTS])
+    return DiscountClaim.from_db("default", statements.CLAIM_FIELDS, values)
+
+
 def _stored(account: Account, parsed: ParsedClaim) -> DiscountClaim | None:
     """The claim already holding this claim's `ref`, if it is this same claim; ClaimRefConflict if it is another."""
     if parsed.ref is None:
         return None
-    existing = DiscountClaim.objects.filter(account=account, ref=parsed.ref).first()
+    cur = raw_cursor()
+    cur.execute(statements.CLAIM_BY_REF, {"account": account.pk, "ref": parsed.ref}, prepare=True)
+    row = cur.fetchone()
+    existing = None if row is None else _claim_of(list(row))
     if existing is not None and not _same(existing, parsed):
         raise ClaimRefConflict(parsed.ref, str(existing.id))
     return existing
+
+
+def _refs_locked(account: Account, parsed: ParsedClaim) -> dict[uuid.UUID, LockedRef]:
+    """The claimed refs of the account, locked in id order (`sql_usage.REFS_LOCK`)."""
+    cur = raw_cursor()
+    cur.execute(
+        statements.REFS_LOCK, {"account": account.pk, "refs": [claimed.ref_id for claimed in parsed.refs]}, prepare=True
+    )
+    refs = {}
+    for ref_id, rule_id, customer_id, deleted_at, rule_deleted_at, rule_active, document in cur.fetchall():
+        refs[ref_id] = LockedRef(
+            id=ref_id,
+            rule_id=rule_id,
+            customer_id=customer_id,
+            deleted_at=deleted_at,
+            rule_deleted_at=rule_deleted_at,
+            rule_active=rule_active,
+            # Django's connection leaves jsonb as text for its JSONField
+            rule_document=json.loads(document) if isinstance(document, str) else document,
+        )
+    return refs
 
 
 def claim_create(*, account: Account, body: Any, actor: str) -> tuple[DiscountClaim, bool]:
@@ -267,13 +313,7 @@ def claim_create(*, account: Account, body: Any, actor: str) -> tuple[DiscountCl
         existing = _stored(account, parsed)
         if existing is not None:
             return existing, False
-        locked = (
-            DiscountRef.objects.select_for_update(of=("self",))
-            .filter(account=account, id__in=[claimed.ref_id for claimed in parsed.refs])
-            .select_related("rule")
-            .order_by("id")
-        )
-        refs = {ref.id: ref for ref in locked}
+        refs = _refs_locked(account, parsed)
         problems = [
             (f"{claimed.path}.id", problem)
             for claimed in parsed.refs

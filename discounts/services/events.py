@@ -92,12 +92,20 @@ def _announce(account: Account) -> None:
     enqueue_on_commit("discounts.automation_events", args=[account.pk])
 
 
+STATEMENTS: dict[str, str] = {
+    EventType.RECEIPT_ADD: statements.EVENT_RECEIVE,
+    EventType.TOKEN_ADD: statements.TOKEN_ADD_RECEIVE,
+    EventType.TOKEN_REMOVE: statements.TOKEN_REMOVE_RECEIVE,
+}
+
+
 def event_receive(*, account: Account, event_type: str, delivery_id: str, body: Any) -> bool:
     """Store a posted event once per `event-delivery` id (and a receipt once, whichever delivery brings it);
-    token events change the token store in the same transaction. False for a repeat: nothing happened.
+    token events change the token store in the same statement. False for a repeat: nothing happened.
 
-    Two statements: the event (its unique keys decide, not a look first, so repeats arriving together are one),
-    then the token. A webhook sink answers many small requests; each round trip counts."""
+    One statement: the event (its unique keys decide, not a look first, so repeats arriving together are one),
+    with a token event's change of the token store. A webhook sink answers many small requests; each round trip
+    counts."""
     problems = event_problems(event_type=event_type, delivery_id=delivery_id, body=body)
     if problems:
         raise _invalid(problems)
@@ -112,20 +120,17 @@ def event_receive(*, account: Account, event_type: str, delivery_id: str, body: 
         "payload": Jsonb(payload),
         "now": timezone.now(),
     }
-    with transaction.atomic():
-        cur = raw_cursor()
-        cur.execute(statements.EVENT_RECEIVE, params)
-        row = cur.fetchone()
-        if row is None:
-            return False
-        if receipt is None:
-            token = body["token"]
-            statement = statements.TOKEN_ADD if event_type == EventType.TOKEN_ADD else statements.TOKEN_REMOVE
-            cur.execute(
-                statement, {**params, "type": token["type"], "value": token["value"], "token_id": token["token_id"]}
-            )
-        if row[0]:  # some automation listens
-            _announce(account)
+    if receipt is None:
+        token = body["token"]
+        params.update(token_type=token["type"], value=token["value"], token_id=token["token_id"])
+    cur = raw_cursor()
+    # one statement, atomic by itself: no transaction of its own, so no BEGIN and COMMIT round trips
+    cur.execute(STATEMENTS[event_type], params)
+    row = cur.fetchone()
+    if row is None:
+        return False
+    if row[0]:  # some automation listens (on commit: at once, the event is stored by now)
+        _announce(account)
     return True
 
 

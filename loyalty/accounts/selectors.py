@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from functools import cache
+
+from django.db import connection
+
+from loyalty.accounts import sql as statements
 from loyalty.accounts.models import Account, ApiClient, Membership
 from loyalty.core.errors import NotFound
+from loyalty.core.sql import render
 
 
 def account_get(*, aid: str) -> Account:
@@ -11,8 +17,20 @@ def account_get(*, aid: str) -> Account:
     return account
 
 
-def api_client_active(*, client_id: str, aid: str) -> bool:
-    return ApiClient.objects.filter(client_id=client_id, account__aid=aid, active=True).exists()
+def api_client_account(*, client_id: str, aid: str) -> Account | None:
+    """`aid`'s account if `client_id` is one of its active clients, else None: the revocation check every request
+    with a client's (or a client-minted customer's) token makes, and the account the view then needs, in one
+    statement instead of two ORM queries (the API's hot paths answer in a few milliseconds). On Django's cursor, so
+    query counts (and Django's per-request connection health check) see it as the ORM's queries."""
+    with connection.cursor() as cursor:
+        cursor.execute(_active_client_account(), {"client": client_id, "aid": aid})
+        row = cursor.fetchone()
+    return None if row is None else Account.from_db("default", statements.ACCOUNT_FIELDS, list(row))
+
+
+@cache
+def _active_client_account() -> str:
+    return render(statements.ACTIVE_CLIENT_ACCOUNT)
 
 
 def staff_roles(*, user) -> dict[str, str]:

@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from rest_framework import authentication, exceptions
 
 from loyalty.accounts import tokens
+from loyalty.accounts.models import Account
 from loyalty.accounts.scopes import USER_SCOPES
-from loyalty.accounts.selectors import api_client_active, staff_roles
+from loyalty.accounts.selectors import api_client_account, staff_roles
 from loyalty.accounts.services import api_client_touch
 from loyalty.api.principal import Principal
 
@@ -51,16 +52,19 @@ class JWTAuthentication(authentication.BaseAuthentication):
         return _staff_principal(claims)
 
 
-def _require_active_client(client_id: str, aid: str) -> None:
-    # Revoking a client takes effect at once, not when its tokens (or the customer tokens it minted) expire.
-    if not api_client_active(client_id=client_id, aid=aid):
+def _require_active_client(client_id: str, aid: str) -> Account:
+    """The token's account, read with the check that its client is active. Revoking a client takes effect at once,
+    not when its tokens (or the customer tokens it minted) expire: this reads the database on every request."""
+    account = api_client_account(client_id=client_id, aid=aid)
+    if account is None:
         raise exceptions.AuthenticationFailed("Invalid access token: the client is revoked.")
     api_client_touch(client_id=client_id, now=time.monotonic())
+    return account
 
 
 def _client_principal(claims) -> Principal:
     client_id = claims["sub"]
-    _require_active_client(client_id, claims["account"])
+    account = _require_active_client(client_id, claims["account"])
     return Principal(
         kind="client",
         subject=client_id,
@@ -68,11 +72,12 @@ def _client_principal(claims) -> Principal:
         client_account=claims["account"],
         # user scopes act for one customer: a client's token never carries them into a request
         client_scopes=frozenset(claims["scopes"]) - USER_SCOPES,
+        account=account,
     )
 
 
 def _customer_principal(claims) -> Principal:
-    _require_active_client(claims["azp"], claims["account"])
+    account = _require_active_client(claims["azp"], claims["account"])
     return Principal(
         kind="customer",
         subject=f"customer:{claims['customer_id']}"[:255],
@@ -80,6 +85,7 @@ def _customer_principal(claims) -> Principal:
         client_account=claims["account"],
         client_scopes=frozenset(claims["scopes"]) & USER_SCOPES,
         customer_id=claims["customer_id"],
+        account=account,
     )
 
 

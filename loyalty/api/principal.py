@@ -22,6 +22,8 @@ class Principal:
     is_superuser: bool = False
     user: Any = field(default=None, repr=False)
     customer_id: str | None = None  # set for customer tokens only: the one customer they act for
+    # a client or customer token's account as authentication read it (its client's active check reads the row)
+    account: Any = field(default=None, repr=False, compare=False)
 
     is_authenticated = True
     is_anonymous = False

@@ -22,7 +22,10 @@ class AccountAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.account = account_get(aid=kwargs[self.account_kwarg])
+        aid = kwargs[self.account_kwarg]
+        # a client's token brought its account along (read in the same query as the client's revocation check)
+        known = getattr(request.user, "account", None)
+        self.account = known if known is not None and known.aid == aid else account_get(aid=aid)
 
     @property
     def principal(self) -> Principal:

@@ -15,6 +15,7 @@ import psycopg
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 from psycopg import sql
+from psycopg.types.datetime import TimestamptzLoader
 
 __all__ = [
     "Composable",
@@ -34,12 +35,22 @@ __all__ = [
 Composable = sql.Composable
 
 
-def raw_cursor() -> psycopg.Cursor[Any]:
+def raw_cursor(*, c_timestamps: bool = False) -> psycopg.Cursor[Any]:
     """A psycopg cursor with server-side binding on Django's connection, in the caller's transaction.
 
-    Arrays travel as parameters (not as SQL text) and COPY is available; Django's own cursor offers neither."""
+    Arrays travel as parameters (not as SQL text) and COPY is available; Django's own cursor offers neither.
+
+    `c_timestamps`: timestamptz values are parsed by psycopg's C loader instead of Django's (pure Python, ~3 µs
+    each), for hot statements returning many. The values are the same: Django keeps its connection's session in
+    its own time zone (UTC), the zone psycopg's loader gives them, and Django's loader only labels them with it."""
+    # as Django's own cursors do: a persistent connection that died since the last request is replaced (once per
+    # request, with CONN_HEALTH_CHECKS), not left to fail every request that only runs raw statements
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    cur = psycopg.Cursor(connection.connection)
+    if c_timestamps and connection.timezone_name == "UTC":
+        cur.adapters.register_loader("timestamptz", TimestamptzLoader)
+    return cur
 
 
 def table(model: type[models.Model]) -> sql.Identifier:

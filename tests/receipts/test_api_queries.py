@@ -7,9 +7,9 @@ from tests.helpers import audit_events
 from tests.receipts.factories import receipt
 
 BASE = "/v1/accounts/T00000001/receipts"
-# Two for authentication (the API client is active, its account), then the read: the customer and one page of
-# receipts; the receipts with that POS id.
-QUERIES = {"customer_receipts": 4, "search": 3}
+# One for authentication (the API client is active, read with its account), then the read: the customer and one
+# page of receipts; the receipts with that POS id.
+QUERIES = {"customer_receipts": 3, "search": 2}
 
 
 def post(api, *docs):

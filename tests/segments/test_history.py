@@ -153,4 +153,4 @@ def test_the_query_count_does_not_grow_with_the_memberships(api, history):
     assert len(few) == len(many) == QUERIES, [q["sql"] for q in many.captured_queries]
 
 
-QUERIES = 5  # the client, its account, the customer, the count, the page
+QUERIES = 4  # the client with its account, the customer, the count, the page

@@ -1,0 +1,26 @@
+"""`raw_cursor(c_timestamps=True)` parses timestamptz with psycopg's C loader: the same datetimes, in the same zone
+object, as Django's loader gives, for the whole range PostgreSQL and Python share."""
+
+from __future__ import annotations
+
+import pytest
+
+from loyalty.core.sql import raw_cursor
+
+VALUES = """
+    SELECT v FROM unnest(ARRAY[
+        now(), '2024-01-01T00:00:00Z', '2026-06-03 12:00:00.123456+02', '0001-01-01 00:00:00+00',
+        '9999-12-31 23:59:59.999999+00', '1969-12-31 23:59:59.5-03:30', NULL
+    ]::timestamptz[]) AS v
+"""
+
+
+@pytest.mark.django_db
+def test_c_timestamps_are_djangos_datetimes():
+    django_loaded = raw_cursor().execute(VALUES).fetchall()
+    c_loaded = raw_cursor(c_timestamps=True).execute(VALUES).fetchall()
+    assert c_loaded == django_loaded
+    for (c_value,), (django_value,) in zip(c_loaded, django_loaded, strict=True):
+        if django_value is not None:
+            assert c_value.tzinfo is django_value.tzinfo
+            assert c_value.isoformat() == django_value.isoformat()
