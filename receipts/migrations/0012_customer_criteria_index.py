@@ -4,7 +4,8 @@ compares (issue 21).
 The `profile` JSONB makes a customer row ~1 kB, so the one pass a definition makes over an account's customers read
 ~1 kB per customer. Moving the JSONB out of line is not possible by settings: PostgreSQL only toasts rows above
 ~2 kB (TOAST_TUPLE_THRESHOLD, compile time), whatever `toast_tuple_target` says, and these rows are 0.9 kB at most.
-Built before the old index is dropped; at 200,000 customers the build takes a few seconds, during which ingests wait.
+Built before the old index is dropped; the build took 45 ms at 20,000 customers (~0.5-1 s at 200,000), during
+which ingests wait for it.
 """
 
 from django.db import migrations, models
