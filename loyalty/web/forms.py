@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 
 from discounts.documents import strip_server_fields
 from loyalty.web.formatting import exponent, to_minor
@@ -170,10 +172,28 @@ class RuleFieldsMixin:
         }
 
 
+class PlainSelect(forms.Select):
+    """A select whose options are written here rather than each through the template engine: Django's ~50 µs per
+    option made an account's 2,000 discount rules cost the segment page ~100 ms. Same markup, no option groups."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (option["value"], " selected" if option["selected"] else "", option["label"])
+                for _group, group_options, _index in widget["optgroups"]
+                for option in group_options
+            ),
+        )
+        return format_html('<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options)
+
+
 class PushForm(RuleFieldsMixin, forms.Form):
     NEW = "new"
 
-    rule = forms.ChoiceField(label="Discount rule")
+    rule = forms.ChoiceField(label="Discount rule", widget=PlainSelect)
     mode = forms.ChoiceField(
         choices=[("sync", "Keep in sync after every recalculation"), ("once", "Once, with the current members")],
         initial="sync",

@@ -206,7 +206,7 @@ def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None,
             "q": search,
             "parts": services._public(segment.definition.get("parts", [])),
             "store_labels": {sid: store_label(sid, name) for sid, name in receipts.stores_for_account(account=account)},
-            "push_form": push_form or PushForm(account=account, rules=_live_rules(account)),
+            "push_form": push_form or PushForm(account=account, rules=_live_rules(account, names_only=True)),
             "pushes": recent_pushes,
             "pushes_open": any(p.status in ("queued", "running") for p in recent_pushes),
             "links": list(discounts.push_links_for_segment(segment=segment)),
@@ -218,8 +218,11 @@ def _detail(request: HttpRequest, segment, *, push_form: PushForm | None = None,
     )
 
 
-def _live_rules(account) -> list:
-    return list(discounts.rules_for_account(account=account).filter(deleted_at__isnull=True).order_by("name"))
+def _live_rules(account, *, names_only: bool = False) -> list:
+    """The rules a segment can be pushed onto. The page's picker needs only their names: an account's 2,000 rules
+    with their documents cost the segment page ~100 ms to read, a push needs the chosen one whole."""
+    rules = discounts.rules_for_account(account=account).filter(deleted_at__isnull=True).order_by("name")
+    return list(rules.only("id", "name") if names_only else rules)
 
 
 @account_view
