@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -151,11 +152,12 @@ COLUMN_CRITERIA = (
 
 def test_column_criteria_read_the_customers_index_only(api, account):
     """Each of these criteria (from its declared example), and all of them in one definition with a period and a
-    bought-items part, is answered by an index-only scan of `customer_criteria`: a column left out of the index
-    would make the preview's pass read heap rows again. Whole-table, bitmap and plain index reads (which visit the
-    heap) are ruled out because these test tables hold a few rows, where the planner may prefer a narrower index
-    with heap visits (a real account's pass reads every customer, where it picks `customer_criteria` by itself:
-    tests/bench); an index-only plan exists only if the index covers every column the criteria read."""
+    bought-items part, reads only customer columns `customer_criteria` carries: a column left out of the index
+    would make the preview's pass read heap rows again. (Which index the planner takes for a few test rows varies;
+    a real account's pass reads every customer and takes `customer_criteria`: tests/bench.)"""
+    index = next(i for i in Customer._meta.indexes if i.name == "customer_criteria")
+    covered = {Customer._meta.get_field(name).column for name in (*index.fields, *index.include)}
+    table = Customer._meta.db_table
     post(api, receipt(customer_id="a"), receipt(customer_id="b"))
     singles = [[{"criteria": [{"type": kind, **CRITERIA[kind].example}]}] for kind in COLUMN_CRITERIA]
     mixed = [part for parts in singles for part in parts] + [
@@ -165,9 +167,6 @@ def test_column_criteria_read_the_customers_index_only(api, account):
     for parts in [*singles, mixed]:
         # the members' ids, as a recalculation reads them (the preview counts the same rows)
         queryset = engine.matching_customers(account=account, parts=parts).values("pk")
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-            cursor.execute("SET LOCAL enable_indexscan = off")
-            plan = queryset.explain()
-        assert "Index Only Scan using customer_criteria on receipts_customer" in plan, (parts, plan)
+        query, _ = queryset.query.sql_with_params()
+        read = set(re.findall(rf'"{table}"\."(\w+)"', query))
+        assert read and read <= covered, (parts, read - covered)
