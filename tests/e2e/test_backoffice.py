@@ -109,6 +109,9 @@ def _see_the_members(page, shot, both: int) -> None:
     members = page.locator("#members-table tbody tr")
     assert members.count() == min(both, 25)
     shot(page, "segment")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "segment-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
     # a member's page shows the segment among theirs
     page.locator("#members-table tbody a").first.click()
     assert SEGMENT in page.locator("main").inner_text()
