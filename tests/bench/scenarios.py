@@ -1051,8 +1051,8 @@ def till_setup(bench: Bench, *, rules: int, refs: int, own: int = 50, shared: in
                 [bench.account.pk, ids[: own + shared], [TILL_CUSTOMER] * own + ["*"] * shared],
             )
             cur.execute("ANALYZE discounts_discountref")
-    # as after the ingest samples: left to autovacuum, the 1,000,000 refs just written were vacuumed and flushed while
-    # the till's samples ran, sharing the two cores with them (15.7 ms in one run against 12.5 in the one before)
+    # as after the ingest samples: left to autovacuum and the checkpointer, the 1,000,000 refs just written would be
+    # vacuumed and flushed while the till's samples run, sharing the two cores with them
     with connection.cursor() as cur:
         cur.execute("VACUUM (ANALYZE) discounts_discountref")
     dataset_checkpoint()
