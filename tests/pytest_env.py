@@ -14,6 +14,9 @@ os.environ.setdefault("JWT_ISSUER", "http://testserver")
 os.environ.setdefault("AUTOMATIONS_HTTP_ALLOW_PRIVATE", "true")
 os.environ.setdefault("AUTOMATIONS_HTTP_RETRY_BASE", "0.2")
 os.environ.setdefault("AUTOMATIONS_HTTP_TIMEOUT", "2")
+# No test waits for a database lock for minutes: one that would (a session left holding it) fails with an error
+# naming the lock instead of hanging. libpq reads PGOPTIONS, so the tests' worker processes inherit it too.
+os.environ.setdefault("PGOPTIONS", "-c lock_timeout=120s")
 
 
 def pytest_configure(config):

@@ -34,6 +34,10 @@ from segments.selectors import SegmentNotFound
 MAX_DAYS = 366
 PROGRESS_EVERY = 5000  # receipts between two progress writes
 PARTITION_AT_LEAST = 2000  # receipts per partition: a dry run of fewer than two partitions' stays in one process
+# A partition reports every PROGRESS_EVERY / partitions receipts (a few seconds' work at most): one silent for this
+# long is stuck (a forked child can inherit a lock another thread of its parent held), and waiting longer would
+# hold the worker forever. The run fails, naming the partition, and its processes are killed.
+PARTITION_SILENCE_LIMIT = 300.0  # seconds
 
 
 def simulation_start(
@@ -185,6 +189,7 @@ def _partitioned(simulation: Simulation, who: QuerySet | None, total: int, parti
     connections.close_all()  # never share this process's connection with the children
     pipes: list[Connection] = []
     pids: list[int] = []
+    parts: list[Replay] = []
     try:
         for k in range(partitions):
             ours, theirs = multiprocessing.Pipe(duplex=False)
@@ -192,14 +197,8 @@ def _partitioned(simulation: Simulation, who: QuerySet | None, total: int, parti
             pids.append(_forked(functools.partial(_partition, theirs, simulation, who, (k, partitions))))
             theirs.close()
         parts = _gathered(simulation, pipes, total)
-    except BaseException:
-        for pid in pids:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        raise
     finally:
-        for pid in pids:
-            os.waitpid(pid, 0)
+        _reaped(pids, grace=10.0 if parts else 0.0)  # after a failure the others' work is wasted: stop them now
         for pipe in pipes:
             pipe.close()
     replay = simulation_replay(simulation)
@@ -219,13 +218,34 @@ def _forked(target: Callable[[], None]) -> int:
         os._exit(0)
 
 
+def _reaped(pids: list[int], *, grace: float) -> None:
+    """Wait for the children to exit; one still running after `grace` seconds is killed, so a stuck child never
+    holds the worker (a child that sent its part has only its connection to close)."""
+    deadline = time.monotonic() + grace
+    running = set(pids)
+    while running and time.monotonic() < deadline:
+        running = {pid for pid in running if not os.waitpid(pid, os.WNOHANG)[0]}
+        if running:
+            time.sleep(0.01)
+    for pid in running:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
 def _gathered(simulation: Simulation, pipes: list[Connection], total: int) -> list[Replay]:
     done = [0] * len(pipes)
     parts: dict[int, Replay] = {}
     written = 0
+    heard = [time.monotonic()] * len(pipes)
     while len(parts) < len(pipes):
-        for pipe in wait_ready([p for k, p in enumerate(pipes) if k not in parts]):
+        waiting = [k for k in range(len(pipes)) if k not in parts]
+        silent = min(waiting, key=lambda k: heard[k])
+        if time.monotonic() - heard[silent] > PARTITION_SILENCE_LIMIT:
+            raise RuntimeError(f"dry run partition {silent} sent nothing for {PARTITION_SILENCE_LIMIT:.0f} s")
+        for pipe in wait_ready([pipes[k] for k in waiting], timeout=1.0):
             k = pipes.index(cast(Connection, pipe))
+            heard[k] = time.monotonic()
             try:
                 kind, found = pipes[k].recv()
             except EOFError:

@@ -137,6 +137,9 @@ def _store_chunk(
 
 # A loader process collects cyclic garbage once per this many chunks, not while it works on one.
 COLLECT_EVERY_CHUNKS = 16
+# A busy loader answers within one chunk's work (about a second); when none of them has for this long, one is stuck
+# (a forked child can inherit a lock another thread of its parent held) and the load fails instead of waiting forever.
+LOADER_SILENCE_LIMIT = 300.0  # seconds
 
 
 @contextmanager
@@ -361,8 +364,14 @@ class _Coordinator:
 
     def run(self) -> None:
         self.fill()
+        heard = time.monotonic()
         while self.busy:
-            for pipe in wait_ready([self.pipes[shard] for shard in self.busy]):
+            ready = wait_ready([self.pipes[shard] for shard in self.busy], timeout=1.0)
+            if ready:
+                heard = time.monotonic()
+            elif time.monotonic() - heard > LOADER_SILENCE_LIMIT:
+                raise LoaderFailed(f"no loader process answered for {LOADER_SILENCE_LIMIT:.0f} s")
+            for pipe in ready:
                 shard = self.pipes.index(cast(Connection, pipe))
                 self.receive(shard, self.pipes[shard])
             self.fill()

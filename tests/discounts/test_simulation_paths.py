@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import billiard
@@ -168,6 +171,19 @@ def _receipts(rng: random.Random) -> list[dict[str, Any]]:
     return found
 
 
+def _queued(account, rule_name: str) -> Simulation:
+    """A dry run of one of RULES over the period, for every customer, queued."""
+    return simulation_start(
+        account=account,
+        rule=None,
+        document=_document(rule_name),
+        period_from=START,
+        period_to=END,
+        customers="*",
+        actor="t",
+    )
+
+
 def _plain(simulation) -> dict[str, Any]:
     """The straightforward replay: every receipt through parse_basket and evaluate."""
     replay = simulation_replay(simulation)
@@ -185,15 +201,7 @@ def test_dry_runs_in_partitions_count_as_the_plain_replay(account):
     for name in RULES:
         results = []
         for partitions in (1, 3):
-            simulation = simulation_start(
-                account=account,
-                rule=None,
-                document=_document(name),
-                period_from=START,
-                period_to=END,
-                customers="*",
-                actor="t",
-            )
+            simulation = _queued(account, name)
             done = simulation_run(simulation_id=simulation.pk, partitions=partitions)
             assert done.status == "succeeded", done.error_message
             assert (done.receipts_total, done.progress) == (240, 100)
@@ -243,18 +251,36 @@ def test_partitions_fork_from_a_daemonic_process_and_a_failing_one_fails_the_run
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_stuck_partition_fails_the_run_and_is_killed(account, monkeypatch, tmp_path):
+    # given a dry run whose second partition never finishes (a child stuck on a lock it inherited, say)
+    receipt_ingest(account=account, documents=_receipts(random.Random(10)), created_by="t")
+    replayed = simulations._replayed
+
+    def stuck_in_the_second(simulation, who, partition, progress):
+        if partition[0] == 1:
+            (tmp_path / "stuck.pid").write_text(str(os.getpid()))
+            time.sleep(3600)
+        return replayed(simulation, who, partition, progress)
+
+    monkeypatch.setattr(simulations, "_replayed", stuck_in_the_second)
+    monkeypatch.setattr(simulations, "PARTITION_SILENCE_LIMIT", 1.0)
+    simulation = _queued(account, "debit")
+
+    # when it runs, it fails once the partition has been silent for the limit
+    with pytest.raises(RuntimeError, match="dry run partition 1 sent nothing for 1 s"):
+        simulation_run(simulation_id=simulation.pk, partitions=2)
+
+    # and says so, with the stuck process gone
+    simulation.refresh_from_db()
+    assert simulation.status == Simulation.Status.FAILED and "partition 1 sent nothing" in simulation.error_message
+    assert not Path(f"/proc/{(tmp_path / 'stuck.pid').read_text()}").exists()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_partitions_report_progress(account, monkeypatch):
     monkeypatch.setattr(simulations, "PROGRESS_EVERY", 60)  # 240 receipts: four progress writes at most
     receipt_ingest(account=account, documents=_receipts(random.Random(9)), created_by="t")
-    simulation = simulation_start(
-        account=account,
-        rule=None,
-        document=_document("debit"),
-        period_from=START,
-        period_to=END,
-        customers="*",
-        actor="t",
-    )
+    simulation = _queued(account, "debit")
     done = simulation_run(simulation_id=simulation.pk, partitions=3)
     assert done.status == "succeeded", done.error_message
     # the last progress the partitions reported before they finished (the API shows the total once succeeded)

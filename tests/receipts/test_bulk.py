@@ -1,10 +1,13 @@
 """The generator and the COPY bulk loader keep every read model exact."""
 
 import hashlib
+import os
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -350,6 +353,28 @@ def test_a_failing_loader_process_fails_the_load(account, tmp_path):
     # the chunks before it (10,000 each) may be stored; nothing of the broken one or after it
     assert Receipt.objects.count() in (0, 10_000, 20_000)
     assert not Receipt.objects.filter(receipt_id__in=[f"3-{n}" for n in (20_001, 30_001)]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stuck_loader_process_fails_the_load_instead_of_holding_it(account, tmp_path, monkeypatch):
+    # given a source whose second chunk never finishes preparing (a child stuck on a lock it inherited, say)
+    from receipts.services.generator import GeneratedChunks
+
+    class Stuck(GeneratedChunks):
+        def prepare(self, task, *, shard, shards):
+            if task == 1:
+                (tmp_path / "stuck.pid").write_text(str(os.getpid()))
+                time.sleep(3600)
+            return super().prepare(task, shard=shard, shards=shards)
+
+    monkeypatch.setattr(bulk, "LOADER_SILENCE_LIMIT", 1.0)
+
+    # when it is loaded, the load fails once no loader has answered for the limit
+    with pytest.raises(bulk.LoaderFailed, match="no loader process answered for 1 s"):
+        bulk.receipts_load_parallel(account=account, source=Stuck(spec(receipts=40_000, customers=100)), created_by="t")
+
+    # and the stuck process is gone
+    assert not Path(f"/proc/{(tmp_path / 'stuck.pid').read_text()}").exists()
 
 
 @pytest.mark.django_db
