@@ -420,6 +420,13 @@ class _Coordinator:
             if result.stopped:
                 self.busy.discard(waiting)
             self.decided += 1
+        if result.stopped:
+            # Past the stop every chunk is skipped, in any order: a loader may hold a later chunk whose predecessor
+            # was never handed out (its loader was busy when the stop came), and would wait for it forever.
+            for waiting, _ in self.checked.values():
+                self.pipes[waiting].send("skip")
+                self.busy.discard(waiting)
+            self.checked.clear()
 
 
 def _loader(

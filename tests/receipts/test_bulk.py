@@ -356,6 +356,41 @@ def test_a_failing_loader_process_fails_the_load(account, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_chunk_handed_out_past_the_stop_is_skipped_though_one_before_it_never_was(account, monkeypatch):
+    # given three loaders, where chunk 0 stores slowly, so loader 1 finishes chunk 1 and is handed chunk 4 while
+    # chunk 3 waits for loader 0; then chunk 2 has a problem, which stops the load before chunk 3 is handed out
+    from receipts.services import generator
+    from receipts.services.generator import GeneratedChunks
+
+    class BadThird(GeneratedChunks):
+        def prepare(self, task, *, shard, shards):
+            receipts, problems = super().prepare(task, shard=shard, shards=shards)
+            if task == 2:
+                time.sleep(1.0)
+                return receipts, ["chunk 2 has a bad line"]
+            return receipts, problems
+
+    store_chunk = bulk._store_chunk
+
+    def chunk_0_slowly(account, chunk, created_by, known_codes, staged_as=None):
+        if staged_as == 0:
+            time.sleep(2.0)
+        return store_chunk(account, chunk, created_by, known_codes, staged_as)
+
+    monkeypatch.setattr(bulk, "_store_chunk", chunk_0_slowly)
+    monkeypatch.setattr(generator, "CHUNK", 100)  # five chunks
+    monkeypatch.setattr(bulk, "LOADER_SILENCE_LIMIT", 20.0)
+    source = BadThird(spec(receipts=500, customers=50))
+
+    # when it is loaded, the load stops at chunk 2 (chunk 4 is skipped, not waited for)
+    result = bulk.receipts_load_parallel(account=account, source=source, created_by="t", processes=3)
+
+    # then chunks 0 and 1 are stored, and nothing after them
+    assert result.stopped and result.problems == ["chunk 2 has a bad line"]
+    assert Receipt.objects.count() == 200
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_stuck_loader_process_fails_the_load_instead_of_holding_it(account, tmp_path, monkeypatch):
     # given a source whose second chunk never finishes preparing (a child stuck on a lock it inherited, say)
     from receipts.services.generator import GeneratedChunks
