@@ -296,6 +296,7 @@ class PurchaseWindow(models.Model):
 
 
 class WindowStat(models.Model):
+    # The key's index also carries the counters (INCLUDE, migration 0013): criteria read a window index-only.
     pk = models.CompositePrimaryKey("window", "customer")
     # No foreign key constraint in the database: rows are written only by the windows' code, for a window it created
     # or found under the windows lock, and deleted with their window; the deferred per-row check at commit was a
