@@ -246,3 +246,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def hang_as_stuck(pid_file: Path) -> None:
+    """In a forked child: record its pid in `pid_file`, then never return, as a child stuck on a lock would."""
+    pid_file.write_text(str(os.getpid()))
+    time.sleep(3600)
+
+
+def stuck_process_gone(pid_file: Path) -> bool:
+    """Whether the process `hang_as_stuck` recorded has exited and been reaped (killed, since it never returns)."""
+    return not Path(f"/proc/{pid_file.read_text()}").exists()

@@ -34,9 +34,10 @@ from segments.selectors import SegmentNotFound
 MAX_DAYS = 366
 PROGRESS_EVERY = 5000  # receipts between two progress writes
 PARTITION_AT_LEAST = 2000  # receipts per partition: a dry run of fewer than two partitions' stays in one process
-# A partition reports every PROGRESS_EVERY / partitions receipts (a few seconds' work at most): one silent for this
-# long is stuck (a forked child can inherit a lock another thread of its parent held), and waiting longer would
-# hold the worker forever. The run fails, naming the partition, and its processes are killed.
+# A partition reports every PROGRESS_EVERY / partitions receipts (a few seconds' work at most). When none of those
+# still running has said anything for this long, they are stuck (a forked child can inherit a lock another thread
+# of its parent held), and waiting longer would hold the worker forever: the run fails naming them, and they are
+# killed.
 PARTITION_SILENCE_LIMIT = 300.0  # seconds
 
 
@@ -237,15 +238,17 @@ def _gathered(simulation: Simulation, pipes: list[Connection], total: int) -> li
     done = [0] * len(pipes)
     parts: dict[int, Replay] = {}
     written = 0
-    heard = [time.monotonic()] * len(pipes)
+    heard = time.monotonic()
     while len(parts) < len(pipes):
         waiting = [k for k in range(len(pipes)) if k not in parts]
-        silent = min(waiting, key=lambda k: heard[k])
-        if time.monotonic() - heard[silent] > PARTITION_SILENCE_LIMIT:
+        ready = wait_ready([pipes[k] for k in waiting], timeout=1.0)
+        if ready:
+            heard = time.monotonic()
+        elif time.monotonic() - heard > PARTITION_SILENCE_LIMIT:
+            silent = ", ".join(map(str, waiting))
             raise RuntimeError(f"dry run partition {silent} sent nothing for {PARTITION_SILENCE_LIMIT:.0f} s")
-        for pipe in wait_ready([pipes[k] for k in waiting], timeout=1.0):
+        for pipe in ready:
             k = pipes.index(cast(Connection, pipe))
-            heard[k] = time.monotonic()
             try:
                 kind, found = pipes[k].recv()
             except EOFError:

@@ -137,8 +137,9 @@ def _store_chunk(
 
 # A loader process collects cyclic garbage once per this many chunks, not while it works on one.
 COLLECT_EVERY_CHUNKS = 16
-# A busy loader answers within one chunk's work (about a second); when none of them has for this long, one is stuck
-# (a forked child can inherit a lock another thread of its parent held) and the load fails instead of waiting forever.
+# A busy loader answers within one chunk's work (about a second). When none of them has for this long, they are stuck
+# (waiting for a decision that never comes, or on a lock a forked child inherited) and the load fails instead of
+# waiting forever.
 LOADER_SILENCE_LIMIT = 300.0  # seconds
 
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import billiard
@@ -30,6 +27,7 @@ from receipts.models import Receipt
 from receipts.readmodels.queries import purchases_for_replay
 from receipts.services.ingest import receipt_ingest
 from tests.discounts.till_data import candidates, receipts, usages
+from tests.helpers import hang_as_stuck, stuck_process_gone
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 END = START + timedelta(days=30)
@@ -258,8 +256,7 @@ def test_a_stuck_partition_fails_the_run_and_is_killed(account, monkeypatch, tmp
 
     def stuck_in_the_second(simulation, who, partition, progress):
         if partition[0] == 1:
-            (tmp_path / "stuck.pid").write_text(str(os.getpid()))
-            time.sleep(3600)
+            hang_as_stuck(tmp_path / "stuck.pid")
         return replayed(simulation, who, partition, progress)
 
     monkeypatch.setattr(simulations, "_replayed", stuck_in_the_second)
@@ -273,7 +270,7 @@ def test_a_stuck_partition_fails_the_run_and_is_killed(account, monkeypatch, tmp
     # and says so, with the stuck process gone
     simulation.refresh_from_db()
     assert simulation.status == Simulation.Status.FAILED and "partition 1 sent nothing" in simulation.error_message
-    assert not Path(f"/proc/{(tmp_path / 'stuck.pid').read_text()}").exists()
+    assert stuck_process_gone(tmp_path / "stuck.pid")
 
 
 @pytest.mark.django_db(transaction=True)

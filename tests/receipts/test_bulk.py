@@ -1,13 +1,11 @@
 """The generator and the COPY bulk loader keep every read model exact."""
 
 import hashlib
-import os
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,6 +15,7 @@ from loyalty.core.jsonutil import dumps
 from receipts.models import Customer, IngestBatch, ItemFact, Receipt
 from receipts.services import bulk, store
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
+from tests.helpers import hang_as_stuck, stuck_process_gone
 from tests.receipts.factories import line, receipt
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
@@ -398,8 +397,7 @@ def test_a_stuck_loader_process_fails_the_load_instead_of_holding_it(account, tm
     class Stuck(GeneratedChunks):
         def prepare(self, task, *, shard, shards):
             if task == 1:
-                (tmp_path / "stuck.pid").write_text(str(os.getpid()))
-                time.sleep(3600)
+                hang_as_stuck(tmp_path / "stuck.pid")
             return super().prepare(task, shard=shard, shards=shards)
 
     monkeypatch.setattr(bulk, "LOADER_SILENCE_LIMIT", 1.0)
@@ -409,7 +407,7 @@ def test_a_stuck_loader_process_fails_the_load_instead_of_holding_it(account, tm
         bulk.receipts_load_parallel(account=account, source=Stuck(spec(receipts=40_000, customers=100)), created_by="t")
 
     # and the stuck process is gone
-    assert not Path(f"/proc/{(tmp_path / 'stuck.pid').read_text()}").exists()
+    assert stuck_process_gone(tmp_path / "stuck.pid")
 
 
 @pytest.mark.django_db
