@@ -253,6 +253,13 @@ class CodeBuyer(models.Model):
     rows (`receipts.readmodels.buyers`); every ingest then adds its new buyers in the same transaction, and a receipt
     moving between customers moves its buyer rows, so the rows are exact at every commit. Codes nobody used lately
     are dropped, as purchase windows are.
+
+    `purchases` counts the customer's purchase receipts with the code (its facts), and `customer_external_id` is
+    the customer's own id (Customer.customer_id, which never changes), so that a question about a code's whole
+    history (`customer_segment` for one code over a period holding all of its facts: "who bought from group G, how
+    often, most first") is one ordered index-only read of `code_buyer_most_purchases`: no fact counted, no join to
+    the customers, no sort. For the most popular group at 5M receipts: 180k index entries, ~90 ms with the JSON,
+    where counting its 1.3M facts, joining and sorting took ~600 ms.
     """
 
     pk = models.CompositePrimaryKey("account", "code", "customer")
@@ -270,9 +277,21 @@ class CodeBuyer(models.Model):
         db_constraint=False,
         db_column="customer_pk",
     )
+    customer_external_id = models.CharField(max_length=255, db_collation="C")
+    purchases = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(purchases__gt=0), name="code_buyer_bought"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["account", "code", "-purchases", "customer_external_id"], name="code_buyer_most_purchases"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"customer {self.customer_id} bought code {self.code_id}"
+        return f"customer {self.customer_id} bought code {self.code_id} {self.purchases} times"
 
 
 class PurchaseWindow(models.Model):

@@ -16,9 +16,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from loyalty.accounts.models import Account
-from loyalty.core.sql import advisory_xact_lock, column, columns, raw_cursor, sql, table
-from receipts.models import CodeBuyer, ItemCode, ItemFact
+from loyalty.core.sql import advisory_xact_lock, column, raw_cursor, sql, table
+from receipts.models import CodeBuyer, Customer, ItemCode, ItemFact
 from receipts.readmodels.windows import windows_lock_key
+from receipts.sql import statement
 
 TOUCH_AFTER = timedelta(minutes=10)
 # Codes nobody evaluated lately are dropped: every ingest keeps every kept code current.
@@ -49,7 +50,7 @@ def code_buyers_ensure(*, account: Account, codes: Sequence[int]) -> bool:
         cur.execute(_CLAIM, [account.pk, missing])
         building = sorted(row[0] for row in cur.fetchall())
         if building:
-            cur.execute(_BUILD, [account.pk, building])
+            cur.execute(_BUILD, [account.pk, account.pk, building])
     if building:
         # the planner needs to know how many buyers a code has (as for a new purchase window), and criteria read them
         # by index-only scans, which need the new rows' pages marked all-visible (VACUUM skips the pages already
@@ -68,16 +69,17 @@ _CLAIM = sql.SQL(
     account=column(ItemCode, "account"),
     id=column(ItemCode, "id"),
 )
-_BUILD = sql.SQL(
-    "INSERT INTO {buyer} ({buyer_columns}) SELECT DISTINCT {fact_columns} FROM {fact}"
-    " WHERE {fact_account} = %s AND {fact_code} = ANY(%s)"
-).format(
-    buyer=table(CodeBuyer),
-    buyer_columns=columns(CodeBuyer, ["account", "code", "customer"]),
-    fact_columns=columns(ItemFact, ["account", "code", "customer"]),
-    fact=table(ItemFact),
-    fact_account=column(ItemFact, "account"),
-    fact_code=column(ItemFact, "code"),
+# a receipt has one fact per code: a buyer's facts of a code are their purchases with it
+_BUILD = statement(
+    """
+    INSERT INTO {b} ({b.account}, {b.code}, {b.customer}, {b.customer_external_id}, {b.purchases})
+    SELECT %s, bought.code, bought.customer_pk, c.{c.customer_id}, bought.n
+    FROM (
+        SELECT f.{f.code} AS code, f.{f.customer} AS customer_pk, count(*) AS n FROM {f} f
+        WHERE f.{f.account} = %s AND f.{f.code} = ANY(%s) GROUP BY 1, 2
+    ) bought JOIN {c} c ON c.{c.id} = bought.customer_pk
+    """,
+    {"b": CodeBuyer, "c": Customer, "f": ItemFact},
 )
 _FORGET = sql.SQL(
     "WITH forgotten AS ("

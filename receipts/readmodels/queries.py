@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, TextField
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Lower, Mod
 
 from loyalty.accounts.models import Account
@@ -164,6 +164,25 @@ class ItemFilter:
 def _item_code_key(entry: ItemFilter) -> tuple[str, str]:
     """The code an items entry is found by: its item id, or its group when it gives no id (it gives one of them)."""
     return ("item", entry.id) if entry.id is not None else ("group", entry.group or "")
+
+
+def single_code_of_filter(
+    *, account: Account, store_ids: list[str] | None, items: list[ItemFilter] | None
+) -> int | None:
+    """The code a receipt filter asks about when it asks about one code only (one items entry with an id or a
+    group, not both, and no stores), if the code exists: then a receipt matches when it has the code's fact."""
+    if store_ids is not None or not items or len(items) != 1 or (items[0].id is None) == (items[0].group is None):
+        return None
+    key = _item_code_key(items[0])
+    return codes_resolve_existing(account=account, pairs=[key]).get(key)
+
+
+def code_facts_span(*, account: Account, code: int) -> tuple[datetime | None, datetime | None]:
+    """When a code was first and last bought (its first and last fact; two probes of the facts' index)."""
+    span = ItemFact.objects.filter(account=account, code_id=code).aggregate(
+        first=Min("purchase_at"), last=Max("purchase_at")
+    )
+    return span["first"], span["last"]
 
 
 def matching_receipts_per_customer(

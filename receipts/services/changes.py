@@ -52,7 +52,7 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
     if codes:
         rm.buyers_add(cur, account.id, [(parsed, receipt.pk, new_pk)], codes)
         if old_pk is not None:
-            rm.buyers_recheck(cur, account.id, old_pk, list(codes.values()))
+            rm.buyers_remove_purchase(cur, account.id, old_pk, list(codes.values()))
     rm.windows_forget_covering(cur, account.id, [receipt.purchase_at])
     rm.announce_batch(account.id)
     IngestBatch.objects.create(

@@ -7,6 +7,7 @@ transaction, through a server-side-binding psycopg cursor (arrays travel as para
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from itertools import chain
@@ -289,37 +290,42 @@ def facts_move(
 def buyers_add(
     cur: psycopg.Cursor, account_id: int, stored: Iterable[tuple[ParsedReceipt, int, int | None]], codes: dict
 ) -> None:
-    """Add the buyers of kept codes (CodeBuyer) among stored receipts: (parsed, receipt pk, customer pk), with the
+    """Count stored purchases into the buyers of kept codes (CodeBuyer): (parsed, receipt pk, customer pk), with the
     batch's (kind, value) → code map. Run late in the transaction, after the customers are locked: a buyer row an
-    uncommitted batch inserted makes another batch with the same new buyer wait for its commit."""
+    uncommitted batch wrote makes another batch with the same buyer wait for its commit."""
     cur.execute(statements.CODES_KEPT, [account_id])
     kept = {row[0] for row in cur.fetchall()}
     if not kept:
         return
-    pairs = {
+    # a receipt's codes are distinct: one purchase per (code, customer) and receipt
+    purchases = Counter(
         (code, customer_pk)
         for receipt, _, customer_pk in stored
         if customer_pk is not None and receipt.is_purchase
         for kind, value, _ in receipt.codes
         if (code := codes[kind, value]) in kept
-    }
-    if not pairs:
+    )
+    if not purchases:
         return
-    ordered = sorted(pairs)
+    ordered = sorted(purchases.items())
     cur.execute(
-        statements.BUYERS_INSERT,
-        [account_id, [code for code, _ in ordered], [customer for _, customer in ordered]],
+        statements.BUYERS_ADD,
+        [
+            account_id,
+            [code for (code, _), _ in ordered],
+            [customer for (_, customer), _ in ordered],
+            [n for _, n in ordered],
+        ],
     )
 
 
-def buyers_recheck(cur: psycopg.Cursor, account_id: int, customer_pk: int, code_ids: Sequence[int]) -> None:
-    """A receipt with these codes left the customer: drop their buyer rows for the codes no other purchase of theirs
-    has. Each code's facts are probed at the customer's purchase times only (a few index lookups, not the code's
-    whole range)."""
+def buyers_remove_purchase(cur: psycopg.Cursor, account_id: int, customer_pk: int, code_ids: Sequence[int]) -> None:
+    """A purchase with these codes left the customer: one purchase fewer in their buyer rows of kept codes, and no
+    row where none is left."""
     if not code_ids:
         return
     cur.execute(
-        statements.BUYERS_RECHECK,
+        statements.BUYERS_REMOVE_PURCHASE,
         {"account": account_id, "customer": customer_pk, "codes": sorted(set(code_ids))},
     )
 

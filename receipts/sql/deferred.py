@@ -48,17 +48,22 @@ BUILD_FACTS = statement(
     {"f": ItemFact, "c": StagedChunk},
     columns=columns(ItemFact, list(copy_columns(ItemFact))),
 )
-# The new buyers of kept codes (read_models.buyers_add for the whole load). Params (named): account.
+# The load's purchases counted into the buyers of kept codes (read_models.buyers_add for the whole load). Params (named): account.
 BUILD_BUYERS = statement(
     f"""
-    INSERT INTO {{b}} ({{b.account}}, {{b.code}}, {{b.customer}})
-    SELECT DISTINCT %(account)s, staged.code, staged.customer_pk
-    FROM ({_FACTS}) staged JOIN {{code}} k ON k.{{code.id}} = staged.code
-    WHERE k.{{code.account}} = %(account)s AND k.{{code.buyers_since}} IS NOT NULL
+    INSERT INTO {{b}} AS b ({{b.account}}, {{b.code}}, {{b.customer}}, {{b.customer_external_id}}, {{b.purchases}})
+    SELECT %(account)s, bought.code, bought.customer_pk, cu.{{cu.customer_id}}, bought.n
+    FROM (
+        SELECT staged.code, staged.customer_pk, count(*) AS n
+        FROM ({_FACTS}) staged JOIN {{code}} k ON k.{{code.id}} = staged.code
+        WHERE k.{{code.account}} = %(account)s AND k.{{code.buyers_since}} IS NOT NULL
+        GROUP BY 1, 2
+    ) bought JOIN {{cu}} cu ON cu.{{cu.id}} = bought.customer_pk
     ORDER BY 2, 3
-    ON CONFLICT DO NOTHING
+    ON CONFLICT ({{b.account}}, {{b.code}}, {{b.customer}})
+    DO UPDATE SET {{b.purchases}} = b.{{b.purchases}} + EXCLUDED.{{b.purchases}}
     """,
-    {"b": CodeBuyer, "c": StagedChunk, "code": ItemCode},
+    {"b": CodeBuyer, "c": StagedChunk, "code": ItemCode, "cu": Customer},
 )
 # The staged purchases added to every window they fall in (read_models.windows_add_receipts for the whole load).
 # Params (named): account.

@@ -218,29 +218,32 @@ FACTS_MOVE = statement(
 
 # --- code buyers ---
 
-# Params: account id, codes, customer pks.
-BUYERS_INSERT = statement(
+# Params: account id, codes, customer pks, purchases (one row per code and customer).
+BUYERS_ADD = statement(
     """
-    INSERT INTO {b} ({b.account}, {b.code}, {b.customer})
-    SELECT %s, code, customer_pk FROM unnest(%s::int[], %s::int[]) AS t(code, customer_pk)
-    ON CONFLICT DO NOTHING
+    INSERT INTO {b} AS b ({b.account}, {b.code}, {b.customer}, {b.customer_external_id}, {b.purchases})
+    SELECT %s, t.code, t.customer_pk, c.{c.customer_id}, t.n
+    FROM unnest(%s::int[], %s::int[], %s::int[]) AS t(code, customer_pk, n) JOIN {c} c ON c.{c.id} = t.customer_pk
+    ORDER BY 2, 3
+    ON CONFLICT ({b.account}, {b.code}, {b.customer})
+    DO UPDATE SET {b.purchases} = b.{b.purchases} + EXCLUDED.{b.purchases}
+    """,
+    {"b": CodeBuyer, "c": Customer},
+)
+# A purchase with these codes left the customer: one purchase fewer of each, and no buyer row once none is left.
+# Params (named): account, customer, codes.
+BUYERS_REMOVE_PURCHASE = statement(
+    """
+    WITH gone AS (
+        DELETE FROM {b} b
+        WHERE b.{b.account} = %(account)s AND b.{b.customer} = %(customer)s AND b.{b.code} = ANY(%(codes)s)
+          AND b.{b.purchases} = 1
+    )
+    UPDATE {b} b SET {b.purchases} = b.{b.purchases} - 1
+    WHERE b.{b.account} = %(account)s AND b.{b.customer} = %(customer)s AND b.{b.code} = ANY(%(codes)s)
+      AND b.{b.purchases} > 1
     """,
     {"b": CodeBuyer},
-)
-# Params (named): account, customer, codes.
-BUYERS_RECHECK = statement(
-    """
-    DELETE FROM {b} b
-    WHERE b.{b.account} = %(account)s AND b.{b.customer} = %(customer)s AND b.{b.code} = ANY(%(codes)s)
-      AND NOT EXISTS (
-          SELECT 1 FROM {f} f
-          WHERE f.{f.account} = %(account)s AND f.{f.code} = b.{b.code} AND f.{f.customer} = %(customer)s
-            AND f.{f.purchase_at} = ANY(ARRAY(
-                SELECT r.{r.purchase_at} FROM {r} r WHERE r.{r.customer_pk} = %(customer)s AND r.{r.is_purchase}
-            ))
-      )
-    """,
-    {"b": CodeBuyer, "f": ItemFact, "r": Receipt},
 )
 
 # --- purchase windows ---

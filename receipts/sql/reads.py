@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import BigIntegerField, Func
 
 from loyalty.core.sql import sql
-from receipts.models import Customer, IngestBatch, ItemCode, Receipt
+from receipts.models import CodeBuyer, Customer, IngestBatch, ItemCode, ItemFact, Receipt
 from receipts.sql import model_parts, statement
 
 # (kind, value) pairs → the codes that exist. Params: kinds, values, account id.
@@ -46,6 +46,36 @@ def customer_segment_json(per_customer: str) -> str:
     """Dintero's customer_segment body from a compiled queryset of {customer, purchases}: its text, whose values
     stay parameters of the execution."""
     return _SEGMENT_JSON.format(per_customer=sql.SQL(per_customer), **_SEGMENT_PARTS).as_string()
+
+
+# customer_segment for one code over a period that holds every fact of the code: each buyer's purchases with it, as
+# the code buyers count them, read index-only from `code_buyer_most_purchases` in the answer's order (no fact
+# counted, no join, no sort). NULL unless the code's buyers are kept and its first and last facts lie in the period,
+# checked in the statement's own snapshot: no purchase stored between the check and the read can be counted outside
+# the period. Params (named): account, code, from, to.
+CUSTOMER_SEGMENT_FROM_BUYERS = statement(
+    """
+    SELECT CASE WHEN
+        (SELECT k.{code.buyers_since} IS NOT NULL FROM {code} k
+         WHERE k.{code.id} = %(code)s AND k.{code.account} = %(account)s)
+        AND (%(from)s::timestamptz IS NULL OR %(from)s::timestamptz <= (
+            SELECT min(f.{fact.purchase_at}) FROM {fact} f
+            WHERE f.{fact.account} = %(account)s AND f.{fact.code} = %(code)s
+        ))
+        AND (%(to)s::timestamptz IS NULL OR %(to)s::timestamptz >= (
+            SELECT max(f.{fact.purchase_at}) FROM {fact} f
+            WHERE f.{fact.account} = %(account)s AND f.{fact.code} = %(code)s
+        ))
+    THEN (
+        SELECT '{{"customers":[' || coalesce(string_agg(
+                   '{{"customer_id":' || to_json(b.{buyer.customer_external_id})::text
+                   || ',"purchases":' || b.{buyer.purchases} || '}}',
+                   ',' ORDER BY b.{buyer.purchases} DESC, b.{buyer.customer_external_id}), '') || ']}}'
+        FROM {buyer} b WHERE b.{buyer.account} = %(account)s AND b.{buyer.code} = %(code)s
+    ) END
+    """,
+    {"code": ItemCode, "fact": ItemFact, "buyer": CodeBuyer},
+)
 
 
 # What one customer buys most: the lines of their latest purchases (the receipt_customer_time index, newest first,

@@ -109,7 +109,7 @@ def snapshot(account) -> dict:
             for f in ItemFact.objects.filter(account=account)
         ),
         "buyers": sorted(
-            (codes[b.code_id], customers[b.customer_id]) for b in CodeBuyer.objects.filter(account=account)
+            (codes[b.code_id], customers[b.customer_id], b.purchases) for b in CodeBuyer.objects.filter(account=account)
         ),
         "windows": sorted(
             (windows[s.window_id], customers[s.customer_id], s.purchases, s.net_total, s.gross_total)

@@ -1,4 +1,5 @@
-"""Code buyers: who ever bought a code, kept once a criterion asks about it, always what the item facts say."""
+"""Code buyers: who ever bought a code and how often, kept once a criterion asks about it, always what the item
+facts say."""
 
 from __future__ import annotations
 
@@ -18,17 +19,24 @@ from tests.receipts.factories import line, receipt
 END = datetime(2025, 6, 1, tzinfo=UTC)
 
 
-def from_facts(account, codes) -> set[tuple[int, int]]:
+def from_facts(account, codes) -> dict[tuple[int, int], int]:
+    """(code, customer) → how many purchases with the code, counted from the facts."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT code, customer_pk FROM receipts_itemfact WHERE account_id = %s AND code = ANY(%s)",
+            "SELECT code, customer_pk, count(*) FROM receipts_itemfact WHERE account_id = %s AND code = ANY(%s)"
+            " GROUP BY 1, 2",
             [account.pk, list(codes)],
         )
-        return set(cursor.fetchall())
+        return {(code, customer): n for code, customer, n in cursor.fetchall()}
 
 
-def kept(account, codes) -> set[tuple[int, int]]:
-    return set(CodeBuyer.objects.filter(account=account, code__in=codes).values_list("code", "customer"))
+def kept(account, codes) -> dict[tuple[int, int], int]:
+    """(code, customer) → purchases, as the kept buyers count them; each row names its customer by their own id."""
+    rows = CodeBuyer.objects.filter(account=account, code__in=codes).values_list(
+        "code", "customer", "purchases", "customer_external_id", "customer__customer_id"
+    )
+    assert all(external == own for *_, external, own in rows)
+    return {(code, customer): n for code, customer, n, *_ in rows}
 
 
 def codes_of(account, kind: str, values: list[str]) -> list[int]:
@@ -101,6 +109,7 @@ def test_a_claimed_receipt_adds_its_buyer_and_a_moved_one_moves_it(account):
         changes.receipt_change_customer(account=account, receipt=moved, new_customer_id="ola", actor="t")
     assert kept(account, codes) == from_facts(account, codes)
     assert {c for _, c in kept(account, item)} == {ola} and {c for _, c in kept(account, group)} == {kari, ola}
+    assert kept(account, group) == {(group[0], kari): 1, (group[0], ola): 2}
     assert ItemCode.objects.filter(id__in=codes, buyers_since__isnull=False).count() == 3
 
 
@@ -113,7 +122,7 @@ def test_buyers_nobody_used_lately_are_dropped(history):
 
     assert code_buyers_forget_unused() == 1
 
-    assert kept(account, idle) == set() and kept(account, used) == from_facts(account, used)
+    assert kept(account, idle) == {} and kept(account, used) == from_facts(account, used)
     assert ItemCode.objects.get(id=idle[0]).buyers_since is None
 
 

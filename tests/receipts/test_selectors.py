@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,11 +11,11 @@ from django.http import Http404
 from loyalty.core.errors import DomainError, NotFound
 from receipts import selectors
 from receipts.errors import AmbiguousReceipt, InvalidCursor, InvalidReceiptToken, ReceiptNotFound
-from receipts.models import Customer, Receipt
+from receipts.models import CodeBuyer, Customer, ItemCode, Receipt
 from receipts.readmodels.queries import ItemFilter
 from receipts.selectors import ReceiptFilters
 from receipts.services.ingest import receipt_ingest
-from tests.receipts.factories import receipt
+from tests.receipts.factories import line, receipt
 
 
 def store(account, *docs):
@@ -153,3 +154,42 @@ def test_customer_segment_json_is_built_by_the_database(account):
 
     assert segment() == b'{"customers":[{"customer_id":"c1","purchases":2},{"customer_id":"c2","purchases":1}]}'
     assert segment(items=[ItemFilter(id="no-such-item")]) == b'{"customers":[]}'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_customer_segment_over_a_codes_whole_history_is_read_from_its_buyers_counts(account):
+    # given c1 bought from group g twice and c2 once, in May 2024
+    store(
+        account,
+        receipt(customer_id="c1", purchase_at="2024-05-01T10:00:00Z", items=[line("sku-1", groups=("g",))]),
+        receipt(customer_id="c1", purchase_at="2024-05-09T10:00:00Z", items=[line("sku-2", groups=("g",))]),
+        receipt(customer_id="c2", purchase_at="2024-05-20T10:00:00Z", items=[line("sku-1", groups=("g",))]),
+    )
+
+    def segment(purchase_from=None, purchase_to=None, items=None, store_ids=None):
+        body = selectors.customer_segment_json(
+            account=account,
+            purchase_from=purchase_from,
+            purchase_to=purchase_to,
+            store_ids=store_ids,
+            items=items or [ItemFilter(group="g")],
+        )
+        return {c["customer_id"]: c["purchases"] for c in json.loads(body)["customers"]}
+
+    may = {"purchase_from": datetime(2024, 5, 1, 10, tzinfo=UTC), "purchase_to": datetime(2024, 5, 20, 10, tzinfo=UTC)}
+    # when the period holds every purchase from g, the buyers are kept and answer
+    assert segment(**may) == {"c1": 2, "c2": 1}
+    code = ItemCode.objects.get(account=account, kind="group", value="g")
+    assert code.buyers_since is not None
+    CodeBuyer.objects.filter(account=account, code=code, customer__customer_id="c2").update(purchases=7)
+    assert segment(**may) == segment() == {"c1": 2, "c2": 7}
+
+    # when the period leaves a purchase out, or a store or a second entry narrows it, the facts answer
+    assert segment(purchase_from=datetime(2024, 5, 2, tzinfo=UTC)) == {"c1": 1, "c2": 1}
+    assert segment(purchase_to=datetime(2024, 5, 20, 9, tzinfo=UTC)) == {"c1": 2}
+    assert segment(store_ids=["store-1"]) == {"c1": 2, "c2": 1}
+    assert segment(items=[ItemFilter(group="g"), ItemFilter(id="sku-1")]) == {"c1": 2, "c2": 1}
+    # and a purchase stored later outside the period makes the period partial again
+    store(account, receipt(customer_id="c2", purchase_at="2024-06-01T10:00:00Z", items=[line("sku-1", groups=("g",))]))
+    assert segment(**may) == {"c1": 2, "c2": 1}
+    assert segment() == {"c1": 2, "c2": 8}

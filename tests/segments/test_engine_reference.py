@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from receipts.models import ItemCode
 from segments import engine
 from segments.criteria import CRITERIA, validate_definition
 from tests.segments.data import COLORS, GROUPS, ITEMS, STORES, dataset
@@ -245,18 +246,34 @@ def test_engine_equals_reference(timezone, now, account, api):
 ALIASES = {"bought_in_pos": "bought_through_channel"}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_customer_segment_equals_reference(account, api):
+    # given generated receipts posted through the API; the one-code questions over a code's whole history were asked
+    # after the first batch, so the code buyers they read from then on are kept current by the later batches
     now = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
     docs = dataset(seed=7, timezone="UTC", now=now)
+    whole_history = [
+        {"items": [{"group": "g2"}]},
+        {"items": [{"id": "i4"}], "purchase_from": "2000-01-01T00:00:00Z", "purchase_to": "2100-01-01T00:00:00Z"},
+    ]
     for start in range(0, len(docs), 500):
         assert api.post("/v1/accounts/T00000001/receipts", docs[start : start + 500], format="json").status_code == 200
+        if start == 0:
+            for body in whole_history:
+                api.post("/v1/accounts/T00000001/receipts/customer_segment", body, format="json")
+    assert set(
+        ItemCode.objects.filter(account=account, buyers_since__isnull=False).values_list("value", flat=True)
+    ) == {
+        "g2",
+        "i4",
+    }
     ref = Reference(docs, timezone="UTC", now=now)
     rng = random.Random(7)
     bodies = [
         {},
         {"store_ids": ["s1", "s2"]},
-        {"items": [{"group": "g2"}]},
+        *whole_history,
+        {"items": [{"group": "g2"}], "purchase_from": (now - timedelta(days=30)).isoformat()},
         {"items": [{"id": "i4"}, {"id": "i9"}, {"group": "G3"}], "store_ids": ["s3", "s4", "s5"]},
         {"items": [{"id": "i2", "group": ITEMS["i2"][0]}, {"id": "i3", "group": "g8"}]},
         {"purchase_from": (now - timedelta(days=30)).isoformat(), "purchase_to": (now - timedelta(days=3)).isoformat()},
