@@ -17,8 +17,8 @@ Storage design (figures in ../README.md "Performance" and tests/bench/results/la
   (the `profile` JSONB, kept inline since rows under ~2 kB are never toasted), the index entries ~100 bytes.
 - `PurchaseWindow`/`WindowStat` hold per-customer purchase counts and sums for the date windows segments use, so
   "count / amount in period" criteria read a small table instead of aggregating millions of receipts every time.
-- `CodeBuyer` holds, for the codes lifetime criteria use, who ever bought them (one row per customer instead of one
-  per purchase).
+- `CodeBuyer` holds, for the codes lifetime criteria and whole-history `customer_segment` questions use, who ever
+  bought them and how often (one row per customer instead of one per purchase).
 """
 
 from __future__ import annotations
@@ -250,9 +250,9 @@ class CodeBuyer(models.Model):
 
     Answering those from the facts de-duplicates every fact of the code on every evaluation: for the most popular
     group at 5M receipts, 1.3M facts into 180k customers, ~550 ms of a preview. The first use of a code builds its
-    rows (`receipts.readmodels.buyers`); every ingest then adds its new buyers in the same transaction, and a receipt
-    moving between customers moves its buyer rows, so the rows are exact at every commit. Codes nobody used lately
-    are dropped, as purchase windows are.
+    rows (`receipts.readmodels.buyers`); every ingest then counts its purchases in, in the same transaction, and a
+    receipt moving between customers moves one purchase, so the rows are exact at every commit. Codes nobody used
+    lately are dropped, as purchase windows are.
 
     `purchases` counts the customer's purchase receipts with the code (its facts), and `customer_external_id` is
     the customer's own id (Customer.customer_id, which never changes), so that a question about a code's whole

@@ -1,8 +1,10 @@
-"""Lifetime buyers of codes (CodeBuyer): who ever bought an item, a group, a label, a maker or at a store.
+"""Lifetime buyers of codes (CodeBuyer): who ever bought an item, a group, a label, a maker or at a store, and how
+often.
 
-Criteria without a period ("bought from group G") would otherwise de-duplicate every fact of the code on every
-evaluation. The first use of a code builds its buyers from the item facts; from then on every ingest adds the new
-buyers of kept codes in its own transaction (read_models.buyers_add), so they are exact at every commit. Building
+Criteria without a period ("bought from group G") and `customer_segment` over a code's whole history would otherwise
+count every fact of the code on every evaluation. The first use of a code builds its buyers from the item facts; from
+then on every ingest counts its purchases of kept codes in, in its own transaction (read_models.buyers_add), so they
+are exact at every commit. Building
 takes the same exclusive lock as building a purchase window, which ingests hold shared: no ingest is half-way while
 the facts are read, and every later ingest sees the code as kept.
 """

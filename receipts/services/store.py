@@ -7,8 +7,8 @@ the caller's transaction:
 2. resolve the item codes;
 3. COPY the receipts (their JSONB documents are most of the server's work) and their item facts, in index order;
 4. add the purchases to the purchase windows, then lock the customers and update each once (counters and latest
-   customer object), add the new buyers of kept codes, and write the IngestBatch row (the outbox the segment engine
-   reads).
+   customer object), count the purchases into the buyers of kept codes, and write the IngestBatch row (the outbox
+   the segment engine reads).
 
 COPY, not INSERT … SELECT unnest(…) ON CONFLICT: at 1,000 receipts per batch COPY costs ~30 µs per receipt for the
 receipts and ~30 µs for the facts, the INSERT path ~150 µs and ~55 µs. A receipt another writer stored after the
