@@ -83,28 +83,36 @@ _BUILD = statement(
     """,
     {"b": CodeBuyer, "c": Customer, "f": ItemFact},
 )
-_FORGET = sql.SQL(
-    "WITH forgotten AS ("
-    " UPDATE {code} SET {since} = NULL, {used} = NULL WHERE {used} < %s RETURNING {account} AS account, {id} AS id"
-    "), gone AS ("
-    " DELETE FROM {buyer} b USING forgotten WHERE b.{buyer_account} = forgotten.account AND b.{buyer_code} = forgotten.id"
-    ") SELECT count(*) FROM forgotten"
-).format(
-    code=table(ItemCode),
-    since=column(ItemCode, "buyers_since"),
-    used=column(ItemCode, "buyers_used_at"),
-    account=column(ItemCode, "account"),
-    id=column(ItemCode, "id"),
-    buyer=table(CodeBuyer),
-    buyer_account=column(CodeBuyer, "account"),
-    buyer_code=column(CodeBuyer, "code"),
+# One account's codes nobody used since the cutoff. Params (named): account, cutoff.
+_FORGET = statement(
+    """
+    WITH forgotten AS (
+        UPDATE {code} SET {code.buyers_since} = NULL, {code.buyers_used_at} = NULL
+        WHERE {code.account} = %(account)s AND {code.buyers_used_at} < %(cutoff)s
+        RETURNING {code.id} AS id
+    ), gone AS (
+        DELETE FROM {b} b USING forgotten WHERE b.{b.account} = %(account)s AND b.{b.code} = forgotten.id
+    )
+    SELECT count(*) FROM forgotten
+    """,
+    {"code": ItemCode, "b": CodeBuyer},
 )
 
 
 def code_buyers_forget_unused(*, older_than: timedelta = FORGET_AFTER) -> int:
-    """Stop keeping the buyers of codes nobody used lately."""
-    with transaction.atomic():
-        cur = raw_cursor()
-        cur.execute(_FORGET, [timezone.now() - older_than])
-        row = cur.fetchone()
-        return int(row[0]) if row else 0
+    """Stop keeping the buyers of codes nobody used lately; how many codes.
+
+    Each account's codes are forgotten under the windows' exclusive lock, as they are built: every ingest that saw a
+    code kept has committed its buyer rows before they are deleted, and every later one sees the code not kept. A
+    row written after the delete would outlive the code's keeping and make its next build fail on the key."""
+    cutoff = timezone.now() - older_than
+    accounts = ItemCode.objects.filter(buyers_used_at__lt=cutoff).values_list("account_id", flat=True).distinct()
+    forgotten = 0
+    for account_id in sorted(accounts):
+        with transaction.atomic():
+            cur = raw_cursor()
+            advisory_xact_lock(cur, windows_lock_key(account_id))
+            cur.execute(_FORGET, {"account": account_id, "cutoff": cutoff})
+            row = cur.fetchone()
+            forgotten += int(row[0]) if row else 0
+    return forgotten

@@ -43,8 +43,10 @@ def _assign(account: Account, receipt: Receipt, new_customer_id: str, actor: str
         codes = rm.codes_resolve(cur, account.id, parsed.codes)
         if old_pk is None:
             rm.facts_insert(cur, account.id, rm.facts_for([(parsed, receipt.pk, new_pk)], codes))
-        else:
-            rm.facts_move(cur, account.id, parsed, receipt.pk, list(codes.values()), new_pk)
+        elif not rm.facts_move(cur, account.id, parsed, receipt.pk, list(codes.values()), new_pk):
+            # its bulk load has not built its facts yet: they go to the old customer then, and so do its buyers'
+            # counts (deferred.py's known limit), so the buyers stay what the facts say
+            codes = {}
     customer_pks = [pk for pk in (old_pk, new_pk) if pk is not None]
     rm.customers_lock(cur, customer_pks)
     rm.customers_recompute(cur, customer_pks)

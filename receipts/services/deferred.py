@@ -17,8 +17,9 @@ test_bulk_deferred.py): counters are sums, and the customer object kept is the l
 place in the load), as successive chunks would leave it.
 
 Known limit: a receipt of a pending load moved to another customer (`change_customer_id`, a claim) before the load
-ends is also added to its first customer's counters, facts and windows when the load ends; loads end within minutes
-and moves of receipts being imported are rare.
+ends is also added to its first customer's counters, facts, code buyers' counts and windows when the load ends (the
+move leaves the buyers alone, so they still agree with the facts); loads end within minutes and moves of receipts
+being imported are rare.
 """
 
 from __future__ import annotations

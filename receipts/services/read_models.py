@@ -279,12 +279,14 @@ def facts_move(
     receipt_pk: int,
     code_ids: Sequence[int],
     customer_pk: int,
-) -> None:
-    """Point an existing receipt's facts at another customer; found through the index by code and time."""
+) -> int:
+    """Point an existing receipt's facts at another customer; found through the index by code and time. How many
+    moved: none while the receipt's bulk load has them staged, not built."""
     cur.execute(
         statements.FACTS_MOVE,
         [customer_pk, account_id, list(code_ids), receipt.purchase_at, receipt_pk],
     )
+    return cur.rowcount
 
 
 def buyers_add(

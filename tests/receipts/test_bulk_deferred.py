@@ -8,6 +8,8 @@ from io import BytesIO
 
 import pytest
 from django.core.management import CommandError
+from django.db import transaction
+from django.db.models import Count
 
 from receipts.documents import ParsedReceipt, parse_receipt
 from receipts.management.commands.import_receipts import Lines
@@ -372,3 +374,38 @@ def test_a_segment_evaluated_while_a_load_is_pending_sees_the_account_as_before_
     assert after != before
     purchase_windows_forget_unused(older_than=timedelta(0))
     assert segment_members(account, parts) == after
+
+
+def buyer_counts(account, codes) -> tuple[dict, dict]:
+    """(code, customer) → purchases, as the kept buyers count them and as the item facts do."""
+    kept = CodeBuyer.objects.filter(account=account, code__in=codes).values_list("code", "customer", "purchases")
+    facts = (
+        ItemFact.objects.filter(account=account, code__in=codes)
+        .values_list("code", "customer")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    return {(c, p): n for c, p, n in kept}, {(c, p): n for c, p, n in facts}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_of_a_pending_load_moved_to_another_customer_leaves_the_buyers_as_the_facts_say(account):
+    # given kept buyers of every group, and a load whose chunk is stored but whose read models are not built yet
+    from receipts.services import changes
+
+    data = generated()
+    bulk.receipts_bulk_load(account=account, receipts=data[:200], created_by="test", workers=1)
+    groups = list(ItemCode.objects.filter(account=account, kind="group").values_list("id", flat=True))
+    assert code_buyers_ensure(account=account, codes=groups)
+    bulk._store_chunk(account, data[200:300], "test", {}, staged_as=0)
+
+    # when one of its purchases moves to another customer before the load ends, and then the load ends
+    pending = [r.receipt_id for r in data[200:300] if r.customer_id and r.is_purchase]
+    with transaction.atomic():
+        moved = Receipt.objects.select_for_update().filter(account=account, receipt_id__in=pending).first()
+        changes.receipt_change_customer(account=account, receipt=moved, new_customer_id="someone-new", actor="t")
+    staged_read_models_build(account=account)
+
+    # then the buyers' counts are what the facts say (which give the purchase to its first customer: the known limit)
+    kept, from_facts = buyer_counts(account, groups)
+    assert kept == from_facts and len(kept) > 20

@@ -3,17 +3,21 @@ facts say."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
 from receipts.models import CodeBuyer, ItemCode, Receipt
 from receipts.readmodels.buyers import code_buyers_ensure, code_buyers_forget_unused
+from receipts.readmodels.windows import windows_lock_key
 from receipts.services import changes
 from receipts.services.bulk import receipts_bulk_load
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
+from tests.helpers import db_dsn, sessions_blocked_by, wait_until
 from tests.receipts.factories import line, receipt
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
@@ -142,3 +146,36 @@ def test_inside_a_transaction_buyers_are_not_built_and_criteria_read_the_facts(h
     members = set(engine.matching_customers(account=history, parts=parts).values_list("id", flat=True))
     assert members == {customer for _, customer in from_facts(history, codes)} and members
     assert not CodeBuyer.objects.exists() and not ItemCode.objects.filter(buyers_since__isnull=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forgetting_waits_for_an_ingest_that_saw_the_code_kept(history):
+    # given a code nobody used lately, and an ingest in flight (it holds the windows' lock shared, as every write of
+    # receipts does, and may have read the code as kept)
+    account = history
+    idle = codes_of(account, "group", ["G0001"])
+    code_buyers_ensure(account=account, codes=idle)
+    ItemCode.objects.filter(id__in=idle).update(buyers_used_at=timezone.now() - timedelta(days=2))
+    ingest = psycopg.connect(**db_dsn(), autocommit=False)
+    ingest.execute("SELECT pg_advisory_xact_lock_shared(%s)", [windows_lock_key(account.pk)])
+    outcome: dict = {}
+
+    def forget():
+        try:
+            outcome["forgotten"] = code_buyers_forget_unused()
+        finally:
+            connection.close()
+
+    # when the buyers are forgotten meanwhile
+    forgetting = threading.Thread(target=forget)
+    forgetting.start()
+    try:
+        wait_until(lambda: sessions_blocked_by(ingest), message="the forget to wait for the ingest")
+        # then nothing is forgotten until the ingest has committed its buyer rows
+        assert kept(account, idle) == from_facts(account, idle)
+    finally:
+        ingest.commit()
+        ingest.close()
+        forgetting.join(timeout=60)
+    assert outcome["forgotten"] == 1
+    assert kept(account, idle) == {} and ItemCode.objects.get(id=idle[0]).buyers_since is None
