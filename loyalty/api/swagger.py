@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from loyalty.api.schema_codegen import CodeGenerator, declared_types, string_patterns
@@ -44,14 +44,17 @@ def type_name(value: Any) -> str:
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """An RFC 3339 date-time with a timezone, or None."""
+    """An RFC 3339 date-time with a timezone, as the same instant in UTC, or None.
+
+    In UTC because RFC 3339 allows offsets up to ±23:59 and PostgreSQL only ±15:59: "…+18:42" is a valid instant
+    that PostgreSQL would refuse with its offset. An instant outside years 1 to 9999 once in UTC is None."""
     if not isinstance(value, str) or len(value) < 20 or value[10] not in "Tt ":
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _date_time_problem(value: str) -> str | None:

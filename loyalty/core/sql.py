@@ -7,18 +7,21 @@ literals, and values always travel as parameters.
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 from psycopg import sql
-from psycopg.types.datetime import TimestamptzLoader
+from psycopg.types.datetime import DatetimeDumper, TimestamptzLoader
 
 __all__ = [
     "Composable",
+    "UtcDatetimeDumper",
     "advisory_key",
     "advisory_unlock",
     "advisory_xact_lock",
@@ -51,6 +54,18 @@ def raw_cursor(*, c_timestamps: bool = False) -> psycopg.Cursor[Any]:
     if c_timestamps and connection.timezone_name == "UTC":
         cur.adapters.register_loader("timestamptz", TimestamptzLoader)
     return cur
+
+
+class UtcDatetimeDumper(DatetimeDumper):
+    """Aware datetimes sent as text in UTC. Django binds parameters client-side, as text literals, and RFC 3339 (and
+    Python) allow offsets up to ±23:59 where PostgreSQL accepts ±15:59 only: a valid "…+18:42" would otherwise fail
+    the query. Registered for every connection by `loyalty.core`'s app config."""
+
+    def dump(self, obj: datetime) -> Any:
+        # within a day of year 1 or 9999 an instant may not exist in UTC for Python: then it is sent as written
+        with contextlib.suppress(OverflowError):
+            obj = obj.astimezone(UTC)
+        return super().dump(obj)
 
 
 def table(model: type[models.Model]) -> sql.Identifier:

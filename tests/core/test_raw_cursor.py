@@ -24,3 +24,20 @@ def test_c_timestamps_are_djangos_datetimes():
         if django_value is not None:
             assert c_value.tzinfo is django_value.tzinfo
             assert c_value.isoformat() == django_value.isoformat()
+
+
+@pytest.mark.django_db
+def test_any_rfc_3339_offset_reaches_postgresql_as_the_same_instant():
+    # PostgreSQL refuses offsets past ±15:59 in a literal; Django sends parameters as literals
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from django.db import connection
+
+    from receipts.models import Receipt
+
+    far_east = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=18, minutes=42)))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::timestamptz", [far_east])
+        assert cursor.fetchone()[0] == datetime(2024, 4, 30, 17, 18, tzinfo=UTC)
+    assert Receipt.objects.filter(purchase_at__gte=far_east).count() == 0
+    assert raw_cursor().execute("SELECT %s::timestamptz", [far_east]).fetchone()[0] == far_east

@@ -1,5 +1,7 @@
 """POST /v1/accounts/{aid}/receipts."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from receipts.models import Customer, IngestBatch, ItemFact, Receipt
@@ -121,6 +123,18 @@ class TestValidation:
         assert error["code"] == "validation_error"
         assert {(e["index"], e["path"]) for e in error["errors"]} == {(637, "purchase_at"), (998, "store.id")}
         assert Receipt.objects.count() == 0 and Customer.objects.count() == 0
+
+    def test_any_rfc_3339_offset_is_the_same_instant_and_one_past_year_9999_in_utc_is_refused(self, api):
+        # PostgreSQL keeps offsets up to ±15:59 only; RFC 3339 allows ±23:59
+        far_east = receipt(receipt_id="far-east", purchase_at="2024-05-01T12:00:00+18:42")
+        assert api.post(URL, [far_east], format="json").status_code == 200
+        stored = Receipt.objects.get(receipt_id="far-east")
+        assert stored.purchase_at == datetime(2024, 4, 30, 17, 18, tzinfo=UTC)
+        assert stored.document["purchase_at"] == "2024-05-01T12:00:00+18:42"
+
+        error = self.post(api, [receipt(purchase_at="9999-12-31T23:00:00-05:00")])
+        assert [(e["index"], e["path"]) for e in error["errors"]] == [(0, "purchase_at")]
+        assert Receipt.objects.count() == 1
 
     def test_more_than_1000_receipts_is_refused_with_the_limit(self, api):
         error = self.post(api, [receipt() for _ in range(1001)])
