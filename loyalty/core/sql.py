@@ -62,9 +62,11 @@ class UtcDatetimeDumper(DatetimeDumper):
     the query. Registered for every connection by `loyalty.core`'s app config."""
 
     def dump(self, obj: datetime) -> Any:
+        # a naive value (a COPY typed by column) stays as written: astimezone would read it in the process's zone;
         # within a day of year 1 or 9999 an instant may not exist in UTC for Python: then it is sent as written
-        with contextlib.suppress(OverflowError):
-            obj = obj.astimezone(UTC)
+        if obj.tzinfo is not None:
+            with contextlib.suppress(OverflowError):
+                obj = obj.astimezone(UTC)
         return super().dump(obj)
 
 

@@ -41,3 +41,16 @@ def test_any_rfc_3339_offset_reaches_postgresql_as_the_same_instant():
         assert cursor.fetchone()[0] == datetime(2024, 4, 30, 17, 18, tzinfo=UTC)
     assert Receipt.objects.filter(purchase_at__gte=far_east).count() == 0
     assert raw_cursor().execute("SELECT %s::timestamptz", [far_east]).fetchone()[0] == far_east
+
+
+def test_the_utc_dumper_leaves_naive_values_and_unconvertible_instants_as_written():
+    from datetime import datetime, timedelta, timezone
+
+    from loyalty.core.sql import UtcDatetimeDumper
+
+    dumper = UtcDatetimeDumper(datetime)
+    assert bytes(dumper.dump(datetime(2024, 5, 1, 12, 0))) == b"2024-05-01 12:00:00"
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
+    assert bytes(dumper.dump(late)) == b"9999-12-31 23:00:00-05:00"
+    far_east = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=18, minutes=42)))
+    assert bytes(dumper.dump(far_east)) == b"2024-04-30 17:18:00+00:00"
