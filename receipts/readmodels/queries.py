@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, TextField
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Lower, Mod
 
 from loyalty.accounts.models import Account
@@ -175,14 +175,6 @@ def single_code_of_filter(
         return None
     key = _item_code_key(items[0])
     return codes_resolve_existing(account=account, pairs=[key]).get(key)
-
-
-def code_facts_span(*, account: Account, code: int) -> tuple[datetime | None, datetime | None]:
-    """When a code was first and last bought (its first and last fact; two probes of the facts' index)."""
-    span = ItemFact.objects.filter(account=account, code_id=code).aggregate(
-        first=Min("purchase_at"), last=Max("purchase_at")
-    )
-    return span["first"], span["last"]
 
 
 def matching_receipts_per_customer(

@@ -16,12 +16,7 @@ from loyalty.accounts.models import Account
 from receipts.errors import AmbiguousReceipt, InvalidCursor, InvalidReceiptToken, ReceiptNotFound
 from receipts.models import Receipt
 from receipts.readmodels.buyers import code_buyers_ensure
-from receipts.readmodels.queries import (
-    ItemFilter,
-    code_facts_span,
-    matching_receipts_per_customer,
-    single_code_of_filter,
-)
+from receipts.readmodels.queries import ItemFilter, matching_receipts_per_customer, single_code_of_filter
 from receipts.selectors.customers import customer_find
 from receipts.sql import reads as statements
 
@@ -157,11 +152,13 @@ def customer_segment_json(
     """Dintero's customer_segment response body, `{"customers": [{"customer_id", "purchases"}]}`, most purchases
     first, built by PostgreSQL: a broad filter answers ~180k customers, and fetching them as rows and encoding them
     in Python cost more than the query itself."""
-    whole_history = _customer_segment_from_buyers(
-        account=account, purchase_from=purchase_from, purchase_to=purchase_to, store_ids=store_ids, items=items
-    )
-    if whole_history is not None:
-        return whole_history
+    code = single_code_of_filter(account=account, store_ids=store_ids, items=items)
+    if code is not None:
+        whole_history = _segment_from_buyers(
+            account=account, code=code, purchase_from=purchase_from, purchase_to=purchase_to
+        )
+        if whole_history is not None:
+            return whole_history
     per_customer = matching_receipts_per_customer(
         account=account, purchase_from=purchase_from, purchase_to=purchase_to, store_ids=store_ids, items=items
     )
@@ -175,30 +172,21 @@ def customer_segment_json(
         return cursor.fetchone()[0].encode()
 
 
-def _customer_segment_from_buyers(
-    *,
-    account: Account,
-    purchase_from: datetime | None,
-    purchase_to: datetime | None,
-    store_ids: list[str] | None,
-    items: list[ItemFilter] | None,
+def _segment_from_buyers(
+    *, account: Account, code: int, purchase_from: datetime | None, purchase_to: datetime | None
 ) -> bytes | None:
-    """The answer from the code buyers' counts, when the filter asks about one code over a period that holds every
-    purchase with it (the broad question: "who bought from group G in these two years, how often"); None when the
-    item facts must answer. The code's buyers are kept from then on, as a segment criterion keeps them."""
-    code = single_code_of_filter(account=account, store_ids=store_ids, items=items)
-    if code is None:
-        return None
-    first, last = code_facts_span(account=account, code=code)
-    if first is None or last is None:
-        return None
-    if (purchase_from is not None and first < purchase_from) or (purchase_to is not None and last > purchase_to):
-        return None
-    if not code_buyers_ensure(account=account, codes=[code]):
-        return None
+    """The answer for one code from its kept buyers' counts, when the period holds every purchase with it (the broad
+    question: "who bought from group G in these two years, how often"); None when the item facts must answer. The
+    first such question builds the code's buyers, as a segment criterion's first use does; each one keeps them."""
     params = {"account": account.pk, "code": code, "from": purchase_from, "to": purchase_to}
+    covered, body = _from_buyers(params)
+    if covered and code_buyers_ensure(account=account, codes=[code]) and body is None:
+        covered, body = _from_buyers(params)
+    return None if body is None else body.encode()
+
+
+def _from_buyers(params: dict[str, Any]) -> tuple[bool | None, str | None]:
     with connection.cursor() as cursor:
-        # one statement: the check that every purchase lies in the period and the counts share a snapshot
         cursor.execute(statements.CUSTOMER_SEGMENT_FROM_BUYERS, params)
-        text = cursor.fetchone()[0]
-    return None if text is None else text.encode()
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else (None, None)

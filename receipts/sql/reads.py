@@ -31,13 +31,16 @@ BATCH_CUSTOMERS = statement(
 # customers, which a sorted aggregate does faster than a hash aggregate.
 SEGMENT_NO_HASHAGG = "SET LOCAL enable_hashagg = off"
 
-_SEGMENT_JSON = sql.SQL(
-    """
+# Dintero's customer_segment body from rows of (customer_id, purchases): most purchases first, then by id.
+_SEGMENT_BODY = """
     SELECT '{{"customers":[' || coalesce(string_agg(
-               '{{"customer_id":' || to_json(c.{customer.customer_id})::text || ',"purchases":' || m.purchases || '}}',
-               ',' ORDER BY m.purchases DESC, c.{customer.customer_id}), '') || ']}}'
-    FROM ({per_customer}) m JOIN {customer} c ON c.{customer.id} = m.customer
-    """
+               '{{"customer_id":' || to_json(a.customer_id)::text || ',"purchases":' || a.purchases || '}}',
+               ',' ORDER BY a.purchases DESC, a.customer_id), '') || ']}}'
+    FROM ({answers}) a
+"""
+_FROM_FACTS = (
+    "SELECT c.{customer.customer_id} AS customer_id, m.purchases"
+    " FROM ({per_customer}) m JOIN {customer} c ON c.{customer.id} = m.customer"
 )
 _SEGMENT_PARTS = model_parts(customer=Customer)
 
@@ -45,36 +48,32 @@ _SEGMENT_PARTS = model_parts(customer=Customer)
 def customer_segment_json(per_customer: str) -> str:
     """Dintero's customer_segment body from a compiled queryset of {customer, purchases}: its text, whose values
     stay parameters of the execution."""
-    return _SEGMENT_JSON.format(per_customer=sql.SQL(per_customer), **_SEGMENT_PARTS).as_string()
+    answers = sql.SQL(_FROM_FACTS).format(per_customer=sql.SQL(per_customer), **_SEGMENT_PARTS)
+    return sql.SQL(_SEGMENT_BODY).format(answers=answers).as_string()
 
 
-# customer_segment for one code over a period that holds every fact of the code: each buyer's purchases with it, as
-# the code buyers count them, read index-only from `code_buyer_most_purchases` in the answer's order (no fact
-# counted, no join, no sort). NULL unless the code's buyers are kept and its first and last facts lie in the period,
-# checked in the statement's own snapshot: no purchase stored between the check and the read can be counted outside
-# the period. Params (named): account, code, from, to.
+# customer_segment for one code from its kept buyers' counts: whether the period holds every fact of the code (its
+# first and last; NULL without facts), and the body when it does and the buyers are kept (else NULL), in one
+# snapshot, so no purchase stored between the check and the read is counted outside the period. The buyers are read
+# index-only from `code_buyer_most_purchases`, in the answer's order: no fact counted, no join, no sort.
+# Params (named): account, code, from, to.
 CUSTOMER_SEGMENT_FROM_BUYERS = statement(
     """
-    SELECT CASE WHEN
-        (SELECT k.{code.buyers_since} IS NOT NULL FROM {code} k
-         WHERE k.{code.id} = %(code)s AND k.{code.account} = %(account)s)
-        AND (%(from)s::timestamptz IS NULL OR %(from)s::timestamptz <= (
-            SELECT min(f.{fact.purchase_at}) FROM {fact} f
-            WHERE f.{fact.account} = %(account)s AND f.{fact.code} = %(code)s
-        ))
-        AND (%(to)s::timestamptz IS NULL OR %(to)s::timestamptz >= (
-            SELECT max(f.{fact.purchase_at}) FROM {fact} f
-            WHERE f.{fact.account} = %(account)s AND f.{fact.code} = %(code)s
-        ))
-    THEN (
-        SELECT '{{"customers":[' || coalesce(string_agg(
-                   '{{"customer_id":' || to_json(b.{buyer.customer_external_id})::text
-                   || ',"purchases":' || b.{buyer.purchases} || '}}',
-                   ',' ORDER BY b.{buyer.purchases} DESC, b.{buyer.customer_external_id}), '') || ']}}'
-        FROM {buyer} b WHERE b.{buyer.account} = %(account)s AND b.{buyer.code} = %(code)s
-    ) END
+    SELECT span.covered, CASE WHEN span.covered AND k.{code.buyers_since} IS NOT NULL THEN ({body}) END
+    FROM (
+        SELECT min(f.{fact.purchase_at}) >= coalesce(%(from)s::timestamptz, '-infinity')
+           AND max(f.{fact.purchase_at}) <= coalesce(%(to)s::timestamptz, 'infinity') AS covered
+        FROM {fact} f WHERE f.{fact.account} = %(account)s AND f.{fact.code} = %(code)s
+    ) span, {code} k
+    WHERE k.{code.id} = %(code)s AND k.{code.account} = %(account)s
     """,
-    {"code": ItemCode, "fact": ItemFact, "buyer": CodeBuyer},
+    {"code": ItemCode, "fact": ItemFact},
+    body=sql.SQL(_SEGMENT_BODY).format(
+        answers=sql.SQL(
+            "SELECT b.{buyer.customer_external_id} AS customer_id, b.{buyer.purchases} AS purchases FROM {buyer} b"
+            " WHERE b.{buyer.account} = %(account)s AND b.{buyer.code} = %(code)s"
+        ).format(**model_parts(buyer=CodeBuyer))
+    ),
 )
 
 
