@@ -259,7 +259,7 @@ class CodeBuyer(models.Model):
     history (`customer_segment` for one code over a period holding all of its facts: "who bought from group G, how
     often, most first") is one ordered index-only read of `code_buyer_most_purchases`: no fact counted, no join to
     the customers, no sort. For the most popular group at 5M receipts: 180k index entries, ~90 ms with the JSON,
-    where counting its 1.3M facts, joining and sorting took ~600 ms.
+    where counting its 1.3M facts, joining and sorting takes ~600 ms.
     """
 
     pk = models.CompositePrimaryKey("account", "code", "customer")

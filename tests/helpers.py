@@ -257,3 +257,26 @@ def hang_as_stuck(pid_file: Path) -> None:
 def stuck_process_gone(pid_file: Path) -> bool:
     """Whether the process `hang_as_stuck` recorded has exited and been reaped (killed, since it never returns)."""
     return not Path(f"/proc/{pid_file.read_text()}").exists()
+
+
+def buyers_kept(account, codes) -> dict[tuple[int, int], int]:
+    """(code, customer pk) → purchases, as the kept code buyers count them; each row must name its customer by the
+    customer's own id."""
+    from receipts.models import CodeBuyer
+
+    rows = CodeBuyer.objects.filter(account=account, code__in=codes).values_list(
+        "code", "customer", "purchases", "customer_external_id", "customer__customer_id"
+    )
+    assert all(external == own for *_, external, own in rows)
+    return {(code, customer): n for code, customer, n, *_ in rows}
+
+
+def buyers_from_facts(account, codes) -> dict[tuple[int, int], int]:
+    """(code, customer pk) → purchases with the code, counted from the item facts (what the kept buyers must say)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT code, customer_pk, count(*) FROM receipts_itemfact WHERE account_id = %s AND code = ANY(%s)"
+            " GROUP BY 1, 2",
+            [account.pk, list(codes)],
+        )
+        return {(code, customer): n for code, customer, n in cursor.fetchall()}

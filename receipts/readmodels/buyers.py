@@ -4,9 +4,9 @@ often.
 Criteria without a period ("bought from group G") and `customer_segment` over a code's whole history would otherwise
 count every fact of the code on every evaluation. The first use of a code builds its buyers from the item facts; from
 then on every ingest counts its purchases of kept codes in, in its own transaction (read_models.buyers_add), so they
-are exact at every commit. Building
-takes the same exclusive lock as building a purchase window, which ingests hold shared: no ingest is half-way while
-the facts are read, and every later ingest sees the code as kept.
+are exact at every commit. Building (and forgetting) takes the same exclusive lock as building a purchase window,
+which ingests hold shared: no ingest is half-way while the facts are read, and every later ingest sees the code as
+kept (or not).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def code_buyers_ensure(*, account: Account, codes: Sequence[int]) -> bool:
         cur.execute(_CLAIM, [account.pk, missing])
         building = sorted(row[0] for row in cur.fetchall())
         if building:
-            cur.execute(_BUILD, [account.pk, account.pk, building])
+            cur.execute(_BUILD, {"account": account.pk, "codes": building})
     if building:
         # the planner needs to know how many buyers a code has (as for a new purchase window), and criteria read them
         # by index-only scans, which need the new rows' pages marked all-visible (VACUUM skips the pages already
@@ -71,14 +71,15 @@ _CLAIM = sql.SQL(
     account=column(ItemCode, "account"),
     id=column(ItemCode, "id"),
 )
-# a receipt has one fact per code: a buyer's facts of a code are their purchases with it
+# A receipt has one fact per code: a buyer's facts of a code are their purchases with it. Params (named): account,
+# codes.
 _BUILD = statement(
     """
     INSERT INTO {b} ({b.account}, {b.code}, {b.customer}, {b.customer_external_id}, {b.purchases})
-    SELECT %s, bought.code, bought.customer_pk, c.{c.customer_id}, bought.n
+    SELECT %(account)s, bought.code, bought.customer_pk, c.{c.customer_id}, bought.n
     FROM (
         SELECT f.{f.code} AS code, f.{f.customer} AS customer_pk, count(*) AS n FROM {f} f
-        WHERE f.{f.account} = %s AND f.{f.code} = ANY(%s) GROUP BY 1, 2
+        WHERE f.{f.account} = %(account)s AND f.{f.code} = ANY(%(codes)s) GROUP BY 1, 2
     ) bought JOIN {c} c ON c.{c.id} = bought.customer_pk
     """,
     {"b": CodeBuyer, "c": Customer, "f": ItemFact},

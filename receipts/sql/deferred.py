@@ -48,7 +48,8 @@ BUILD_FACTS = statement(
     {"f": ItemFact, "c": StagedChunk},
     columns=columns(ItemFact, list(copy_columns(ItemFact))),
 )
-# The load's purchases counted into the buyers of kept codes (read_models.buyers_add for the whole load). Params (named): account.
+# The load's purchases counted into the buyers of kept codes (read_models.buyers_add for the whole load).
+# Params (named): account.
 BUILD_BUYERS = statement(
     f"""
     INSERT INTO {{b}} AS b ({{b.account}}, {{b.code}}, {{b.customer}}, {{b.customer_external_id}}, {{b.purchases}})

@@ -9,7 +9,6 @@ from io import BytesIO
 import pytest
 from django.core.management import CommandError
 from django.db import transaction
-from django.db.models import Count
 
 from receipts.documents import ParsedReceipt, parse_receipt
 from receipts.management.commands.import_receipts import Lines
@@ -30,6 +29,7 @@ from receipts.readmodels.windows import purchase_window_ensure
 from receipts.services import bulk
 from receipts.services.deferred import staged_read_models_build
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
+from tests.helpers import buyers_from_facts, buyers_kept
 from tests.receipts.factories import line, receipt
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
@@ -376,18 +376,6 @@ def test_a_segment_evaluated_while_a_load_is_pending_sees_the_account_as_before_
     assert segment_members(account, parts) == after
 
 
-def buyer_counts(account, codes) -> tuple[dict, dict]:
-    """(code, customer) → purchases, as the kept buyers count them and as the item facts do."""
-    kept = CodeBuyer.objects.filter(account=account, code__in=codes).values_list("code", "customer", "purchases")
-    facts = (
-        ItemFact.objects.filter(account=account, code__in=codes)
-        .values_list("code", "customer")
-        .annotate(n=Count("*"))
-        .order_by()
-    )
-    return {(c, p): n for c, p, n in kept}, {(c, p): n for c, p, n in facts}
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_receipt_of_a_pending_load_moved_to_another_customer_leaves_the_buyers_as_the_facts_say(account):
     # given kept buyers of every group, and a load whose chunk is stored but whose read models are not built yet
@@ -407,5 +395,5 @@ def test_a_receipt_of_a_pending_load_moved_to_another_customer_leaves_the_buyers
     staged_read_models_build(account=account)
 
     # then the buyers' counts are what the facts say (which give the purchase to its first customer: the known limit)
-    kept, from_facts = buyer_counts(account, groups)
-    assert kept == from_facts and len(kept) > 20
+    kept = buyers_kept(account, groups)
+    assert kept == buyers_from_facts(account, groups) and len(kept) > 20

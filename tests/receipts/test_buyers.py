@@ -17,30 +17,10 @@ from receipts.readmodels.windows import windows_lock_key
 from receipts.services import changes
 from receipts.services.bulk import receipts_bulk_load
 from receipts.services.generator import GeneratorSpec, ReceiptGenerator
-from tests.helpers import db_dsn, sessions_blocked_by, wait_until
+from tests.helpers import buyers_from_facts, buyers_kept, db_dsn, sessions_blocked_by, wait_until
 from tests.receipts.factories import line, receipt
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-def from_facts(account, codes) -> dict[tuple[int, int], int]:
-    """(code, customer) → how many purchases with the code, counted from the facts."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT code, customer_pk, count(*) FROM receipts_itemfact WHERE account_id = %s AND code = ANY(%s)"
-            " GROUP BY 1, 2",
-            [account.pk, list(codes)],
-        )
-        return {(code, customer): n for code, customer, n in cursor.fetchall()}
-
-
-def kept(account, codes) -> dict[tuple[int, int], int]:
-    """(code, customer) → purchases, as the kept buyers count them; each row names its customer by their own id."""
-    rows = CodeBuyer.objects.filter(account=account, code__in=codes).values_list(
-        "code", "customer", "purchases", "customer_external_id", "customer__customer_id"
-    )
-    assert all(external == own for *_, external, own in rows)
-    return {(code, customer): n for code, customer, n, *_ in rows}
 
 
 def codes_of(account, kind: str, values: list[str]) -> list[int]:
@@ -61,7 +41,7 @@ def test_buyers_are_built_on_first_use_and_kept_current_by_every_ingest(history,
     codes = codes_of(account, "group", ["G0001", "G0002"]) + codes_of(account, "item", ["I000003"])
     codes += codes_of(account, "store", ["S001"])
     code_buyers_ensure(account=account, codes=codes)
-    assert kept(account, codes) == from_facts(account, codes) and len(kept(account, codes)) > 100
+    assert buyers_kept(account, codes) == buyers_from_facts(account, codes) and len(buyers_kept(account, codes)) > 100
     assert ItemCode.objects.filter(id__in=codes, buyers_since__isnull=False).count() == 4
 
     # when more receipts arrive, by bulk load (new customers among them) and through the API
@@ -74,8 +54,8 @@ def test_buyers_are_built_on_first_use_and_kept_current_by_every_ingest(history,
     assert api.post("/v1/accounts/T00000001/receipts", posted, format="json").status_code == 200
 
     # then the kept buyers are still exactly what the facts say, for this account only
-    assert kept(account, codes) == from_facts(account, codes)
-    assert {customer for _, customer in kept(account, codes_of(account, "item", ["I000003"]))} >= set(
+    assert buyers_kept(account, codes) == buyers_from_facts(account, codes)
+    assert {customer for _, customer in buyers_kept(account, codes_of(account, "item", ["I000003"]))} >= set(
         account.customers.filter(customer_id__in=["new-1", "new-2"]).values_list("id", flat=True)
     )
     assert not account.customers.filter(customer_id="new-3", id__in=CodeBuyer.objects.values("customer")).exists()
@@ -97,23 +77,26 @@ def test_a_claimed_receipt_adds_its_buyer_and_a_moved_one_moves_it(account):
     item, group = codes_of(account, "item", ["sku-9"]), codes_of(account, "group", ["g-9"])
     codes = item + group + codes_of(account, "item", ["sku-2"])
     code_buyers_ensure(account=account, codes=codes)
-    assert kept(account, codes) == from_facts(account, codes)
+    assert buyers_kept(account, codes) == buyers_from_facts(account, codes)
     kari, ola = (account.customers.get(customer_id=c).pk for c in ("kari", "ola"))
 
     # when the anonymous one is given to a customer, the buyers follow at once
     with transaction.atomic():
         anon = Receipt.objects.get(receipt_id="anon")
         changes.receipt_update_anonymous(account=account, receipt=anon, customer_id="ola", discounts=None, actor="t")
-    assert kept(account, codes) == from_facts(account, codes)
-    assert {c for _, c in kept(account, item)} == {kari, ola}
+    assert buyers_kept(account, codes) == buyers_from_facts(account, codes)
+    assert {c for _, c in buyers_kept(account, item)} == {kari, ola}
 
     # when one of kari's receipts moves to ola, kari no longer bought sku-9 but still bought from g-9
     with transaction.atomic():
         moved = Receipt.objects.get(receipt_id="kari-1")
         changes.receipt_change_customer(account=account, receipt=moved, new_customer_id="ola", actor="t")
-    assert kept(account, codes) == from_facts(account, codes)
-    assert {c for _, c in kept(account, item)} == {ola} and {c for _, c in kept(account, group)} == {kari, ola}
-    assert kept(account, group) == {(group[0], kari): 1, (group[0], ola): 2}
+    assert buyers_kept(account, codes) == buyers_from_facts(account, codes)
+    assert {c for _, c in buyers_kept(account, item)} == {ola} and {c for _, c in buyers_kept(account, group)} == {
+        kari,
+        ola,
+    }
+    assert buyers_kept(account, group) == {(group[0], kari): 1, (group[0], ola): 2}
     assert ItemCode.objects.filter(id__in=codes, buyers_since__isnull=False).count() == 3
 
 
@@ -126,7 +109,7 @@ def test_buyers_nobody_used_lately_are_dropped(history):
 
     assert code_buyers_forget_unused() == 1
 
-    assert kept(account, idle) == {} and kept(account, used) == from_facts(account, used)
+    assert buyers_kept(account, idle) == {} and buyers_kept(account, used) == buyers_from_facts(account, used)
     assert ItemCode.objects.get(id=idle[0]).buyers_since is None
 
 
@@ -144,7 +127,7 @@ def test_inside_a_transaction_buyers_are_not_built_and_criteria_read_the_facts(h
     # when a lifetime criterion is evaluated, then nothing is built and the members come from the facts
     assert code_buyers_ensure(account=history, codes=codes) is False
     members = set(engine.matching_customers(account=history, parts=parts).values_list("id", flat=True))
-    assert members == {customer for _, customer in from_facts(history, codes)} and members
+    assert members == {customer for _, customer in buyers_from_facts(history, codes)} and members
     assert not CodeBuyer.objects.exists() and not ItemCode.objects.filter(buyers_since__isnull=False).exists()
 
 
@@ -172,10 +155,10 @@ def test_forgetting_waits_for_an_ingest_that_saw_the_code_kept(history):
     try:
         wait_until(lambda: sessions_blocked_by(ingest), message="the forget to wait for the ingest")
         # then nothing is forgotten until the ingest has committed its buyer rows
-        assert kept(account, idle) == from_facts(account, idle)
+        assert buyers_kept(account, idle) == buyers_from_facts(account, idle)
     finally:
         ingest.commit()
         ingest.close()
         forgetting.join(timeout=60)
     assert outcome["forgotten"] == 1
-    assert kept(account, idle) == {} and ItemCode.objects.get(id=idle[0]).buyers_since is None
+    assert buyers_kept(account, idle) == {} and ItemCode.objects.get(id=idle[0]).buyers_since is None
